@@ -1,0 +1,79 @@
+/**
+ * Bytes received but not yet asked for, kept as the chunks they arrived in.
+ *
+ * A ring of chunk references plus a read offset into the head chunk: pushing
+ * never copies, reading copies straight into the caller's buffer, and nothing
+ * shifts an array (STYLE.md 7). Empty until the first chunk arrives, so an idle
+ * connection holds no buffer at all.
+ * @internal
+ */
+export class ByteQueue {
+  /** Bytes held. */
+  length = 0;
+  private ring: Uint8Array[] = [];
+  private head = 0;
+  private count = 0;
+  private offset = 0;
+
+  push(chunk: Uint8Array): void {
+    let ring = this.ring;
+    if (this.count === ring.length) {
+      ring = this.grow();
+    }
+    ring[(this.head + this.count) & (ring.length - 1)] = chunk;
+    this.count++;
+    this.length += chunk.length;
+  }
+
+  /**
+   * Moves `n` bytes (`n <= length`) into `dst[0..n)`, consuming them.
+   * Returns `n`.
+   */
+  read(dst: Uint8Array, n: number): number {
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    let copied = 0;
+    while (copied < n) {
+      const chunk = ring[this.head];
+      const available = chunk.length - this.offset;
+      const take = Math.min(available, n - copied);
+      if (this.offset === 0 && take === chunk.length) {
+        dst.set(chunk, copied);
+      } else {
+        dst.set(chunk.subarray(this.offset, this.offset + take), copied);
+      }
+      copied += take;
+      if (take === available) {
+        ring[this.head] = EMPTY;
+        this.head = (this.head + 1) & mask;
+        this.count--;
+        this.offset = 0;
+      } else {
+        this.offset += take;
+      }
+    }
+    this.length -= n;
+    return n;
+  }
+
+  /** Drops everything held (the connection is gone). */
+  clear(): void {
+    this.ring = [];
+    this.head = this.count = this.offset = this.length = 0;
+  }
+
+  private grow(): Uint8Array[] {
+    const old = this.ring;
+    const size = old.length === 0 ? 4 : old.length * 2;
+    const ring = new Array<Uint8Array>(size);
+    for (let i = 0; i < this.count; i++) {
+      ring[i] = old[(this.head + i) & (old.length - 1)];
+    }
+    for (let i = this.count; i < size; i++) ring[i] = EMPTY;
+    this.ring = ring;
+    this.head = 0;
+    return ring;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,460 @@
+import * as net from 'node:net';
+import { ByteQueue } from './byte-queue';
+import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+
+/**
+ * Bytes received that nobody has asked for yet are kept up to this many; past
+ * it the socket stops reading until the application catches up.
+ */
+export const DEFAULT_MAX_READ_BUFFER_BYTES = 256 * 1024;
+
+const kChannel = Symbol('channel');
+type OwnedSocket = net.Socket & { [kChannel]: Channel };
+
+const RESOLVED_0 = Promise.resolve(0);
+const RESOLVED_MINUS_1 = Promise.resolve(-1);
+
+// `new Promise(executor)` runs the executor at once, so one shared executor
+// per direction can hand the resolver to the channel that is waiting: no
+// closure per call on the hot path.
+let executorTarget: Channel | null = null;
+function recvExecutor(resolve: (n: number) => void): void {
+  executorTarget!._recvResolve = resolve;
+}
+function sendExecutor(resolve: (n: number) => void): void {
+  executorTarget!._sendResolve = resolve;
+}
+
+// Socket listeners are shared functions too: `this` is the socket, which
+// points back at its channel.
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  this[kChannel]._onData(chunk);
+}
+function onEnd(this: OwnedSocket): void {
+  this[kChannel]._onEnd();
+}
+function onError(this: OwnedSocket, err: Error): void {
+  this[kChannel]._onError(err);
+}
+function onClose(this: OwnedSocket): void {
+  this[kChannel]._onClose(this);
+}
+function onRecvTimeout(ch: Channel, ms: number): void {
+  ch._timeoutRecv(ms);
+}
+function onSendTimeout(ch: Channel, ms: number): void {
+  ch._timeoutSend(ms);
+}
+
+/** Checks the arguments shared by `recv` and `recvn`; a bad one is a programming error and throws. */
+function checkRecvArgs(buf: Uint8Array, n: number, ms: number): void {
+  if (!(buf instanceof Uint8Array)) {
+    throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
+  }
+  if (!Number.isInteger(n) || n < 1 || n > buf.length) {
+    throw new RangeError(`n must be an integer from 1 to buf.length (${buf.length}), got ${n}`);
+  }
+  checkMs(ms);
+}
+
+/** @internal */
+export function checkMs(ms: number): void {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) {
+    throw new TypeError(`ms must be a number of milliseconds (negative: wait forever), got ${describe(ms)}`);
+  }
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+}
+
+/** The TCP socket under `sock`: `sock` itself, or the socket a TLS socket is layered on. */
+function rawSocketOf(sock: net.Socket): net.Socket {
+  const parent = (sock as net.Socket & { _parent?: unknown })._parent;
+  return parent instanceof net.Socket ? parent : sock;
+}
+
+/**
+ * What `Connection` and `Client` share: co's `recv`, `recvn`, `send`,
+ * `socket`, `strerror`, over a `net.Socket` or a `tls.TLSSocket`.
+ *
+ * Reading keeps at most one pending `recv` and a queue of chunks that arrived
+ * while nobody was asking. A call that the queue can answer copies and resolves
+ * at once, with no timer. A chunk that arrives for a waiting call is copied
+ * straight into the caller's buffer. Writing hands the caller's bytes to the
+ * socket; the call resolves once the socket has let go of them.
+ */
+export abstract class Channel implements AsyncDisposable {
+  /**
+   * The last failure, with a stable `code` (`ETIMEDOUT`, `ECONNRESET`,
+   * `ENOTCONN`, ...), or `null` when nothing has failed yet.
+   */
+  lastError: TcpError | null = null;
+
+  /** @internal */ _recvResolve: ((n: number) => void) | null = null;
+  /** @internal */ _sendResolve: ((n: number) => void) | null = null;
+
+  /** The socket, or `null` before a connection and after close. @internal */
+  protected _sock: net.Socket | null = null;
+  private readonly _queue = new ByteQueue();
+  private readonly _maxReadBufferBytes: number;
+  /** The peer sent FIN: once the queue is empty, reads return 0. */
+  private _eof = false;
+  /** The socket can no longer move bytes (error, or closed here). */
+  private _dead = true;
+  private _paused = false;
+  private _recvBuf: Uint8Array | null = null;
+  private _recvN = 0;
+  private _recvExact = false;
+  private _recvTimer: NodeJS.Timeout | null = null;
+  private _sendN = 0;
+  private _sendTimer: NodeJS.Timeout | null = null;
+  private _onWritten: ((err?: Error | null) => void) | null = null;
+  /**
+   * Write callbacks come a tick after the write, even for writes that finished
+   * at once; counting them tells which write a waiting send is waiting for.
+   */
+  private _writesIssued = 0;
+  private _writesDone = 0;
+  private _sendWaitsFor = 0;
+  /** The current socket has reported an error (its code is in lastError). */
+  private _sockFailed = false;
+
+  protected constructor(maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
+    this._maxReadBufferBytes = maxReadBufferBytes;
+  }
+
+  /**
+   * Receives up to `n` bytes into `buf[0..]`.
+   *
+   * @param buf - where the bytes go.
+   * @param n - the most bytes wanted, `1 <= n <= buf.length`; default `buf.length`.
+   * @param ms - timeout in milliseconds; negative (the default) waits forever.
+   * @returns `> 0` bytes received; `0` the peer closed the connection; `< 0`
+   *   timeout or error (see {@link Channel.lastError}). A call that times out
+   *   consumes nothing: the bytes arrive in the next call.
+   * @throws TypeError/RangeError for bad arguments.
+   * @throws TcpError `ERR_CONCURRENT_RECV` (as a rejection) when another
+   *   `recv`/`recvn` is still pending on this object.
+   */
+  recv(buf: Uint8Array, n: number = buf?.length, ms = -1): Promise<number> {
+    checkRecvArgs(buf, n, ms);
+    if (this._recvResolve !== null) return this._concurrent('recv');
+    const queue = this._queue;
+    if (queue.length > 0 && !this._closedHere()) {
+      const got = queue.read(buf, n < queue.length ? n : queue.length);
+      if (this._paused) this._resumeIfRoom();
+      return Promise.resolve(got);
+    }
+    return this._waitRecv(buf, n, false, ms);
+  }
+
+  /**
+   * Receives exactly `n` bytes into `buf[0..n)`.
+   *
+   * @param buf - where the bytes go.
+   * @param n - how many bytes, `1 <= n <= buf.length`; default `buf.length`.
+   * @param ms - timeout in milliseconds; negative (the default) waits forever.
+   * @returns `n`; `0` the peer closed before `n` bytes came; `< 0` timeout or
+   *   error. A call that times out consumes nothing, not even part of the `n`.
+   */
+  recvn(buf: Uint8Array, n: number = buf?.length, ms = -1): Promise<number> {
+    checkRecvArgs(buf, n, ms);
+    if (this._recvResolve !== null) return this._concurrent('recvn');
+    const queue = this._queue;
+    if (queue.length >= n && !this._closedHere()) {
+      queue.read(buf, n);
+      if (this._paused) this._resumeIfRoom();
+      return Promise.resolve(n);
+    }
+    return this._waitRecv(buf, n, true, ms);
+  }
+
+  /**
+   * Sends the first `n` bytes of `data` (a string is sent as UTF-8).
+   *
+   * Resolves once the socket has taken the bytes: when the peer does not read,
+   * this waits (backpressure). Once it resolves the caller may overwrite `data`
+   * at once. A `send` that times out resets the connection, since part of the
+   * bytes may have left and the stream cannot be trusted any more.
+   *
+   * @param data - the bytes, or a string sent as UTF-8.
+   * @param n - how many bytes, `0 <= n <= length`; default all of them.
+   * @param ms - timeout in milliseconds; negative (the default) waits forever.
+   * @returns `n`; `<= 0` timeout or error (see {@link Channel.lastError}).
+   */
+  send(data: Uint8Array | string, n?: number, ms = -1): Promise<number> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`data must be a Uint8Array, Buffer or string, got ${describe(data)}`);
+    }
+    if (n === undefined) n = bytes.length;
+    else if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
+      throw new RangeError(`n must be an integer from 0 to the data's length (${bytes.length}), got ${n}`);
+    }
+    checkMs(ms);
+    if (this._sendResolve !== null) return this._concurrent('send');
+    const sock = this._sock;
+    if (sock === null || this._dead || !sock.writable) return this._notConnected('send');
+    if (n === 0) return RESOLVED_0;
+    sock.write(n === bytes.length ? bytes : bytes.subarray(0, n), this._writeCallback());
+    this._writesIssued++;
+    // The write finished inside write(): the bytes are in the kernel (or, for
+    // TLS, encrypted into the socket's own memory) and `data` is free again.
+    if (sock.writableLength === 0 && !sock.destroyed) return Promise.resolve(n);
+    this._sendN = n;
+    this._sendWaitsFor = this._writesIssued;
+    executorTarget = this;
+    const pending = new Promise(sendExecutor);
+    if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
+    return pending;
+  }
+
+  /** The operating system's file descriptor, or `-1` when not connected or closed. */
+  socket(): number {
+    const sock = this._sock;
+    if (sock === null || this._dead) return -1;
+    const handle = (rawSocketOf(sock) as net.Socket & { _handle?: { fd?: number } })._handle;
+    return typeof handle?.fd === 'number' ? handle.fd : -1;
+  }
+
+  /** Message of the last failure, `''` when nothing has failed. */
+  strerror(): string {
+    return this.lastError === null ? '' : this.lastError.message;
+  }
+
+  /** The socket is open, not failed, and the peer has not closed its side. @internal */
+  protected _usable(): boolean {
+    return this._sock !== null && !this._dead && !this._eof && !this._sock.destroyed;
+  }
+
+  /** Closes the connection; `await using` calls this. */
+  abstract [Symbol.asyncDispose](): Promise<void>;
+
+  /** Takes over `sock`, which is connected (TLS: handshake done). @internal */
+  protected _attach(sock: net.Socket): void {
+    const owned = sock as OwnedSocket;
+    owned[kChannel] = this;
+    this._sock = sock;
+    this._eof = false;
+    this._dead = false;
+    this._paused = false;
+    this._sockFailed = false;
+    this._writesIssued = this._writesDone = 0;
+    this._onWritten = null;
+    this._queue.clear();
+    sock.on('data', onData);
+    sock.on('end', onEnd);
+    sock.on('error', onError);
+    sock.on('close', onClose);
+  }
+
+  /** Where the peer is, for errors. @internal */
+  protected abstract _where(): { address?: string; port?: number };
+
+  /** Whether close()/disconnect() was called on this object. @internal */
+  protected abstract _closedHere(): boolean;
+
+  /**
+   * Stops all I/O on the socket (the subclass closes or resets it): a pending
+   * `recv`/`send` resolves `-1` with `why` as its error. @internal
+   */
+  protected _detach(why: TcpError): void {
+    this._dead = true;
+    this._queue.clear();
+    if (this._recvResolve !== null || this._sendResolve !== null) {
+      this.lastError = why;
+      this._settleRecv(-1);
+      this._settleSend(-1);
+    }
+  }
+
+  /** Ends the connection with an RST: no TIME_WAIT, unsent bytes dropped. @internal */
+  protected _resetSocket(sock: net.Socket): void {
+    const raw = rawSocketOf(sock);
+    if (!raw.destroyed) {
+      try {
+        raw.resetAndDestroy();
+      } catch {
+        raw.destroy();
+      }
+    }
+    if (sock !== raw) sock.destroy();
+  }
+
+  /** @internal */
+  _onData(chunk: Buffer): void {
+    const buf = this._recvBuf;
+    if (buf !== null) {
+      const queue = this._queue;
+      const n = this._recvN;
+      if (!this._recvExact) {
+        // A waiting recv means the queue was empty: copy straight across.
+        if (chunk.length <= n) {
+          buf.set(chunk);
+          this._settleRecv(chunk.length);
+        } else {
+          buf.set(chunk.subarray(0, n));
+          queue.push(chunk.subarray(n));
+          this._settleRecv(n);
+        }
+        return;
+      }
+      if (queue.length === 0 && chunk.length >= n) {
+        buf.set(chunk.length === n ? chunk : chunk.subarray(0, n));
+        if (chunk.length > n) queue.push(chunk.subarray(n));
+        this._settleRecv(n);
+        return;
+      }
+      queue.push(chunk);
+      if (queue.length >= n) {
+        queue.read(buf, n);
+        this._settleRecv(n);
+      }
+      // A waiting recvn needs its n bytes whatever the bound, so keep reading.
+      return;
+    }
+    const queue = this._queue;
+    queue.push(chunk);
+    if (queue.length >= this._maxReadBufferBytes && !this._paused) {
+      this._paused = true;
+      this._sock!.pause();
+    }
+  }
+
+  /** @internal */
+  _onEnd(): void {
+    this._eof = true;
+    // Whatever is waiting cannot be satisfied by the bytes queued (else it would not wait).
+    if (this._recvResolve !== null) this._settleRecv(0);
+  }
+
+  /** @internal */
+  _onError(err: Error): void {
+    this.lastError = fromNodeError(err, 'connection failed', this._where());
+    this._sockFailed = true;
+    this._dead = true;
+    this._settleRecv(-1);
+    this._settleSend(-1);
+  }
+
+  /** @internal */
+  _onClose(sock: net.Socket): void {
+    if (sock !== this._sock) return;
+    this._dead = true;
+    if (this._recvResolve !== null || this._sendResolve !== null) {
+      if (!this._sockFailed) {
+        this.lastError = new TcpError(TcpErrorCode.ENOTCONN, 'the connection is closed', this._where());
+      }
+      // A recv waiting when the peer closed cleanly has seen EOF already.
+      this._settleRecv(this._eof ? 0 : -1);
+      this._settleSend(-1);
+    }
+  }
+
+  /** @internal */
+  _timeoutRecv(ms: number): void {
+    this._recvTimer = null;
+    if (this._recvResolve === null) return;
+    this.lastError = new TcpError(
+      TcpErrorCode.ETIMEDOUT,
+      `recv timed out after ${ms} ms; nothing was consumed, so call recv again or close the connection`,
+      this._where(),
+    );
+    this._settleRecv(-1);
+  }
+
+  /** @internal */
+  _timeoutSend(ms: number): void {
+    this._sendTimer = null;
+    if (this._sendResolve === null) return;
+    const sock = this._sock;
+    this.lastError = new TcpError(
+      TcpErrorCode.ETIMEDOUT,
+      `send timed out after ${ms} ms (the peer is not reading); the connection was reset because part of the bytes may have left`,
+      this._where(),
+    );
+    this._dead = true;
+    this._settleSend(-1);
+    this._settleRecv(-1);
+    if (sock !== null) this._resetSocket(sock);
+  }
+
+  private _waitRecv(buf: Uint8Array, n: number, exact: boolean, ms: number): Promise<number> {
+    if (this._closedHere() || this._sock === null) return this._notConnected(exact ? 'recvn' : 'recv');
+    if (this._eof) return RESOLVED_0;
+    if (this._dead) {
+      if (this.lastError === null) {
+        this.lastError = new TcpError(TcpErrorCode.ENOTCONN, 'the connection is closed', this._where());
+      }
+      return RESOLVED_MINUS_1;
+    }
+    this._recvBuf = buf;
+    this._recvN = n;
+    this._recvExact = exact;
+    if (this._paused) this._resume();
+    executorTarget = this;
+    const pending = new Promise(recvExecutor);
+    if (ms >= 0) this._recvTimer = setTimeout(onRecvTimeout, ms, this, ms);
+    return pending;
+  }
+
+  private _settleRecv(result: number): void {
+    const resolve = this._recvResolve;
+    if (resolve === null) return;
+    this._recvResolve = null;
+    this._recvBuf = null;
+    if (this._recvTimer !== null) {
+      clearTimeout(this._recvTimer);
+      this._recvTimer = null;
+    }
+    resolve(result);
+  }
+
+  private _settleSend(result: number): void {
+    const resolve = this._sendResolve;
+    if (resolve === null) return;
+    this._sendResolve = null;
+    if (this._sendTimer !== null) {
+      clearTimeout(this._sendTimer);
+      this._sendTimer = null;
+    }
+    resolve(result);
+  }
+
+  private _writeCallback(): (err?: Error | null) => void {
+    // One callback per socket, made on first use: it settles whatever send is waiting.
+    const sock = this._sock;
+    return (this._onWritten ??= (err?: Error | null) => {
+      if (sock !== this._sock) return;
+      this._writesDone++;
+      if (err) {
+        if (!this._sockFailed) this._onError(err);
+        return;
+      }
+      if (this._sendResolve !== null && this._writesDone === this._sendWaitsFor) this._settleSend(this._sendN);
+    });
+  }
+
+  private _resumeIfRoom(): void {
+    if (this._queue.length < this._maxReadBufferBytes) this._resume();
+  }
+
+  private _resume(): void {
+    this._paused = false;
+    if (this._sock !== null && !this._dead) this._sock.resume();
+  }
+
+  private _concurrent(what: 'recv' | 'recvn' | 'send'): Promise<number> {
+    const code = what === 'send' ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
+    const other = what === 'send' ? 'send' : 'recv/recvn';
+    return Promise.reject(
+      new TcpError(code, `${what} called while another ${other} is pending on the same connection; await the first one`),
+    );
+  }
+
+  private _notConnected(what: string): Promise<number> {
+    this.lastError = new TcpError(TcpErrorCode.ENOTCONN, `${what} on a connection that is not open; connect first`, this._where());
+    return RESOLVED_MINUS_1;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Stable error codes. Network failures keep the operating system's code
+ * (`ECONNRESET`, `ECONNREFUSED`, `EPIPE`, `ENOTFOUND`, TLS verification codes
+ * such as `DEPTH_ZERO_SELF_SIGNED_CERT`, ...); these are the ones this package
+ * itself produces.
+ */
+export const TcpErrorCode = {
+  /** A `recv`, `recvn`, `send` or `connect` ran out of time. */
+  ETIMEDOUT: 'ETIMEDOUT',
+  /** The call needs a connection and there is none (never connected, or closed here). */
+  ENOTCONN: 'ENOTCONN',
+  /** The peer aborted the connection (RST). */
+  ECONNRESET: 'ECONNRESET',
+  /** A second `recv`/`recvn` was started while one was still pending on the same object. */
+  ERR_CONCURRENT_RECV: 'ERR_CONCURRENT_RECV',
+  /** A second `send` was started while one was still pending on the same object. */
+  ERR_CONCURRENT_SEND: 'ERR_CONCURRENT_SEND',
+  /** `Server.start` was called before `onConnection`. */
+  ERR_NO_HANDLER: 'ERR_NO_HANDLER',
+  /** `Server.start` was called on a server that is already listening. */
+  ERR_SERVER_RUNNING: 'ERR_SERVER_RUNNING',
+  /** The TLS key or certificate given to `Server.start` could not be read or used. */
+  ERR_TLS_CONFIG: 'ERR_TLS_CONFIG',
+  /** The connection was idle for longer than the server's `idleTimeoutMs`. */
+  ERR_IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
+  /** A connection handler threw or rejected. */
+  ERR_HANDLER: 'ERR_HANDLER',
+} as const;
+
+/** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */
+export interface TcpErrorOptions {
+  cause?: unknown;
+  address?: string;
+  port?: number;
+}
+
+/**
+ * Every failure of this package: a network failure recorded in `lastError`, a
+ * rejected `start`, or a programming error such as a concurrent `recv`.
+ * Match on {@link TcpError.code}, never on the message.
+ */
+export class TcpError extends Error {
+  override readonly name = 'TcpError';
+  /** Stable code: one of {@link TcpErrorCode} or the operating system's / TLS's own code. */
+  readonly code: string;
+  /** Remote (or listening) address involved, when known. */
+  readonly address?: string;
+  /** Remote (or listening) port involved, when known. */
+  readonly port?: number;
+
+  constructor(code: string, message: string, options: TcpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.address !== undefined) this.address = options.address;
+    if (options.port !== undefined) this.port = options.port;
+  }
+}
+
+/** Wraps an error from `net`/`tls` with its code kept and a message that says what was going on. @internal */
+export function fromNodeError(err: unknown, doing: string, where: TcpErrorOptions = {}): TcpError {
+  if (err instanceof TcpError) return err;
+  const e = err as NodeJS.ErrnoException | undefined;
+  const code = typeof e?.code === 'string' ? e.code : 'EIO';
+  const text = e?.message ?? String(err);
+  return new TcpError(code, `${doing}: ${text}`, { ...where, cause: err });
+}

@@ -1,0 +1,31 @@
+/**
+ * `@proj/tcp`: the TCP layer of the C++ coroutine library co (`tcp::Server`,
+ * `tcp::Connection`, `tcp::Client`) for Node.js, where an `async` function
+ * plays the coroutine: `await conn.recv(buf, n, ms)` instead of callbacks.
+ *
+ * @example
+ * ```ts
+ * import { Client, Server } from '@proj/tcp';
+ *
+ * const server = new Server().onConnection(async (conn) => {
+ *   const buf = Buffer.alloc(8);
+ *   for (let n; (n = await conn.recv(buf, 8)) > 0; ) await conn.send('pong');
+ * });
+ * await server.start('127.0.0.1', 0);
+ *
+ * const c = new Client('127.0.0.1', server.address()!.port);
+ * if (await c.connect(3000)) {
+ *   await c.send('ping');
+ *   const buf = Buffer.alloc(8);
+ *   const n = await c.recv(buf, 8, 3000); // 4: "pong"
+ * }
+ * c.close();
+ * await server.shutdown();
+ * ```
+ * @packageDocumentation
+ */
+export { Channel, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+export { Client, type ClientTlsOptions } from './client';
+export { Connection } from './connection';
+export { TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
+export { Server, type ConnectionHandler, type ServerOptions } from './server';

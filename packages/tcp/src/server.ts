@@ -1,0 +1,357 @@
+import { readFile } from 'node:fs/promises';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+import { Connection } from './connection';
+import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+
+/** Options of {@link Server}; every one is optional. */
+export interface ServerOptions {
+  /** Most live connections; further ones are closed as they arrive. Default: no limit. */
+  maxConnections?: number;
+  /** Disable Nagle's algorithm on accepted sockets. Default `true`. */
+  noDelay?: boolean;
+  /**
+   * Close (RST) a connection when nothing was received or sent for this long:
+   * the defence against peers that connect and stall. Default `0` (off).
+   */
+  idleTimeoutMs?: number;
+  /** TLS only: a peer must finish its handshake within this time. Default `10000`. */
+  handshakeTimeoutMs?: number;
+  /** Bytes received but not yet read that a connection keeps before it stops reading. Default 256 KiB. */
+  maxReadBufferBytes?: number;
+  /**
+   * Extra TLS options (ciphers, `requestCert`, `minVersion`, ...), used when
+   * `start` is given a key and a certificate. `minVersion` defaults to `'TLSv1.2'`.
+   */
+  tls?: tls.SecureContextOptions & Pick<tls.TlsOptions, 'requestCert' | 'rejectUnauthorized' | 'ALPNProtocols'>;
+  /**
+   * Told of every failure that is not a return value: a connection handler
+   * that threw (`conn` is its connection), a failed TLS handshake, an error of
+   * the listening socket. Default: handler failures print one line on stderr,
+   * the rest are dropped.
+   */
+  onError?: (err: TcpError, conn: Connection | null) => void;
+}
+
+/** The connection callback: runs once per connection in its own async task. */
+export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
+
+const SERVER_OPTION_KEYS = new Set([
+  'maxConnections',
+  'noDelay',
+  'idleTimeoutMs',
+  'handshakeTimeoutMs',
+  'maxReadBufferBytes',
+  'tls',
+  'onError',
+]);
+
+/**
+ * A TCP server, plain or TLS, IPv4 or IPv6 (co's `tcp::Server`): every
+ * accepted connection runs the `onConnection` callback in its own async task,
+ * and is closed when that callback returns.
+ *
+ * @example
+ * ```ts
+ * const server = new Server().onConnection(async (conn) => {
+ *   const buf = Buffer.alloc(8);
+ *   for (let n; (n = await conn.recv(buf)) > 0; ) await conn.send(buf, n);
+ * });
+ * await server.start('127.0.0.1', 7788);
+ * ```
+ */
+export class Server {
+  private readonly _options: Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections'>> &
+    Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections'>;
+  private _handler: ConnectionHandler<any> | null = null;
+  private _thisArg: unknown = undefined;
+  private readonly _exitCallbacks: Array<() => void> = [];
+  private _listener: net.Server | null = null;
+  private _starting = false;
+  private _address: { ip: string; port: number } | null = null;
+  private readonly _conns = new Set<Connection>();
+  private _drained: (() => void) | null = null;
+
+  constructor(options: ServerOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('Server options must be an object');
+    }
+    for (const key of Object.keys(options)) {
+      if (!SERVER_OPTION_KEYS.has(key)) {
+        throw new TypeError(`unknown Server option "${key}"; known: ${[...SERVER_OPTION_KEYS].join(', ')}`);
+      }
+    }
+    const o = options;
+    checkCount('maxConnections', o.maxConnections, 1);
+    checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
+    checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
+    checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
+    if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
+    this._options = {
+      maxConnections: o.maxConnections,
+      noDelay: o.noDelay ?? true,
+      idleTimeoutMs: o.idleTimeoutMs ?? 0,
+      handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+      maxReadBufferBytes: o.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER_BYTES,
+      tls: o.tls,
+      onError: o.onError,
+    };
+  }
+
+  /**
+   * Sets the connection callback (co's `on_connection`). It runs once per
+   * connection in its own async task; when it returns or its promise settles
+   * the connection is closed. If it throws or rejects, the connection is reset,
+   * the error goes to `onError` (else one line on stderr) and the server goes on.
+   *
+   * @param f - the callback.
+   * @param thisArg - `this` inside `f`, for a method of an object (co's `on_connection(&T::f, o)`).
+   */
+  onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this {
+    if (typeof f !== 'function') throw new TypeError('onConnection needs a function');
+    this._handler = f;
+    this._thisArg = thisArg;
+    return this;
+  }
+
+  /** Adds a callback that runs once the server has stopped listening (co's `on_exit`). */
+  onExit(cb: () => void): this {
+    if (typeof cb !== 'function') throw new TypeError('onExit needs a function');
+    this._exitCallbacks.push(cb);
+    return this;
+  }
+
+  /**
+   * Starts listening; resolves once it does (it never blocks on connections).
+   *
+   * @param ip - IPv4 or IPv6 address to listen on; `''` means `0.0.0.0`.
+   * @param port - port, `0` for any free one (see {@link Server.address}).
+   * @param key - path of a PEM private key; with `ca`, the server speaks TLS.
+   * @param ca - path of the PEM certificate (chain) that goes with `key`.
+   * @throws TcpError `ERR_NO_HANDLER` without `onConnection`; `EADDRINUSE`,
+   *   `EADDRNOTAVAIL`, `EACCES` from the system; `ERR_TLS_CONFIG` for a key or
+   *   certificate that is missing or unusable.
+   */
+  async start(ip: string, port: number, key?: string, ca?: string): Promise<void> {
+    if (this._handler === null) {
+      throw new TcpError(TcpErrorCode.ERR_NO_HANDLER, 'no connection callback: call onConnection(f) before start()');
+    }
+    if (this._listener !== null || this._starting) {
+      throw new TcpError(TcpErrorCode.ERR_SERVER_RUNNING, 'the server is already started; call exit() first');
+    }
+    if (typeof ip !== 'string') throw new TypeError('ip must be a string (use "" for all IPv4 addresses)');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
+    }
+    const host = ip === '' ? '0.0.0.0' : ip;
+    this._starting = true;
+    try {
+      const listener = key || ca ? this._tlsListener(await loadSecureContext(key, ca, this._options.tls)) : this._plainListener();
+      await listen(listener, host, port);
+      if (this._options.maxConnections !== undefined) listener.maxConnections = this._options.maxConnections;
+      listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
+      const addr = listener.address() as net.AddressInfo;
+      this._address = { ip: addr.address, port: addr.port };
+      this._listener = listener;
+    } finally {
+      this._starting = false;
+    }
+  }
+
+  /** Where the server listens, or `null` when it does not. */
+  address(): { ip: string; port: number } | null {
+    return this._address === null ? null : { ...this._address };
+  }
+
+  /**
+   * Stops listening: no new connections; established ones go on (co's `exit`).
+   * The `onExit` callbacks run once the listening socket is closed. Idempotent.
+   */
+  exit(): void {
+    const listener = this._listener;
+    if (listener === null) return;
+    this._listener = null;
+    this._address = null;
+    listener.close();
+    process.nextTick(() => {
+      for (const cb of this._exitCallbacks) {
+        try {
+          cb();
+        } catch (err) {
+          this._report(fromNodeError(err, 'onExit callback threw'), null);
+        }
+      }
+    });
+  }
+
+  /** Live client connections (co's `conn_num`). */
+  connNum(): number {
+    return this._conns.size;
+  }
+
+  /**
+   * `exit()`, then closes every connection gracefully; those still open after
+   * `ms` are reset. Resolves once every connection is closed.
+   *
+   * @param ms - grace period in milliseconds before the remaining connections
+   *   are reset. Default `5000`; negative waits forever.
+   */
+  async shutdown(ms = 5000): Promise<void> {
+    this.exit();
+    if (this._conns.size === 0) return;
+    const drained = new Promise<void>((resolve) => (this._drained = resolve));
+    for (const conn of this._conns) void conn.close();
+    if (ms < 0) return drained;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, true)));
+    const timedOut = await Promise.race([drained.then(() => false), late]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const conn of this._conns) void conn.reset();
+      await drained;
+    }
+  }
+
+  private _plainListener(): net.Server {
+    const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay });
+    listener.on('connection', (sock) => this._accept(sock));
+    return listener;
+  }
+
+  private _tlsListener(secureContext: tls.SecureContext): tls.Server {
+    const t = this._options.tls ?? {};
+    const listener = tls.createServer({
+      secureContext,
+      allowHalfOpen: true,
+      noDelay: this._options.noDelay,
+      handshakeTimeout: this._options.handshakeTimeoutMs,
+      requestCert: t.requestCert,
+      rejectUnauthorized: t.rejectUnauthorized,
+      ALPNProtocols: t.ALPNProtocols,
+    });
+    listener.on('secureConnection', (sock) => this._accept(sock));
+    listener.on('tlsClientError', (err, sock) => {
+      const where = { address: sock.remoteAddress, port: sock.remotePort };
+      if (this._options.onError) this._report(fromNodeError(err, 'TLS handshake with a client failed', where), null);
+      sock.destroy();
+    });
+    return listener;
+  }
+
+  private _accept(sock: net.Socket): void {
+    const conn = new Connection(sock, this._options.maxReadBufferBytes);
+    this._conns.add(conn);
+    sock.once('close', () => {
+      this._conns.delete(conn);
+      if (this._conns.size === 0 && this._drained !== null) {
+        const drained = this._drained;
+        this._drained = null;
+        drained();
+      }
+    });
+    const idleMs = this._options.idleTimeoutMs;
+    if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
+    let result: void | Promise<void>;
+    try {
+      result = this._handler!.call(this._thisArg, conn);
+    } catch (err) {
+      this._handlerFailed(conn, err);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      result.then(
+        () => closeUnlessAsked(conn),
+        (err: unknown) => this._handlerFailed(conn, err),
+      );
+    } else {
+      closeUnlessAsked(conn);
+    }
+  }
+
+  private _handlerFailed(conn: Connection, err: unknown): void {
+    void conn.reset();
+    const e = new TcpError(
+      TcpErrorCode.ERR_HANDLER,
+      `connection handler for ${conn.peer()} failed, connection reset: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+    this._report(e, conn);
+  }
+
+  private _report(err: TcpError, conn: Connection | null): void {
+    const onError = this._options.onError;
+    if (onError) {
+      try {
+        onError(err, conn);
+      } catch {
+        // A throwing error hook must not take the server down with it.
+      }
+    } else if (err.code === TcpErrorCode.ERR_HANDLER) {
+      process.stderr.write(`[@proj/tcp] ${err.message}\n`);
+    }
+  }
+}
+
+function closeUnlessAsked(conn: Connection): void {
+  if (!conn._closeAsked()) void conn.close();
+}
+
+function checkCount(name: string, v: number | undefined, min: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  }
+}
+
+async function loadSecureContext(
+  key: string | undefined,
+  ca: string | undefined,
+  extra: ServerOptions['tls'],
+): Promise<tls.SecureContext> {
+  if (!key || !ca) {
+    throw new TcpError(
+      TcpErrorCode.ERR_TLS_CONFIG,
+      `TLS needs both a key and a certificate path; got key=${key || '(none)'} ca=${ca || '(none)'}`,
+    );
+  }
+  let keyPem: Buffer;
+  let certPem: Buffer;
+  try {
+    [keyPem, certPem] = await Promise.all([readFile(key), readFile(ca)]);
+  } catch (err) {
+    throw new TcpError(TcpErrorCode.ERR_TLS_CONFIG, `cannot read the TLS key or certificate: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    const { requestCert: _r, rejectUnauthorized: _u, ALPNProtocols: _a, ...context } = extra ?? {};
+    return tls.createSecureContext({ minVersion: 'TLSv1.2', ...context, key: keyPem, cert: certPem });
+  } catch (err) {
+    throw new TcpError(
+      TcpErrorCode.ERR_TLS_CONFIG,
+      `the TLS key ${key} and certificate ${ca} are not a usable PEM pair: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+function listen(listener: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      listener.off('listening', onListening);
+      reject(
+        fromNodeError(err, `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}`, {
+          address: host,
+          port,
+        }),
+      );
+    };
+    const onListening = (): void => {
+      listener.off('error', onError);
+      resolve();
+    };
+    listener.once('error', onError);
+    listener.once('listening', onListening);
+    listener.listen({ host, port, exclusive: true });
+  });
+}
