@@ -147,7 +147,7 @@ export class Server {
     const host = ip === '' ? '0.0.0.0' : ip;
     this._starting = true;
     try {
-      const listener = key || ca ? this._tlsListener(await loadSecureContext(key, ca, this._options.tls)) : this._plainListener();
+      const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
       await listen(listener, host, port);
       if (this._options.maxConnections !== undefined) listener.maxConnections = this._options.maxConnections;
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
@@ -219,10 +219,10 @@ export class Server {
     return listener;
   }
 
-  private _tlsListener(secureContext: tls.SecureContext): tls.Server {
+  private _tlsListener(credentials: tls.SecureContextOptions): tls.Server {
     const t = this._options.tls ?? {};
     const listener = tls.createServer({
-      secureContext,
+      ...credentials,
       allowHalfOpen: true,
       noDelay: this._options.noDelay,
       handshakeTimeout: this._options.handshakeTimeoutMs,
@@ -303,11 +303,12 @@ function checkCount(name: string, v: number | undefined, min: number): void {
   }
 }
 
-async function loadSecureContext(
+/** Reads the key and certificate and checks they make a usable TLS context. */
+async function loadTlsCredentials(
   key: string | undefined,
   ca: string | undefined,
   extra: ServerOptions['tls'],
-): Promise<tls.SecureContext> {
+): Promise<tls.SecureContextOptions> {
   if (!key || !ca) {
     throw new TcpError(
       TcpErrorCode.ERR_TLS_CONFIG,
@@ -325,7 +326,9 @@ async function loadSecureContext(
   }
   try {
     const { requestCert: _r, rejectUnauthorized: _u, ALPNProtocols: _a, ...context } = extra ?? {};
-    return tls.createSecureContext({ minVersion: 'TLSv1.2', ...context, key: keyPem, cert: certPem });
+    const credentials: tls.SecureContextOptions = { minVersion: 'TLSv1.2', ...context, key: keyPem, cert: certPem };
+    tls.createSecureContext(credentials);
+    return credentials;
   } catch (err) {
     throw new TcpError(
       TcpErrorCode.ERR_TLS_CONFIG,
