@@ -1,0 +1,5 @@
+module.exports = {
+  ...require('../../jest.preset.js'),
+  displayName: '@proj/rpc-lite',
+  rootDir: __dirname,
+};
