@@ -1,0 +1,120 @@
+import { accessSync, constants } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+
+/** What the command line asked for, checked and with defaults filled in. */
+export interface ServerArgs {
+  /** Address to listen on. Default `127.0.0.1`. */
+  ip: string;
+  /** Port to listen on; `0` picks a free one. Default `7788`. */
+  port: number;
+  /** Speak TLS. Default `false`; implied by `--key`/`--cert`. */
+  ssl: boolean;
+  /** PEM private key; with `ssl` and no key/cert, a self-signed pair is generated. */
+  keyPath?: string;
+  /** PEM certificate that goes with `keyPath`. */
+  certPath?: string;
+  /** Drop the per-message and per-connection lines. Default `false`. */
+  quiet: boolean;
+  /** How often the connection count is printed, in ms; `0` never. Default `5000`. */
+  statsIntervalMs: number;
+  /** How long a shutdown waits for connections to close before resetting them. Default `2000`. */
+  graceMs: number;
+  /** `--help` was given: print {@link SERVER_USAGE} and exit 0. */
+  help: boolean;
+}
+
+/** A command line that cannot be run: the CLI prints its message and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  /** Stable code for callers that match on it. */
+  readonly code = 'ERR_USAGE';
+}
+
+/** The `--help` text. */
+export const SERVER_USAGE = `usage: pingpong-server [options]
+
+Replies "pong" to every "ping" (co's TCP ping-pong server on @proj/tcp).
+
+options:
+  --ip <address>            address to listen on (IPv4 or IPv6)      default 127.0.0.1
+  --port <n>                port, 0 for any free one                 default 7788
+  --ssl                     speak TLS; without --key/--cert a self-signed
+                            certificate for localhost is generated   default off
+  --key <file>              PEM private key (implies --ssl)
+  --cert <file>             PEM certificate (implies --ssl)
+  --quiet                   no per-message / per-connection lines    default off
+  --stats-interval-ms <n>   print the connection count every n ms, 0 never   default 5000
+  --grace-ms <n>            on SIGINT/SIGTERM, wait this long for connections
+                            to close before resetting them           default 2000
+  -h, --help                this text`;
+
+const OPTIONS = {
+  ip: { type: 'string' },
+  port: { type: 'string' },
+  ssl: { type: 'boolean' },
+  key: { type: 'string' },
+  cert: { type: 'string' },
+  quiet: { type: 'boolean' },
+  'stats-interval-ms': { type: 'string' },
+  'grace-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Parses and checks the server's command line.
+ *
+ * @param argv - the arguments after the script name (`process.argv.slice(2)`).
+ * @throws UsageError for an unknown option, a bad value or a key/certificate file that cannot be read.
+ */
+export function parseServerArgs(argv: readonly string[]): ServerArgs {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(argv).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const ip = values.ip ?? '127.0.0.1';
+  if (ip !== '' && isIP(ip) === 0) throw new UsageError(`--ip must be an IPv4 or IPv6 address, got "${ip}"`);
+  const keyPath = values.key;
+  const certPath = values.cert;
+  if ((keyPath === undefined) !== (certPath === undefined)) {
+    throw new UsageError(keyPath === undefined ? '--cert needs --key as well' : '--key needs --cert as well');
+  }
+  if (keyPath !== undefined) checkReadable('--key', keyPath);
+  if (certPath !== undefined) checkReadable('--cert', certPath);
+  return {
+    ip,
+    port: integer('--port', values.port, 7788, 0, 65535),
+    ssl: Boolean(values.ssl) || keyPath !== undefined,
+    keyPath,
+    certPath,
+    quiet: Boolean(values.quiet),
+    statsIntervalMs: integer('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
+    graceMs: integer('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
+    help: Boolean(values.help),
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+}
+
+/** Parses a decimal integer option within [min, max]; `fallback` when absent. */
+function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${text}`);
+  return n;
+}
+
+function checkReadable(name: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code);
+    throw new UsageError(`${name} ${path}: ${why}`);
+  }
+}
