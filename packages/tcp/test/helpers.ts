@@ -1,0 +1,152 @@
+/**
+ * Helpers shared by the @proj/tcp tests: a server that hands each accepted
+ * Connection to the test, TLS clients for the test certificate, and a guard
+ * that no error or rejection escapes to the process.
+ */
+import type * as net from 'node:net';
+import { Client, Connection, Server, type ClientTlsOptions, type ServerOptions } from '../src';
+import type { TestCerts } from '../../../test-support/certs';
+import { rawConnect, rawServer, rawTlsConnect } from '../../../test-support/net';
+
+export interface Served {
+  server: Server;
+  host: string;
+  port: number;
+  /** The next accepted Connection; it stays open (its handler waits) until the test closes it or shuts down. */
+  nextConn(): Promise<Connection>;
+  /** `server.shutdown(ms)`, and lets every waiting handler return. */
+  shutdown(ms?: number): Promise<void>;
+}
+
+/**
+ * Starts a {@link Server} on loopback port 0 whose handler hands each
+ * Connection to the test instead of serving it, so the test drives the
+ * Connection directly (its methods work from anywhere, as co's do).
+ */
+export async function serve(opts: { host?: string; certs?: TestCerts; options?: ServerOptions } = {}): Promise<Served> {
+  const host = opts.host ?? '127.0.0.1';
+  const ready: Connection[] = [];
+  const waiting: Array<(c: Connection) => void> = [];
+  const releases: Array<() => void> = [];
+  const server = new Server(opts.options).onConnection(async (conn) => {
+    const w = waiting.shift();
+    if (w) w(conn);
+    else ready.push(conn);
+    await new Promise<void>((resolve) => releases.push(resolve));
+  });
+  if (opts.certs) await server.start(host, 0, opts.certs.keyPath, opts.certs.certPath);
+  else await server.start(host, 0);
+  const port = server.address()!.port;
+  return {
+    server,
+    host,
+    port,
+    nextConn: () => {
+      const c = ready.shift();
+      return c ? Promise.resolve(c) : new Promise((resolve) => waiting.push(resolve));
+    },
+    shutdown: async (ms = 1000) => {
+      await server.shutdown(ms);
+      for (const r of releases) r();
+    },
+  };
+}
+
+/** A client of `served` (TLS with the test CA when `certs` is given), connected. */
+export async function connectedClient(served: Served, certs?: TestCerts, tlsOptions: ClientTlsOptions = {}): Promise<Client> {
+  const c = certs
+    ? new Client(served.host, served.port, true, { ca: certs.cert, ...tlsOptions })
+    : new Client(served.host, served.port);
+  if (!(await c.connect(3000))) throw new Error(`test client could not connect: ${c.strerror()}`);
+  return c;
+}
+
+/**
+ * Watches for errors that escape to the process. Jest fails a test on its own
+ * when one does; this also lets the test assert it and name what escaped.
+ */
+export function watchEscapes(): { escaped: unknown[]; stop(): unknown[] } {
+  const escaped: unknown[] = [];
+  const onEscape = (err: unknown): void => {
+    escaped.push(err);
+  };
+  process.on('uncaughtException', onEscape);
+  process.on('unhandledRejection', onEscape);
+  return {
+    escaped,
+    stop: () => {
+      process.off('uncaughtException', onEscape);
+      process.off('unhandledRejection', onEscape);
+      return escaped;
+    },
+  };
+}
+
+/** Mebibytes. */
+export const MiB = 1024 * 1024;
+
+/** Which of our two channel classes a test drives, and whether over TLS. */
+export interface Variant {
+  name: string;
+  side: 'Connection' | 'Client';
+  tls: boolean;
+}
+
+export const VARIANTS: Variant[] = [
+  { name: 'Connection over TCP', side: 'Connection', tls: false },
+  { name: 'Client over TCP', side: 'Client', tls: false },
+  { name: 'Connection over TLS', side: 'Connection', tls: true },
+  { name: 'Client over TLS', side: 'Client', tls: true },
+];
+
+export interface Pair {
+  /** Our end: a Connection (from our Server) or a Client (connected to a raw server). */
+  ours: Connection | Client;
+  /** The other end: a raw `node:net`/`node:tls` socket the test makes misbehave (allowHalfOpen). */
+  peer: net.Socket;
+  /** Closes both ends and whatever server was started. */
+  close(): Promise<void>;
+}
+
+/**
+ * One connection between one of our channels and a raw peer socket:
+ * Connection side: our Server, a raw client; Client side: a raw server, our Client.
+ */
+export async function pair(variant: Variant, certs?: TestCerts, serverOptions?: ServerOptions): Promise<Pair> {
+  if (variant.tls && !certs) throw new Error('a TLS pair needs certs');
+  if (variant.side === 'Connection') {
+    const served = await serve({ certs: variant.tls ? certs : undefined, options: serverOptions });
+    const peer = variant.tls
+      ? await rawTlsConnect(served.port, { ca: certs!.cert, allowHalfOpen: true } as never)
+      : await rawConnect(served.port, '127.0.0.1', { allowHalfOpen: true });
+    const ours = await served.nextConn();
+    return {
+      ours,
+      peer,
+      close: async () => {
+        peer.destroy();
+        await served.shutdown(500);
+      },
+    };
+  }
+  const raw = await rawServer(undefined, '127.0.0.1', {
+    allowHalfOpen: true,
+    tls: variant.tls ? { key: certs!.key, cert: certs!.cert } : undefined,
+  });
+  const ours = variant.tls
+    ? new Client('127.0.0.1', raw.port, true, { ca: certs!.cert })
+    : new Client('127.0.0.1', raw.port);
+  if (!(await ours.connect(3000))) {
+    await raw.close();
+    throw new Error(`test client could not connect: ${ours.strerror()}`);
+  }
+  const peer = await raw.nextSocket();
+  return {
+    ours,
+    peer,
+    close: async () => {
+      ours.close();
+      await raw.close();
+    },
+  };
+}
