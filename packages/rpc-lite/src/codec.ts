@@ -1,0 +1,140 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { RpcError, RpcErrorCode } from './errors';
+
+/** The first element of every message (msgpack-rpc). */
+export const MessageType = {
+  REQUEST: 0,
+  RESPONSE: 1,
+  NOTIFICATION: 2,
+} as const;
+
+/** `[0, msgid, method, params]` */
+export type RequestMessage = [type: 0, msgid: number, method: string, params: unknown];
+/** `[1, msgid, error, result]`; `error` is `null` or `{ code, message }`. */
+export type ResponseMessage = [type: 1, msgid: number, error: unknown, result: unknown];
+/** `[2, method, params]` */
+export type NotificationMessage = [type: 2, method: string, params: unknown];
+/** Any valid message. */
+export type Message = RequestMessage | ResponseMessage | NotificationMessage;
+
+/** Largest msgid: msgids are unsigned 32-bit integers, as in msgpack-rpc. */
+export const MAX_MSGID = 0xffff_ffff;
+
+/**
+ * A message that could not be used. `msgid` is set when the bytes held a
+ * recognisable msgid, so that the peer can be answered; otherwise the peer
+ * cannot be told which message was wrong. @internal
+ */
+export class BadMessageError extends RpcError {
+  readonly msgid: number | undefined;
+  constructor(message: string, msgid: number | undefined, cause?: unknown) {
+    super(RpcErrorCode.BAD_MESSAGE, message, { cause });
+    this.msgid = msgid;
+  }
+}
+
+/**
+ * Encoder and decoder for messages, made once per server or client and
+ * reused for every message (msgpackr keeps its scratch memory between calls).
+ *
+ * Settings chosen for peers in other languages: plain MessagePack maps (no
+ * msgpackr records), `undefined` sent as nil, 64-bit integers read as numbers
+ * when they fit in 53 bits, binary values copied out of the frame (frames are
+ * read into reused buffers).
+ */
+export class MessageCodec {
+  private readonly _packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+  private readonly _unpackr = new Unpackr({
+    useRecords: false,
+    mapsAsObjects: true,
+    copyBuffers: true,
+    // 'auto' (a number when it fits in 53 bits, else a BigInt) is in msgpackr 2.1 but not in its typings.
+    int64AsType: 'auto' as 'number',
+  });
+  private readonly _range = { start: 0, end: 0 };
+
+  /**
+   * Encodes one value. The bytes are a view of msgpackr's scratch memory:
+   * copy them before the next `encode`.
+   * @throws Error when the value has no MessagePack form.
+   */
+  encode(value: unknown): Uint8Array {
+    return this._packr.pack(value);
+  }
+
+  /**
+   * Decodes `bytes[start..end)` as exactly one MessagePack value and checks
+   * that it is a well-formed message.
+   *
+   * @throws BadMessageError otherwise, with the msgid when one could be read.
+   */
+  decode(bytes: Uint8Array, start: number, end: number): Message {
+    let value: unknown;
+    try {
+      const range = this._range;
+      range.start = start;
+      range.end = end;
+      value = this._unpackr.unpack(bytes, range);
+    } catch (err) {
+      throw new BadMessageError(`frame is not one MessagePack value: ${(err as Error)?.message ?? err}`, undefined, err);
+    }
+    return checkMessage(value);
+  }
+}
+
+function isMsgid(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_MSGID;
+}
+
+/** Checks the shape of a decoded value. @internal */
+export function checkMessage(value: unknown): Message {
+  if (!Array.isArray(value)) {
+    throw new BadMessageError(`a message must be an array, got ${describe(value)}`, undefined);
+  }
+  const type = value[0];
+  switch (type) {
+    case MessageType.REQUEST:
+    case MessageType.RESPONSE: {
+      const msgid = value[1];
+      if (!isMsgid(msgid)) {
+        throw new BadMessageError(
+          `${type === 0 ? 'request' : 'response'} without a valid msgid (an unsigned 32-bit integer)`,
+          undefined,
+        );
+      }
+      if (value.length !== 4) {
+        throw new BadMessageError(
+          `${type === 0 ? 'request' : 'response'} must have 4 elements, got ${value.length}`,
+          msgid,
+        );
+      }
+      if (type === MessageType.REQUEST) {
+        if (typeof value[2] !== 'string') throw new BadMessageError(`request method must be a string, got ${describe(value[2])}`, msgid);
+      } else {
+        const error = value[2];
+        if (error !== null && (typeof error !== 'object' || Array.isArray(error)) && typeof error !== 'string') {
+          throw new BadMessageError(`response error must be nil or a map, got ${describe(error)}`, msgid);
+        }
+      }
+      return value as Message;
+    }
+    case MessageType.NOTIFICATION:
+      if (value.length !== 3) throw new BadMessageError(`notification must have 3 elements, got ${value.length}`, undefined);
+      if (typeof value[1] !== 'string') {
+        throw new BadMessageError(`notification method must be a string, got ${describe(value[1])}`, undefined);
+      }
+      return value as Message;
+    default:
+      throw new BadMessageError(
+        `unknown message type ${describe(type) === 'number' ? type : describe(type)} (0 request, 1 response, 2 notification)`,
+        isMsgid(value[1]) ? value[1] : undefined,
+      );
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'nil';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Uint8Array) return 'binary';
+  return typeof v;
+}
