@@ -183,13 +183,14 @@ export function readToEnd(sock: net.Socket, everyMs = 0): Promise<ReadResult> {
 
 /**
  * Aborts `sock` with an RST. For a TLS socket the reset goes to the TCP socket
- * under it (a TLS socket made by `tls.connect({ socket })` or by a TLS server).
+ * under it (a TLS socket made by `tls.connect({ socket })` or by a TLS server),
+ * and the TLS socket is left to close by itself: destroying it in the same
+ * tick can crash Node 20 (a segfault) when the handshake has just finished.
  */
 export function resetSocket(sock: net.Socket): void {
   const parent = (sock as net.Socket & { _parent?: unknown })._parent;
   const raw = parent instanceof net.Socket ? parent : sock;
   raw.resetAndDestroy();
-  if (raw !== sock) sock.destroy();
 }
 
 export function sleep(ms: number): Promise<void> {
