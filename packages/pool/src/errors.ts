@@ -1,0 +1,52 @@
+/**
+ * Stable codes of {@link PoolError}. A `create` that fails is not among them:
+ * `pop()` rejects with the very error `create` threw, so callers see their own
+ * failure (`ECONNREFUSED`, ...) and not a wrapper.
+ */
+export const PoolErrorCode = {
+  /** `pop()` waited for a free item (only with `max`) longer than `acquireTimeoutMs`. */
+  ERR_ACQUIRE_TIMEOUT: 'ERR_ACQUIRE_TIMEOUT',
+  /** `pop()` after `close()`, or a `pop()` that was still waiting when the pool closed. */
+  ERR_CLOSED: 'ERR_CLOSED',
+  /** Reported: a `create` failed while no `pop()` was waiting for it (the pop had timed out). */
+  ERR_CREATE: 'ERR_CREATE',
+  /** Reported: `destroy` threw or rejected; the item is forgotten all the same. */
+  ERR_DESTROY: 'ERR_DESTROY',
+  /** Reported: `destroy` did not settle within `destroyTimeoutMs`; the pool stopped waiting for it. */
+  ERR_DESTROY_TIMEOUT: 'ERR_DESTROY_TIMEOUT',
+  /** Reported: `validate` threw or rejected; the item was treated as invalid and destroyed. */
+  ERR_VALIDATE: 'ERR_VALIDATE',
+  /** Reported: an item was pushed (or discarded) that is already idle in this pool or was destroyed by it; ignored. */
+  ERR_DOUBLE_PUSH: 'ERR_DOUBLE_PUSH',
+  /** Reported: an item that another `Pool` owns was pushed (or discarded) here; left alone. */
+  ERR_FOREIGN_ITEM: 'ERR_FOREIGN_ITEM',
+  /** Thrown by `PoolGuard.value` when the guard holds no item. */
+  ERR_NO_ITEM: 'ERR_NO_ITEM',
+  /** Thrown by `PoolGuard.reset` after the guard already pushed its item back. */
+  ERR_GUARD_RELEASED: 'ERR_GUARD_RELEASED',
+} as const;
+
+/** One of the {@link PoolErrorCode} values. */
+export type PoolErrorCodeName = (typeof PoolErrorCode)[keyof typeof PoolErrorCode];
+
+/**
+ * Every failure of `@proj/pool`: what `pop()` rejects with (apart from a
+ * failed `create`'s own error), what `PoolGuard` throws, and what the pool
+ * reports through its `onError` hook. Match on {@link PoolError.code}, never
+ * on the message.
+ */
+export class PoolError extends Error {
+  override readonly name = 'PoolError';
+  /** Stable code, one of {@link PoolErrorCode}. */
+  readonly code: PoolErrorCodeName;
+
+  /**
+   * @param code - one of {@link PoolErrorCode}.
+   * @param message - what happened, for people.
+   * @param cause - the underlying error (what `destroy` threw, generic-pool's timeout, ...).
+   */
+  constructor(code: PoolErrorCodeName, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+  }
+}

@@ -1,0 +1,105 @@
+import { PoolError, PoolErrorCode } from './errors';
+import type { Pool } from './pool';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Holds one item popped from a {@link Pool} and pushes it back exactly once
+ * (co's `co::PoolGuard`): whichever of {@link PoolGuard.release},
+ * `[Symbol.dispose]` or `[Symbol.asyncDispose]` runs first does it, the rest
+ * do nothing. With `using`/`await using` that happens when the block ends, as
+ * co's destructor does.
+ *
+ * @example
+ * ```ts
+ * async function clientFun(): Promise<void> {
+ *   await using c = await PoolGuard.acquire(pool);
+ *   if (!c.value.connected() && !(await c.value.connect(3000))) return;
+ *   if ((await c.value.send('ping')) <= 0) c.reset(); // broken: destroy it, do not pool it
+ * }
+ * ```
+ */
+export class PoolGuard<T> implements Disposable, AsyncDisposable {
+  private readonly _pool: Pool<T>;
+  private _item: T | null;
+  private _released = false;
+
+  /**
+   * Pops an item from `pool` and guards it (co's `PoolGuard(pool)`).
+   *
+   * @returns a guard whose item may be `null` when the pool is empty and has no `create`.
+   * @throws (rejects) whatever {@link Pool.pop} rejects with.
+   */
+  static acquire<T>(pool: Pool<T>): Promise<PoolGuard<T>> {
+    return pool.pop().then((item) => new PoolGuard(pool, item));
+  }
+
+  /**
+   * Guards an item the caller already popped from `pool`; it is pushed back to
+   * `pool`. Most code uses {@link PoolGuard.acquire} instead.
+   */
+  constructor(pool: Pool<T>, item: T | null) {
+    this._pool = pool;
+    this._item = item ?? null;
+  }
+
+  /**
+   * The item (co's `operator->` and `operator*`).
+   *
+   * @throws PoolError `ERR_NO_ITEM` when the guard holds none: the pool had no
+   *   `create` and was empty, `reset()` left it empty, or it was released.
+   */
+  get value(): T {
+    const item = this._item;
+    if (item === null) {
+      throw new PoolError(
+        PoolErrorCode.ERR_NO_ITEM,
+        this._released ? 'the guard was released; its item went back to the pool' : 'the guard holds no item',
+      );
+    }
+    return item;
+  }
+
+  /** The item, or `null` when the guard holds none (co's `get`). */
+  get(): T | null {
+    return this._item;
+  }
+
+  /**
+   * Destroys the held item through the pool (a broken connection must not go
+   * back) and holds `item` instead, which is pushed back in its place (co's
+   * `reset`). Nothing happens when `item` is the one already held.
+   *
+   * @param item - the new item, often a fresh one; default `null`: hold nothing.
+   * @throws PoolError `ERR_GUARD_RELEASED` after the item was pushed back.
+   */
+  reset(item: T | null = null): void {
+    if (this._released) {
+      throw new PoolError(PoolErrorCode.ERR_GUARD_RELEASED, 'reset() on a guard that already pushed its item back');
+    }
+    const held = this._item;
+    if (held === item) return;
+    this._item = item ?? null;
+    if (held !== null) this._pool.discard(held);
+  }
+
+  /** Pushes the item back now; later calls, and disposal, do nothing. */
+  release(): void {
+    if (this._released) return;
+    this._released = true;
+    const item = this._item;
+    this._item = null;
+    if (item !== null) this._pool.push(item);
+  }
+
+  /** Same as {@link PoolGuard.release}; `using g = ...` calls it. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** Same as {@link PoolGuard.release} (pushing back never waits); `await using g = ...` calls it. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return RESOLVED;
+  }
+}

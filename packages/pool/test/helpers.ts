@@ -1,0 +1,44 @@
+import { PoolError } from '../src';
+
+/** A plain item: what the unit tests pool instead of sockets. */
+export interface Item {
+  id: number;
+  destroyed: boolean;
+}
+
+/** create/destroy that count what they do, plus everything reported through onError. */
+export function tracker() {
+  let next = 0;
+  const t = {
+    created: [] as Item[],
+    destroyed: [] as Item[],
+    errors: [] as PoolError[],
+    create: (): Item => {
+      const item = { id: ++next, destroyed: false };
+      t.created.push(item);
+      return item;
+    },
+    destroy: (item: Item): void => {
+      if (item.destroyed) throw new Error(`item ${item.id} destroyed twice`);
+      item.destroyed = true;
+      t.destroyed.push(item);
+    },
+    onError: (err: PoolError): void => {
+      t.errors.push(err);
+    },
+    codes: (): string[] => t.errors.map((e) => e.code),
+    /** Items created and not destroyed. */
+    live: (): number => t.created.length - t.destroyed.length,
+  };
+  return t;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Jest 30 fails the running test on an unhandled rejection. A rejection left by a
+ * test's last step would only surface after it ended: give it a turn to surface inside it.
+ */
+export function failOnLateUnhandledRejections(): void {
+  afterEach(() => new Promise((resolve) => setImmediate(resolve)));
+}
