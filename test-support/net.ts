@@ -250,9 +250,25 @@ export function pattern(offset: number, length: number): Buffer {
   return out;
 }
 
+/** Longest slice {@link patternSlice} hands out. */
+export const PATTERN_SLICE_MAX = 1024 * 1024;
+let patternTwice: Buffer | null = null;
+
+/**
+ * Bytes `offset .. offset+length` of the pattern as a read-only view, with no
+ * allocation (`length <= PATTERN_SLICE_MAX`): for tests that push or check many
+ * MiB and measure memory meanwhile. Never write into it.
+ */
+export function patternSlice(offset: number, length: number): Buffer {
+  if (length > PATTERN_SLICE_MAX) throw new RangeError(`patternSlice: at most ${PATTERN_SLICE_MAX} bytes`);
+  patternTwice ??= pattern(0, PATTERN_PERIOD + PATTERN_SLICE_MAX);
+  const at = offset % PATTERN_PERIOD;
+  return patternTwice.subarray(at, at + length);
+}
+
 /** Index of the first byte of `got[0..length)` that differs from the pattern at `offset`, or -1. */
 export function firstPatternMismatch(got: Uint8Array, offset: number, length = got.length): number {
-  const want = pattern(offset, length);
+  const want = length <= PATTERN_SLICE_MAX ? patternSlice(offset, length) : pattern(offset, length);
   const view = Buffer.from(got.buffer, got.byteOffset, length);
   if (view.equals(want)) return -1;
   for (let i = 0; i < length; i++) if (view[i] !== want[i]) return i;
