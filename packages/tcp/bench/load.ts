@@ -1,0 +1,110 @@
+/** Load generators: a raw `net.Socket` one and one written with our `Client`. */
+import * as net from 'node:net';
+import { Client } from '@proj/tcp';
+
+export interface Load {
+  /** Connections, each doing ping-pong with one message in flight (or a window for bulk). */
+  conns: number;
+  /** Message size in bytes. */
+  size: number;
+  /** Messages in flight per connection (1 = ping-pong). */
+  window: number;
+}
+
+/** Runs `load` against `port` for `ms` with raw sockets; returns messages echoed back. */
+export async function rawLoad(port: number, load: Load, ms: number): Promise<number> {
+  const msg = Buffer.alloc(load.size, 7);
+  let done = 0;
+  let running = true;
+  const socks: net.Socket[] = [];
+  await Promise.all(
+    Array.from({ length: load.conns }, () => {
+      return new Promise<void>((resolve, reject) => {
+        const sock = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => {
+          for (let i = 0; i < load.window; i++) sock.write(msg);
+          resolve();
+        });
+        sock.on('error', reject);
+        socks.push(sock);
+        let pending = 0;
+        sock.on('data', (chunk: Buffer) => {
+          pending += chunk.length;
+          while (pending >= load.size) {
+            pending -= load.size;
+            done++;
+            if (running) sock.write(msg);
+          }
+        });
+      });
+    }),
+  );
+  const start = done;
+  await sleep(ms);
+  const count = done - start;
+  running = false;
+  for (const s of socks) s.destroy();
+  return count;
+}
+
+/** Runs `load` against `port` for `ms` with our `Client`; returns messages echoed back. */
+export async function oursLoad(port: number, load: Load, ms: number): Promise<number> {
+  const msg = Buffer.alloc(load.size, 7);
+  let done = 0;
+  let running = true;
+  const clients = await Promise.all(
+    Array.from({ length: load.conns }, async () => {
+      const c = new Client('127.0.0.1', port);
+      if (!(await c.connect(5000))) throw new Error(c.strerror());
+      return c;
+    }),
+  );
+  const tasks = clients.map(async (c) => {
+    const buf = Buffer.allocUnsafe(load.size);
+    if (load.window === 1) {
+      while (running) {
+        if ((await c.send(msg)) <= 0 || (await c.recvn(buf, load.size)) <= 0) return;
+        done++;
+      }
+      return;
+    }
+    // A window of messages in flight: a writer and a reader task on one client (full duplex).
+    let credit = load.window;
+    let alive = true;
+    let wake: (() => void) | null = null;
+    const writer = (async () => {
+      while (running && alive) {
+        if (credit === 0) await new Promise<void>((r) => (wake = r));
+        if (!running || !alive) return;
+        credit--;
+        if ((await c.send(msg)) <= 0) return;
+      }
+    })();
+    const wakeWriter = (): void => {
+      if (wake !== null) {
+        const w: () => void = wake;
+        wake = null;
+        w();
+      }
+    };
+    while (running) {
+      if ((await c.recvn(buf, load.size)) <= 0) break;
+      done++;
+      credit++;
+      wakeWriter();
+    }
+    alive = false;
+    wakeWriter();
+    await writer;
+  });
+  const start = done;
+  await sleep(ms);
+  const count = done - start;
+  running = false;
+  for (const c of clients) c.close();
+  await Promise.allSettled(tasks);
+  return count;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
