@@ -5,6 +5,11 @@
  */
 import { runServerCli } from './cli';
 
+// A reader that went away (`| head`, or Nx killed by Ctrl-C before the app
+// printed its totals) must not crash the app mid-shutdown: such lines are dropped.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 runServerCli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
