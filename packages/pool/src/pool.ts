@@ -69,6 +69,12 @@ export class Pool<T> implements AsyncDisposable {
   /** Adopted items generic-pool has not yet put in its idle list (it does so a microtask later). */
   private _adopting = 0;
   private _lastAdoption: Promise<void> = RESOLVED;
+  /**
+   * Items `create` just made, not yet handed out. generic-pool validates them too, so a validate
+   * that always fails (a health check whose server is down) would make it create and destroy in a
+   * loop; a fresh item needs no check anyway. Kept only when there is a `validate`.
+   */
+  private readonly _fresh = new Set<T>();
   /** While `clear()` takes the idle items out, validating them would be wasted work. */
   private _clearing = false;
   private _closed = false;
@@ -374,6 +380,7 @@ export class Pool<T> implements AsyncDisposable {
       return new NoItem(true, closedError());
     }
     this._own(item);
+    if (this._o.validate !== null) this._fresh.add(item);
     return item;
   };
 
@@ -396,7 +403,7 @@ export class Pool<T> implements AsyncDisposable {
   };
 
   private readonly _factoryValidate = (r: T | NoItem): Promise<boolean> => {
-    if (this._clearing || r instanceof NoItem) return RESOLVED_TRUE;
+    if (this._clearing || r instanceof NoItem || this._fresh.delete(r)) return RESOLVED_TRUE;
     let ok: boolean | Promise<boolean>;
     try {
       ok = this._o.validate!(r);
@@ -426,6 +433,7 @@ export class Pool<T> implements AsyncDisposable {
 
   private _disown(item: T): void {
     this._live.delete(item);
+    this._fresh.delete(item);
     if (isObject(item)) {
       if (OWNERS.get(item) === this) OWNERS.delete(item);
       this._destroyed.add(item);
