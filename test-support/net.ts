@@ -182,6 +182,20 @@ export function readToEnd(sock: net.Socket, everyMs = 0): Promise<ReadResult> {
 }
 
 /**
+ * Connects a raw socket and reads until FIN, error or close, including an
+ * error of the connect itself (a server that resets a connection at once can
+ * make the connect fail with ECONNRESET). The socket is destroyed afterwards.
+ */
+export async function connectAndRead(port: number, host = '127.0.0.1'): Promise<ReadResult> {
+  const sock = net.connect({ port, host });
+  try {
+    return await readToEnd(sock);
+  } finally {
+    sock.destroy();
+  }
+}
+
+/**
  * Aborts `sock` with an RST. For a TLS socket the reset goes to the TCP socket
  * under it (a TLS socket made by `tls.connect({ socket })` or by a TLS server),
  * and the TLS socket is left to close by itself: destroying it in the same

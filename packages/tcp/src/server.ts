@@ -71,7 +71,8 @@ export class Server {
   private _starting = false;
   private _address: { ip: string; port: number } | null = null;
   private readonly _conns = new Set<Connection>();
-  private _drained: (() => void) | null = null;
+  /** Every shutdown() waiting for the last connection to close (there may be several at once). */
+  private _drainWaiters: Array<() => void> = [];
 
   constructor(options: ServerOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -87,6 +88,8 @@ export class Server {
     checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
     checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
     checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
+    if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
+    if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
     if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
     this._options = {
       maxConnections: o.maxConnections,
@@ -200,7 +203,7 @@ export class Server {
   async shutdown(ms = 5000): Promise<void> {
     this.exit();
     if (this._conns.size === 0) return;
-    const drained = new Promise<void>((resolve) => (this._drained = resolve));
+    const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
     for (const conn of this._conns) void conn.close();
     if (ms < 0) return drained;
     let timer: NodeJS.Timeout | undefined;
@@ -244,10 +247,10 @@ export class Server {
     this._conns.add(conn);
     sock.once('close', () => {
       this._conns.delete(conn);
-      if (this._conns.size === 0 && this._drained !== null) {
-        const drained = this._drained;
-        this._drained = null;
-        drained();
+      if (this._conns.size === 0 && this._drainWaiters.length > 0) {
+        const waiters = this._drainWaiters;
+        this._drainWaiters = [];
+        for (const resolve of waiters) resolve();
       }
     });
     const idleMs = this._options.idleTimeoutMs;
