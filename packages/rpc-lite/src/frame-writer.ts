@@ -1,0 +1,147 @@
+import { FRAME_HEADER_BYTES, writeFrameLength } from './frame';
+
+/** What the writer needs of a connection: `@proj/tcp`'s `send`. */
+export interface FrameSink {
+  send(data: Uint8Array, n: number): Promise<number>;
+}
+
+/** First size of a write buffer; allocated on the first write, not before. */
+const INITIAL_BUFFER_BYTES = 16 * 1024;
+/** Write buffers up to this size are kept for reuse; a larger one is dropped once sent. */
+const KEEP_BUFFER_BYTES = 256 * 1024;
+
+function flushTick(writer: FrameWriter): void {
+  writer._flush();
+}
+
+/**
+ * Queues frames for one connection and sends them merged (STYLE.md 6).
+ *
+ * Frames written during one tick go out in a single `send`. Only one `send`
+ * is pending at a time (`@proj/tcp` rejects a second one): frames written
+ * meanwhile gather in a second buffer and leave together when it resolves.
+ * Two growing buffers alternate, so a buffer handed to `send` is never touched
+ * until `send` has let go of it.
+ * @internal
+ */
+export class FrameWriter {
+  private _buf: Buffer | null = null;
+  private _len = 0;
+  private _spare: Buffer | null = null;
+  private _scheduled = false;
+  private _sending = false;
+  private _failed = false;
+  private _drainWaiters: Array<() => void> = [];
+
+  /**
+   * @param sink - where bytes go.
+   * @param onFailure - called once when a `send` fails: the connection is broken.
+   */
+  constructor(
+    private readonly _sink: FrameSink,
+    private readonly _onFailure: () => void,
+  ) {}
+
+  /** Bytes queued and not yet handed to `send`. */
+  get queuedBytes(): number {
+    return this._len;
+  }
+
+  /** Nothing queued and no `send` pending. */
+  get idle(): boolean {
+    return this._len === 0 && !this._sending;
+  }
+
+  /** Whether a `send` has failed; everything written since is dropped. */
+  get failed(): boolean {
+    return this._failed;
+  }
+
+  /**
+   * Queues one frame whose body is `body` (copied at once, so `body` may be
+   * scratch memory). The caller has checked the length against `maxFrameBytes`.
+   */
+  write(body: Uint8Array): void {
+    if (this._failed) return;
+    const need = this._len + FRAME_HEADER_BYTES + body.length;
+    let buf = this._buf;
+    if (buf === null || need > buf.length) buf = this._grow(need);
+    writeFrameLength(buf, this._len, body.length);
+    buf.set(body, this._len + FRAME_HEADER_BYTES);
+    this._len = need;
+    if (!this._scheduled && !this._sending) {
+      this._scheduled = true;
+      // From inside a promise continuation this runs once the microtask queue
+      // is empty, i.e. after every response that is ready this tick was written.
+      process.nextTick(flushTick, this);
+    }
+  }
+
+  /** Resolves once everything queued so far has been handed to the socket (or the writer failed). */
+  drained(): Promise<void> {
+    if (this.idle || this._failed) return Promise.resolve();
+    return new Promise((resolve) => this._drainWaiters.push(resolve));
+  }
+
+  /** Drops whatever is queued: the connection is gone. */
+  discard(): void {
+    this._failed = true;
+    this._len = 0;
+    this._buf = this._spare = null;
+    this._wakeDrainWaiters();
+  }
+
+  /** @internal */
+  _flush(): void {
+    this._scheduled = false;
+    if (this._sending || this._len === 0 || this._failed) return;
+    this._sending = true;
+    void this._sendLoop();
+  }
+
+  private async _sendLoop(): Promise<void> {
+    while (this._len > 0 && !this._failed) {
+      const out = this._buf!;
+      const n = this._len;
+      this._buf = this._spare;
+      this._spare = null;
+      this._len = 0;
+      let sent: number;
+      try {
+        sent = await this._sink.send(out, n);
+      } catch {
+        sent = -1;
+      }
+      if (sent !== n) {
+        this._sending = false;
+        if (!this._failed) {
+          this.discard();
+          this._onFailure();
+        }
+        return;
+      }
+      if (out.length <= KEEP_BUFFER_BYTES) {
+        if (this._buf === null) this._buf = out;
+        else if (this._spare === null) this._spare = out;
+      }
+    }
+    this._sending = false;
+    this._wakeDrainWaiters();
+  }
+
+  private _grow(need: number): Buffer {
+    let size = this._buf === null ? INITIAL_BUFFER_BYTES : this._buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    if (this._buf !== null && this._len > 0) this._buf.copy(next, 0, 0, this._len);
+    this._buf = next;
+    return next;
+  }
+
+  private _wakeDrainWaiters(): void {
+    if (this._drainWaiters.length === 0) return;
+    const waiters = this._drainWaiters;
+    this._drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
