@@ -3,6 +3,9 @@ import type { Pool } from './pool';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** Per pool, the step that turns what generic-pool lent into a guard; see {@link PoolGuard.acquire}. */
+const GUARD_MAKERS = new WeakMap<Pool<any>, (r: unknown) => PoolGuard<any>>();
+
 /**
  * Holds one item popped from a {@link Pool} and pushes it back exactly once
  * (co's `co::PoolGuard`): whichever of {@link PoolGuard.release},
@@ -31,7 +34,13 @@ export class PoolGuard<T> implements Disposable, AsyncDisposable {
    * @throws (rejects) whatever {@link Pool.pop} rejects with.
    */
   static acquire<T>(pool: Pool<T>): Promise<PoolGuard<T>> {
-    return pool.pop().then((item) => new PoolGuard(pool, item));
+    // One step per pop, made once per pool: no closure, and no promise more than pop() has.
+    let makeGuard = GUARD_MAKERS.get(pool) as ((r: unknown) => PoolGuard<T>) | undefined;
+    if (makeGuard === undefined) {
+      makeGuard = (r) => new PoolGuard(pool, pool._settle(r));
+      GUARD_MAKERS.set(pool, makeGuard);
+    }
+    return pool._popThen(makeGuard);
   }
 
   /**

@@ -144,9 +144,37 @@ export class Pool<T> implements AsyncDisposable {
    *   `ERR_ACQUIRE_TIMEOUT` after `acquireTimeoutMs`; `ERR_CLOSED` after `close()`.
    */
   pop(): Promise<T | null> {
+    if (this._create === null && !this._closed && this._gp.available + this._adopting === 0) return RESOLVED_NULL;
+    return this._popThen(this._onAcquired);
+  }
+
+  /**
+   * `pop()` with the caller's own last step: `then(r => next(r))` where `r` is what generic-pool
+   * gave and `next` calls {@link Pool._settle}. `PoolGuard.acquire` makes its guard in that same
+   * step, instead of one promise more after `pop()`'s. @internal
+   */
+  _popThen<R>(next: (r: unknown) => R): Promise<R> {
     if (this._closed) return Promise.reject(closedError());
-    if (this._create === null && this._gp.available + this._adopting === 0) return RESOLVED_NULL;
-    return this._gp.acquire().then(this._onAcquired, this._onAcquireFailed);
+    if (this._create === null && this._gp.available + this._adopting === 0) return Promise.resolve(next(null));
+    return this._gp.acquire().then(next, this._onAcquireFailed);
+  }
+
+  /**
+   * Turns what generic-pool lent into what `pop()` resolves with: the item, `null`, or a throw
+   * (the error of a failed create, `ERR_CLOSED`). @internal
+   */
+  _settle(r: unknown): T | null {
+    if (r instanceof NoItem) {
+      void this._gp.destroy(r);
+      if (r.failed) throw r.error;
+      return null;
+    }
+    if (r === null) return null;
+    if (this._closed) {
+      void this._gp.destroy(r as T);
+      throw closedError();
+    }
+    return r as T;
   }
 
   /**
@@ -263,18 +291,7 @@ export class Pool<T> implements AsyncDisposable {
     if (this._destroys.size > 0) await Promise.all(this._destroys);
   }
 
-  private readonly _onAcquired = (r: T | NoItem): T | null => {
-    if (r instanceof NoItem) {
-      void this._gp.destroy(r);
-      if (r.failed) throw r.error;
-      return null;
-    }
-    if (this._closed) {
-      void this._gp.destroy(r);
-      throw closedError();
-    }
-    return r;
-  };
+  private readonly _onAcquired = (r: unknown): T | null => this._settle(r);
 
   private readonly _onAcquireFailed = (err: unknown): never => {
     if (this._closed) throw new PoolError(PoolErrorCode.ERR_CLOSED, 'the pool was closed', err);

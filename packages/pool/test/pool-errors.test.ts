@@ -149,10 +149,10 @@ describe('validate', () => {
     const [a, b] = await Promise.all([pool.pop(), pool.pop()]);
     pool.push(a);
     pool.push(b);
-    bad.add(b);
+    bad.add(b!);
     expect(await pool.pop()).toBe(a); // b, on top, was invalid
     expect(t.destroyed).toEqual([b]);
-    bad.add(a);
+    bad.add(a!);
     pool.push(a);
     const c = await pool.pop(); // nothing valid idle: a new one
     expect(c).toBe(t.created[2]);
