@@ -100,7 +100,7 @@ export async function runClientCli(argv: readonly string[], io: CliOutput = stdi
       return r.roundTrips > 0 && r.fatal === null ? ClientExitCode.OK : ClientExitCode.FAILED;
     }
     io.out(
-      `${args.clients} tasks x ${args.rounds} rounds, ${args.intervalMs} ms apart, sharing a pool of clients to ${target} (${transport})`,
+      `${count(args.clients, 'task')} x ${count(args.rounds, 'round')}, ${args.intervalMs} ms apart, sharing a pool of clients to ${target} (${transport})`,
     );
     const s = await runPingRounds(args, clients, io.out, interrupt.signal);
     if (s.fatal) io.err(`pingpong-client: ${s.fatal.message}`);
@@ -109,7 +109,7 @@ export async function runClientCli(argv: readonly string[], io: CliOutput = stdi
     if (s.failed > 0) parts.push(`${s.failed} failed`);
     if (s.skipped > 0) parts.push(`${s.skipped} not run`);
     io.out(
-      `done: ${parts.join(', ')} in ${(s.elapsedMs / 1000).toFixed(1)} s over ${clients.made} connections` +
+      `done: ${parts.join(', ')} in ${(s.elapsedMs / 1000).toFixed(1)} s over ${count(clients.made, 'connection')}` +
         (s.ok > 0 ? `; latency p50 ${formatMs(s.latency.percentile(50))}, max ${formatMs(s.latency.max)}` : ''),
     );
     return s.ok > 0 && s.fatal === null ? ClientExitCode.OK : ClientExitCode.FAILED;
@@ -117,4 +117,9 @@ export async function runClientCli(argv: readonly string[], io: CliOutput = stdi
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await clients.closeAll();
   }
+}
+
+/** `count(1, 'task')` → `"1 task"`, `count(2, 'task')` → `"2 tasks"`. */
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

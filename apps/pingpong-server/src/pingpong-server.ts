@@ -49,6 +49,8 @@ export class PingPongServer {
   private _connections = 0;
   private _pings = 0;
   private _errors = 0;
+  /** Handlers running: the connections not yet ended, for the per-connection lines. */
+  private _open = 0;
   /** Connections with a delayed reset pending; a stop resets them at once. */
   private readonly _resetting = new Set<Connection>();
 
@@ -94,16 +96,26 @@ export class PingPongServer {
 
   /** co's `on_connection`: one async task per connection. */
   private async _serve(conn: Connection): Promise<void> {
-    const peer = conn.peer();
     this._connections++;
-    if (!this._quiet) this._log(`${peer} connected (${this.connNum()} open)`);
+    this._open++;
+    try {
+      await this._pingPong(conn);
+    } finally {
+      this._open--;
+    }
+  }
+
+  /** The loop of co's example: recv, a pong per ping, close on EOF, reset on error. */
+  private async _pingPong(conn: Connection): Promise<void> {
+    const peer = conn.peer();
+    if (!this._quiet) this._log(`${peer} connected (${this._open} open)`);
     const buf = Buffer.alloc(64);
     const pings = new PingCounter();
     for (;;) {
       const r = await conn.recv(buf, buf.length);
       if (r === 0) {
         // The client closed the connection; the server closes ours when we return.
-        if (!this._quiet) this._log(`${peer} closed by the client (${this.connNum() - 1} open)`);
+        if (!this._quiet) this._log(`${peer} closed by the client (${this._open - 1} open)`);
         return;
       }
       if (r < 0) {
