@@ -43,8 +43,8 @@ export interface RawServer {
 
 /**
  * A raw TCP server on loopback. `onSocket` runs for every accepted socket;
- * without it the server is silent: it accepts and never reads nor answers
- * (the peer for connect and handshake timeouts). With `options.tls` (key and
+ * without it the server accepts and never reads (past the socket's small
+ * read-ahead) nor answers: a peer that stalls senders. With `options.tls` (key and
  * cert) it is a raw `node:tls` server and `onSocket` gets the TLS socket once
  * the handshake is done.
  */
@@ -98,9 +98,13 @@ export async function rawServer(
   };
 }
 
-/** A raw server that accepts and never answers: no read, no write, no TLS handshake. */
+/**
+ * A raw server that accepts and never answers: it discards whatever comes and
+ * writes nothing, so a TLS handshake never starts (the peer for connect and
+ * handshake timeouts). Discarding lets it see the client go (its sockets close).
+ */
 export function silentListener(host = '127.0.0.1'): Promise<RawServer> {
-  return rawServer(undefined, host);
+  return rawServer((sock) => sock.resume(), host);
 }
 
 /** A raw echo server: writes back every chunk, and ends its side when the peer ends. */
