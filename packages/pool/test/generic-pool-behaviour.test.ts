@@ -1,0 +1,70 @@
+// What Pool relies on, or works around, in generic-pool 3.x itself. If an upgrade changes one of
+// these, this file says which part of src/pool.ts to revisit.
+import { createPool } from 'generic-pool';
+
+type Res = { id: number };
+
+function counting(create?: () => Promise<Res>) {
+  let next = 0;
+  const destroyed: Res[] = [];
+  const factory = {
+    create: create ?? (async (): Promise<Res> => ({ id: ++next })),
+    destroy: async (r: Res): Promise<void> => void destroyed.push(r),
+  };
+  return { factory, destroyed };
+}
+
+test('clear() destroys idle resources but leaves them in the idle list (issue #217): Pool.clear does not use it', async () => {
+  const { factory, destroyed } = counting();
+  const gp = createPool(factory, { max: 10 });
+  const a = await gp.acquire();
+  await gp.release(a);
+  await gp.clear();
+  expect(destroyed).toEqual([a]);
+  expect(gp.available).toBe(1);
+  expect(await gp.acquire()).toBe(a); // a destroyed resource, handed out again
+});
+
+test('a create that rejects is retried for as long as an acquire waits (issues #175, #183): Pool._createFailed', async () => {
+  let calls = 0;
+  const { factory } = counting(async () => {
+    if (++calls < 500) throw new Error('down');
+    return { id: calls };
+  });
+  const gp = createPool(factory, { max: 1 });
+  gp.on('factoryCreateError', () => {});
+  expect(await gp.acquire()).toEqual({ id: 500 }); // 499 failures swallowed, none reached the caller
+  expect(calls).toBe(500);
+});
+
+test('testOnBorrow validates freshly created resources too: Pool._fresh', async () => {
+  const checked: Res[] = [];
+  const { factory } = counting();
+  const gp = createPool(
+    {
+      ...factory,
+      validate: async (r: Res) => {
+        checked.push(r);
+        return true;
+      },
+    },
+    { testOnBorrow: true },
+  );
+  const a = await gp.acquire();
+  expect(checked).toEqual([a]);
+});
+
+test('_createResource() calls factory.create synchronously and pools what it gives: Pool._adopt', async () => {
+  const stranger = { id: 42 };
+  let handoff: Res | null = null;
+  const { factory } = counting();
+  const gp = createPool({ ...factory, create: async () => handoff ?? factory.create() }, { max: 10 });
+  handoff = stranger;
+  (gp as unknown as { _createResource(): void })._createResource();
+  handoff = null;
+  expect(gp.available).toBe(0); // lands a microtask later
+  await Promise.resolve();
+  await Promise.resolve();
+  expect(gp.available).toBe(1);
+  expect(await gp.acquire()).toBe(stranger);
+});
