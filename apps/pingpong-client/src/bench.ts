@@ -83,7 +83,7 @@ export async function runBench(args: ClientArgs, clients: ClientPool, out: Bench
         break;
       }
       // Start again on a fresh client, after a delay that grows but stays bounded.
-      guard.reset(await clients.pool.pop() ?? undefined);
+      guard.reset(await clients.pool.pop());
       if (!(await sleep(retryDelayMs(Math.min(++failures, 6)), stopped))) break;
     }
   };
