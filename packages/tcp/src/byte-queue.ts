@@ -10,12 +10,12 @@
 export class ByteQueue {
   /** Bytes held. */
   length = 0;
-  private ring: Uint8Array[] = [];
+  private ring: Buffer[] = [];
   private head = 0;
   private count = 0;
   private offset = 0;
 
-  push(chunk: Uint8Array): void {
+  push(chunk: Buffer): void {
     let ring = this.ring;
     if (this.count === ring.length) {
       ring = this.grow();
@@ -37,11 +37,7 @@ export class ByteQueue {
       const chunk = ring[this.head];
       const available = chunk.length - this.offset;
       const take = Math.min(available, n - copied);
-      if (this.offset === 0 && take === chunk.length) {
-        dst.set(chunk, copied);
-      } else {
-        dst.set(chunk.subarray(this.offset, this.offset + take), copied);
-      }
+      copyBytes(chunk, this.offset, dst, copied, take);
       copied += take;
       if (take === available) {
         ring[this.head] = EMPTY;
@@ -62,10 +58,10 @@ export class ByteQueue {
     this.head = this.count = this.offset = this.length = 0;
   }
 
-  private grow(): Uint8Array[] {
+  private grow(): Buffer[] {
     const old = this.ring;
     const size = old.length === 0 ? 4 : old.length * 2;
-    const ring = new Array<Uint8Array>(size);
+    const ring = new Array<Buffer>(size);
     for (let i = 0; i < this.count; i++) {
       ring[i] = old[(this.head + i) & (old.length - 1)];
     }
@@ -76,4 +72,19 @@ export class ByteQueue {
   }
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * `dst[dstStart..) = src[srcStart..srcStart+len)`. Small messages are the
+ * common case of request/response protocols, and for them a plain loop beats
+ * `Buffer#copy`/`set`, which first make a view object. @internal
+ */
+export function copyBytes(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, len: number): void {
+  if (len <= 32) {
+    for (let i = 0; i < len; i++) dst[dstStart + i] = src[srcStart + i];
+  } else if (srcStart === 0 && len === src.length) {
+    dst.set(src, dstStart);
+  } else {
+    dst.set(src.subarray(srcStart, srcStart + len), dstStart);
+  }
+}

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { ByteQueue } from './byte-queue';
+import { ByteQueue, copyBytes } from './byte-queue';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
 /**
@@ -28,8 +28,32 @@ function sendExecutor(resolve: (n: number) => void): void {
 // Socket listeners are shared functions too: `this` is the socket, which
 // points back at its channel.
 function onData(this: OwnedSocket, chunk: Buffer): void {
-  this[kChannel]._onData(chunk);
+  this[kChannel]._onBytes(chunk, chunk.length, true);
 }
+
+/**
+ * Plain TCP sockets read through `onread` into this one buffer, shared by
+ * every socket of the process: the kernel writes into it, and the callback
+ * copies the bytes out (into the waiting caller's buffer, or the queue) before
+ * it returns, so the next read, whichever socket it is for, finds it free.
+ * This skips the readable-stream machinery and the allocation of a chunk per
+ * read that `'data'` events cost, and an idle connection holds no read buffer.
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+function onRead(this: OwnedSocket, nread: number, buf: Buffer): boolean {
+  this[kChannel]._onBytes(buf, nread, false);
+  // Pausing goes through socket.pause() in _onBytes, the same for both paths.
+  return true;
+}
+
+/**
+ * `onread` option for `net.Socket`/`net.connect` that feeds a {@link Channel}.
+ * @internal
+ */
+export const CHANNEL_ONREAD: net.OnReadOpts = {
+  buffer: SHARED_READ_BUFFER,
+  callback: onRead as (this: unknown, nread: number, buf: Uint8Array) => boolean,
+};
 function onEnd(this: OwnedSocket): void {
   this[kChannel]._onEnd();
 }
@@ -55,6 +79,12 @@ function checkRecvArgs(buf: Uint8Array, n: number, ms: number): void {
     throw new RangeError(`n must be an integer from 1 to buf.length (${buf.length}), got ${n}`);
   }
   checkMs(ms);
+}
+
+function copyOut(src: Buffer, start: number, end: number): Buffer {
+  const chunk = Buffer.allocUnsafe(end - start);
+  copyBytes(src, start, chunk, 0, end - start);
+  return chunk;
 }
 
 /** @internal */
@@ -231,8 +261,12 @@ export abstract class Channel implements AsyncDisposable {
   /** Closes the connection; `await using` calls this. */
   abstract [Symbol.asyncDispose](): Promise<void>;
 
-  /** Takes over `sock`, which is connected (TLS: handshake done). @internal */
-  protected _attach(sock: net.Socket): void {
+  /**
+   * Takes over `sock`, which is connected (TLS: handshake done). A socket made
+   * with {@link CHANNEL_ONREAD} delivers its bytes through it; any other
+   * through `'data'`. @internal
+   */
+  protected _attach(sock: net.Socket, viaOnread = false): void {
     const owned = sock as OwnedSocket;
     owned[kChannel] = this;
     this._sock = sock;
@@ -243,7 +277,7 @@ export abstract class Channel implements AsyncDisposable {
     this._writesIssued = this._writesDone = 0;
     this._onWritten = null;
     this._queue.clear();
-    sock.on('data', onData);
+    if (!viaOnread) sock.on('data', onData);
     sock.on('end', onEnd);
     sock.on('error', onError);
     sock.on('close', onClose);
@@ -282,31 +316,35 @@ export abstract class Channel implements AsyncDisposable {
     if (sock !== raw) sock.destroy();
   }
 
-  /** @internal */
-  _onData(chunk: Buffer): void {
+  /**
+   * Bytes arrived: `src[0..len)`. `owned` chunks (from `'data'`) may be kept
+   * as they are; the shared read buffer must be copied out before returning.
+   * @internal
+   */
+  _onBytes(src: Buffer, len: number, owned: boolean): void {
+    const queue = this._queue;
     const buf = this._recvBuf;
     if (buf !== null) {
-      const queue = this._queue;
       const n = this._recvN;
       if (!this._recvExact) {
         // A waiting recv means the queue was empty: copy straight across.
-        if (chunk.length <= n) {
-          buf.set(chunk);
-          this._settleRecv(chunk.length);
-        } else {
-          buf.set(chunk.subarray(0, n));
-          queue.push(chunk.subarray(n));
-          this._settleRecv(n);
+        if (len <= n) {
+          copyBytes(src, 0, buf, 0, len);
+          this._settleRecv(len);
+          return;
         }
-        return;
-      }
-      if (queue.length === 0 && chunk.length >= n) {
-        buf.set(chunk.length === n ? chunk : chunk.subarray(0, n));
-        if (chunk.length > n) queue.push(chunk.subarray(n));
+        copyBytes(src, 0, buf, 0, n);
+        queue.push(owned ? src.subarray(n, len) : copyOut(src, n, len));
         this._settleRecv(n);
         return;
       }
-      queue.push(chunk);
+      if (queue.length === 0 && len >= n) {
+        copyBytes(src, 0, buf, 0, n);
+        if (len > n) queue.push(owned ? src.subarray(n, len) : copyOut(src, n, len));
+        this._settleRecv(n);
+        return;
+      }
+      queue.push(owned ? src : copyOut(src, 0, len));
       if (queue.length >= n) {
         queue.read(buf, n);
         this._settleRecv(n);
@@ -314,8 +352,7 @@ export abstract class Channel implements AsyncDisposable {
       // A waiting recvn needs its n bytes whatever the bound, so keep reading.
       return;
     }
-    const queue = this._queue;
-    queue.push(chunk);
+    queue.push(owned ? src : copyOut(src, 0, len));
     if (queue.length >= this._maxReadBufferBytes && !this._paused) {
       this._paused = true;
       this._sock!.pause();

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Channel, checkMs } from './channel';
+import { CHANNEL_ONREAD, Channel, checkMs } from './channel';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
 /** TLS settings of a {@link Client}; used only when `useSsl` is true. */
@@ -152,7 +152,14 @@ export class Client extends Channel {
   private _connect(ms: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const host = this.ip;
-      const raw = net.connect({ host, port: this.port, noDelay: true, allowHalfOpen: true });
+      const raw = net.connect({
+        host,
+        port: this.port,
+        noDelay: true,
+        allowHalfOpen: true,
+        // TLS reads through its own layer; a plain socket reads through the channel's fast path.
+        onread: this.useSsl ? undefined : CHANNEL_ONREAD,
+      });
       let sock: net.Socket = raw;
       if (this.useSsl) {
         const t = this.tls;
@@ -178,7 +185,7 @@ export class Client extends Channel {
         this._connecting = null;
         if (err === null) {
           this.lastError = null;
-          this._attach(sock);
+          this._attach(sock, !this.useSsl);
           resolve(true);
           return;
         }

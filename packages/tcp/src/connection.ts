@@ -17,12 +17,12 @@ export class Connection extends Channel {
   private _delayTimer: NodeJS.Timeout | null = null;
   private _closedPromise: Promise<void> | null = null;
 
-  /** @internal Created by {@link Server}. */
-  constructor(sock: net.Socket, maxReadBufferBytes?: number) {
+  /** @internal Created by {@link Server}; `viaOnread`: `sock` reads through `CHANNEL_ONREAD`. */
+  constructor(sock: net.Socket, maxReadBufferBytes: number, viaOnread: boolean) {
     super(maxReadBufferBytes);
     this._peerAddress = sock.remoteAddress ?? '';
     this._peerPort = sock.remotePort ?? 0;
-    this._attach(sock);
+    this._attach(sock, viaOnread);
   }
 
   /**

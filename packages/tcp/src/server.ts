@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+import { CHANNEL_ONREAD, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import { Connection } from './connection';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
@@ -152,7 +152,6 @@ export class Server {
     try {
       const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
       await listen(listener, host, port);
-      if (this._options.maxConnections !== undefined) listener.maxConnections = this._options.maxConnections;
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
@@ -217,8 +216,18 @@ export class Server {
   }
 
   private _plainListener(): net.Server {
-    const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay });
-    listener.on('connection', (sock) => this._accept(sock));
+    // Accepted sockets start paused so that their handle can move to a socket
+    // that reads through the channel's `onread` fast path (see adoptForOnread).
+    const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
+    listener.on('connection', (sock) => {
+      const adopted = adoptForOnread(sock);
+      if (adopted !== null) {
+        this._accept(adopted, true);
+      } else {
+        sock.resume();
+        this._accept(sock, false);
+      }
+    });
     return listener;
   }
 
@@ -233,7 +242,7 @@ export class Server {
       rejectUnauthorized: t.rejectUnauthorized,
       ALPNProtocols: t.ALPNProtocols,
     });
-    listener.on('secureConnection', (sock) => this._accept(sock));
+    listener.on('secureConnection', (sock) => this._accept(sock, false));
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
       if (this._options.onError) this._report(fromNodeError(err, 'TLS handshake with a client failed', where), null);
@@ -242,8 +251,15 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket): void {
-    const conn = new Connection(sock, this._options.maxReadBufferBytes);
+  private _accept(sock: net.Socket, viaOnread: boolean): void {
+    const max = this._options.maxConnections;
+    if (max !== undefined && this._conns.size >= max) {
+      // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
+      sock.on('error', ignore);
+      sock.resetAndDestroy();
+      return;
+    }
+    const conn = new Connection(sock, this._options.maxReadBufferBytes, viaOnread);
     this._conns.add(conn);
     sock.once('close', () => {
       this._conns.delete(conn);
@@ -295,6 +311,26 @@ export class Server {
     }
   }
 }
+
+/**
+ * Moves the TCP handle of a freshly accepted, paused socket to a new socket
+ * made with the `onread` option, which `net.Server` cannot pass to the sockets
+ * it creates. The old socket is left without a handle and destroyed, which
+ * closes nothing. Returns `null` (and the caller keeps `sock`) when the socket
+ * is not the plain TCP socket this expects.
+ */
+function adoptForOnread(sock: net.Socket): net.Socket | null {
+  const old = sock as net.Socket & { _handle?: object | null };
+  const handle = old._handle;
+  if (handle === null || handle === undefined || typeof (handle as { readStart?: unknown }).readStart !== 'function') {
+    return null;
+  }
+  old._handle = null;
+  old.destroy();
+  return new net.Socket({ handle, allowHalfOpen: true, onread: CHANNEL_ONREAD } as net.SocketConstructorOpts);
+}
+
+function ignore(): void {}
 
 function closeUnlessAsked(conn: Connection): void {
   if (!conn._closeAsked()) void conn.close();
