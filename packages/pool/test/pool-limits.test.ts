@@ -145,7 +145,7 @@ describe('idleTimeoutMs', () => {
     const script = `
       const { Pool } = require(${JSON.stringify(dist)});
       const pool = new Pool(() => ({}), null, -1, { idleTimeoutMs: 60000 });
-      pool.pop().then((item) => { pool.push(item); console.log('pooled', pool.size()); });
+      pool.pop().then((item) => { pool.push(item); process.stdout.write('pooled ' + pool.size()); });
     `;
     const started = Date.now();
     const out = await new Promise<string>((resolve, reject) => {
