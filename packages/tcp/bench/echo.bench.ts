@@ -5,7 +5,10 @@
  * our `Connection` and one written with `'data'` callbacks (both in a child
  * process). Client side: our `Client` and a raw `net.Socket` drive the raw
  * echo server. Each row alternates ours/raw for several rounds and reports the
- * total rate of each and the ratio ours/raw.
+ * total rate of each and the ratio ours/raw, then the CPU time the side under
+ * test spent per message and that ratio (raw/ours, so > 1 means ours is
+ * cheaper): CPU time per message is much less disturbed by other load on the
+ * machine than a rate is.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,17 +28,25 @@ const ROWS: Array<{ name: string; load: Load }> = [
 
 async function main(): Promise<void> {
   const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  const ports = JSON.parse(line) as { ours: number; raw: number };
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const ports = JSON.parse((await lines.next()).value as string) as { ours: number; raw: number };
+  const serverCpu = async (): Promise<number> => {
+    child.stdin!.write('cpu\n');
+    return Number((await lines.next()).value);
+  };
+  const ownCpu = async (): Promise<number> => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
   console.log(`@proj/tcp benchmark: ${ROUNDS} rounds of ${ROUND_MS} ms per side, alternating; node ${process.version}\n`);
   try {
     console.log('Server side (same raw load generator; echo server ours vs raw net)');
     for (const row of ROWS) {
-      await compare(row.name, row.load, (ms) => rawLoad(ports.ours, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
+      await compare(row.name, row.load, serverCpu, (ms) => rawLoad(ports.ours, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
     }
     console.log('\nClient side (same raw echo server; our Client vs raw net.Socket)');
     for (const row of ROWS) {
-      await compare(row.name, row.load, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
+      await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
     }
   } finally {
     child.stdin!.end();
@@ -43,34 +54,50 @@ async function main(): Promise<void> {
   }
 }
 
+interface Tally {
+  messages: number;
+  cpuMicros: number;
+}
+
+/** Runs one side once, counting messages and the CPU time `cpu()` reports for the side under test. */
+async function measure(run: (ms: number) => Promise<number>, cpu: () => Promise<number>, tally: Tally): Promise<void> {
+  const before = await cpu();
+  tally.messages += await run(ROUND_MS);
+  tally.cpuMicros += (await cpu()) - before;
+  await sleep(50);
+}
+
 async function compare(
   name: string,
   load: Load,
+  cpu: () => Promise<number>,
   ours: (ms: number) => Promise<number>,
   raw: (ms: number) => Promise<number>,
 ): Promise<void> {
-  let oursTotal = 0;
-  let rawTotal = 0;
+  const o: Tally = { messages: 0, cpuMicros: 0 };
+  const r: Tally = { messages: 0, cpuMicros: 0 };
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first so that warm-up and drift hit both alike.
     if (round % 2 === 0) {
-      oursTotal += await ours(ROUND_MS);
-      await sleep(50);
-      rawTotal += await raw(ROUND_MS);
+      await measure(ours, cpu, o);
+      await measure(raw, cpu, r);
     } else {
-      rawTotal += await raw(ROUND_MS);
-      await sleep(50);
-      oursTotal += await ours(ROUND_MS);
+      await measure(raw, cpu, r);
+      await measure(ours, cpu, o);
     }
-    await sleep(50);
   }
   const seconds = (ROUNDS * ROUND_MS) / 1000;
   const unit = load.size >= 65536 ? 'MiB/s' : 'round trips/s';
   const scale = load.size >= 65536 ? load.size / (1024 * 1024) : 1;
-  const o = (oursTotal * scale) / seconds;
-  const r = (rawTotal * scale) / seconds;
+  const oRate = (o.messages * scale) / seconds;
+  const rRate = (r.messages * scale) / seconds;
+  // CPU time per message includes the measurement's own small overhead (connect, close) on both sides alike.
+  const oCpu = o.cpuMicros / Math.max(1, o.messages);
+  const rCpu = r.cpuMicros / Math.max(1, r.messages);
   console.log(
-    `  ${name.padEnd(34)} ours ${fmt(o).padStart(9)}  raw ${fmt(r).padStart(9)} ${unit.padEnd(14)} ratio ${(o / r).toFixed(2)}`,
+    `  ${name.padEnd(34)} ours ${fmt(oRate).padStart(9)}  raw ${fmt(rRate).padStart(9)} ${unit.padEnd(14)}` +
+      ` ratio ${(oRate / rRate).toFixed(2)}   CPU/msg ours ${oCpu.toFixed(2)} µs raw ${rCpu.toFixed(2)} µs` +
+      ` ratio raw/ours ${(rCpu / oCpu).toFixed(2)}`,
   );
 }
 

@@ -307,10 +307,16 @@ export abstract class Channel implements AsyncDisposable {
   protected _resetSocket(sock: net.Socket): void {
     const raw = rawSocketOf(sock);
     if (!raw.destroyed) {
-      try {
-        raw.resetAndDestroy();
-      } catch {
+      if (raw.writableEnded || sock.writableEnded) {
+        // A FIN is under way (close() ran first): libuv refuses an RST now and
+        // Node would then drop the handle without closing it, so close plainly.
         raw.destroy();
+      } else {
+        try {
+          raw.resetAndDestroy();
+        } catch {
+          raw.destroy();
+        }
       }
     }
     if (sock !== raw) sock.destroy();

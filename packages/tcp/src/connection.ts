@@ -84,13 +84,15 @@ export class Connection extends Channel {
   private _shutdown(ms: number, reset: boolean): Promise<void> {
     checkMs(ms);
     this._shutAsked = true;
-    if (ms > 0 && !this._shut) {
-      // A later close/reset replaces an earlier delayed one.
+    if (ms > 0 && !this._shut && this._sock !== null && !this._sock.destroyed) {
+      // A later close/reset replaces an earlier delayed one. The timer does not
+      // hold the process open: the socket does, for as long as it is open.
       if (this._delayTimer !== null) clearTimeout(this._delayTimer);
       this._delayTimer = setTimeout(() => {
         this._delayTimer = null;
         this._shutNow(reset, closedHere(reset));
       }, ms);
+      this._delayTimer.unref();
       return this._whenClosed();
     }
     this._shutNow(reset, closedHere(reset));
