@@ -191,6 +191,20 @@ describe('pop and push (co semantics)', () => {
     await pool.close();
   });
 
+  test('the README ordering detail: a new item pushed in the same run as a lent one comes out first', async () => {
+    const t = tracker();
+    const pool = new Pool(t.create, t.destroy);
+    const lent = await pool.pop();
+    const stranger = { id: 50, destroyed: false };
+    pool.push(stranger);
+    pool.push(lent);
+    expect(pool.size()).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve)); // the adoption has landed, on top
+    expect(await pool.pop()).toBe(stranger); // co would give `lent`, pushed last
+    expect(await pool.pop()).toBe(lent);
+    await pool.close();
+  });
+
   test('the constructor rejects bad arguments and unknown options', () => {
     expect(() => new Pool(42 as never)).toThrow(TypeError);
     expect(() => new Pool(null, 'x' as never)).toThrow(TypeError);
