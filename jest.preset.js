@@ -9,7 +9,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   // Network tests are real sockets on loopback: give them room on a 2-core machine.
   testTimeout: 20000,
-  // Fail the run, instead of hanging it, if something is left open.
-  detectOpenHandles: false,
+  // Jest must exit by itself: nothing forces it, so a handle left open shows as a hang.
   forceExit: false,
+  reporters: ['default', require.resolve('./tools/jest-summary-reporter.js')],
 };
