@@ -73,6 +73,8 @@ export class Server {
   private readonly _conns = new Set<Connection>();
   /** Every shutdown() waiting for the last connection to close (there may be several at once). */
   private _drainWaiters: Array<() => void> = [];
+  /** TLS: accepted TCP sockets whose handshake has not finished, by "address|port"; shutdown() drops them. */
+  private readonly _handshaking = new Map<string, net.Socket>();
 
   constructor(options: ServerOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -201,6 +203,9 @@ export class Server {
    */
   async shutdown(ms = 5000): Promise<void> {
     this.exit();
+    // A TLS handshake still under way would otherwise finish later and be served after shutdown.
+    for (const raw of this._handshaking.values()) raw.destroy();
+    this._handshaking.clear();
     if (this._conns.size === 0) return;
     const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
     for (const conn of this._conns) void conn.close();
@@ -242,7 +247,17 @@ export class Server {
       rejectUnauthorized: t.rejectUnauthorized,
       ALPNProtocols: t.ALPNProtocols,
     });
-    listener.on('secureConnection', (sock) => this._accept(sock, false));
+    listener.on('connection', (raw: net.Socket) => {
+      const key = `${raw.remoteAddress}|${raw.remotePort}`;
+      this._handshaking.set(key, raw);
+      raw.once('close', () => {
+        if (this._handshaking.get(key) === raw) this._handshaking.delete(key);
+      });
+    });
+    listener.on('secureConnection', (sock) => {
+      this._handshaking.delete(`${sock.remoteAddress}|${sock.remotePort}`);
+      this._accept(sock, false);
+    });
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
       if (this._options.onError) this._report(fromNodeError(err, 'TLS handshake with a client failed', where), null);
@@ -256,7 +271,10 @@ export class Server {
     if (max !== undefined && this._conns.size >= max) {
       // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
       sock.on('error', ignore);
-      sock.resetAndDestroy();
+      // A TLS socket cannot be reset (resetAndDestroy throws ERR_INVALID_HANDLE_TYPE on it, and
+      // resetting the TCP socket under it right after the handshake can crash Node): close it.
+      if (sock instanceof tls.TLSSocket) sock.destroy();
+      else sock.resetAndDestroy();
       return;
     }
     const conn = new Connection(sock, this._options.maxReadBufferBytes, viaOnread);

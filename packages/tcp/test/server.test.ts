@@ -5,6 +5,7 @@
  * and handshake timeouts.
  */
 import { writeFileSync } from 'node:fs';
+import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
@@ -391,6 +392,23 @@ describe('maxConnections', () => {
     next.close();
     await server.shutdown(1000);
   });
+
+  test('maxConnections over TLS: the excess connection is refused, the server and its clients go on', async () => {
+    const server = new Server({ maxConnections: 1 }).onConnection(echo);
+    await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
+    const port = server.address()!.port;
+    const kept = new Client('127.0.0.1', port, true, { ca: certs.cert });
+    expect(await kept.connect(3000)).toBe(true);
+    await waitFor(() => server.connNum() === 1, 'one live connection');
+    const excess = new Client('127.0.0.1', port, true, { ca: certs.cert });
+    // TLS 1.3: the client may finish its side of the handshake before the server refuses it.
+    if (await excess.connect(3000)) expect(await excess.recv(Buffer.alloc(4), 4, 3000)).toBeLessThanOrEqual(0);
+    excess.close();
+    expect(server.connNum()).toBe(1);
+    expect(await roundTrip(kept, 'kept')).toBe('kept');
+    kept.close();
+    await server.shutdown(1000);
+  });
 });
 
 describe('shutdown', () => {
@@ -457,6 +475,24 @@ describe('shutdown', () => {
     await Promise.all([server.shutdown(100), server.shutdown(150)]);
     expect(server.connNum()).toBe(0);
     sock.destroy();
+  });
+
+  test('shutdown also drops TLS connections still in their handshake: none is served after shutdown resolved', async () => {
+    let calls = 0;
+    const server = new Server().onConnection(async (conn) => {
+      calls++;
+      await conn.send('served');
+    });
+    await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
+    const tcp = await rawConnect(server.address()!.port); // TCP is up; the TLS handshake has not started
+    await sleep(20);
+    await server.shutdown(100);
+    const late = tls.connect({ socket: tcp, ca: certs.cert, host: '127.0.0.1' });
+    const r = await readToEnd(late);
+    late.destroy();
+    tcp.destroy();
+    expect(calls).toBe(0);
+    expect(r.data.toString()).toBe('');
   });
 
   test('shutdown on a server that never started or has no connections resolves at once', async () => {
