@@ -310,13 +310,6 @@ export class ClientConnection {
 
   private _closedError(method: string): RpcError {
     const reason = this._closed!;
-    if (reason.code === RpcErrorCode.CONNECTION_CLOSED && reason.method === undefined) {
-      return new RpcError(RpcErrorCode.CONNECTION_CLOSED, `call of "${method}" failed: ${reason.message}`, {
-        method,
-        cause: reason.cause ?? reason,
-        ...this._where(),
-      });
-    }
     return new RpcError(RpcErrorCode.CONNECTION_CLOSED, `call of "${method}" failed: ${reason.message}`, {
       method,
       cause: reason,

@@ -13,8 +13,9 @@ export interface RpcContext {
   /** `"ip:port"` of the client (`"[ip]:port"` for IPv6). */
   readonly peer: string;
   /**
-   * Aborted when the connection closes: the answer can no longer be delivered,
-   * so long work may stop. Made on first use and shared by the connection's requests.
+   * Aborted when the client closes its side or the connection is gone: the
+   * answer is most likely unwanted, so long work may stop. One per request,
+   * made only when a handler reads it.
    */
   readonly signal: AbortSignal;
 }
@@ -34,6 +35,8 @@ export interface SessionHost {
 }
 
 class RequestContext implements RpcContext {
+  /** @internal Made when a handler first reads `signal`. */
+  _abort: AbortController | null = null;
   constructor(
     private readonly _session: ServerSession,
     readonly method: string,
@@ -43,7 +46,11 @@ class RequestContext implements RpcContext {
     return this._session.peer;
   }
   get signal(): AbortSignal {
-    return this._session.signal();
+    if (this._abort === null) {
+      this._abort = new AbortController();
+      this._session._watch(this);
+    }
+    return this._abort.signal;
   }
 }
 
@@ -64,7 +71,10 @@ export class ServerSession {
   private _idleWaiters: Array<() => void> = [];
   private _closed = false;
   private _draining = false;
-  private _abort: AbortController | null = null;
+  /** The client closed its side: answers may still go out, but ctx.signal is aborted. */
+  private _peerClosed = false;
+  /** Contexts of requests in flight whose handler reads ctx.signal. */
+  private readonly _watchers = new Set<RequestContext>();
 
   constructor(
     private readonly _conn: Connection,
@@ -74,11 +84,10 @@ export class ServerSession {
     this._writer = new FrameWriter(_conn, () => this._onWriteFailed());
   }
 
-  /** The connection's abort signal (see {@link RpcContext.signal}). */
-  signal(): AbortSignal {
-    const abort = (this._abort ??= new AbortController());
-    if (this._closed && !abort.signal.aborted) abort.abort(this._closedError());
-    return abort.signal;
+  /** A handler reads ctx.signal: abort it if the client is gone, else when it goes. */
+  _watch(ctx: RequestContext): void {
+    if (this._closed || this._peerClosed) ctx._abort!.abort(this._closedError());
+    else this._watchers.add(ctx);
   }
 
   /**
@@ -102,7 +111,7 @@ export class ServerSession {
       }
       let n = await conn.recvn(header, FRAME_HEADER_BYTES);
       if (n !== FRAME_HEADER_BYTES) {
-        peerClosed = n === 0;
+        peerClosed = this._peerClosed = n === 0;
         break;
       }
       let length: number;
@@ -117,7 +126,7 @@ export class ServerSession {
       if (length > body.length) body = Buffer.allocUnsafe(Math.max(length, Math.min(body.length * 2, max)));
       n = await conn.recvn(body, length);
       if (n !== length) {
-        peerClosed = n === 0;
+        peerClosed = this._peerClosed = n === 0;
         break;
       }
       if (!this._dispatch(body, length)) {
@@ -127,7 +136,9 @@ export class ServerSession {
     }
     if (peerClosed && !this._closed) {
       // A client may send its requests and then close its side (half-close):
-      // it still gets the answers.
+      // it still gets the answers. Most clients that close are gone, though,
+      // so handlers watching ctx.signal are told to stop.
+      this._abortHandlers();
       await this._idle();
       await this._writer.drained();
     } else if (protocolError && !this._closed) {
@@ -183,10 +194,12 @@ export class ServerSession {
       this._respondError(msgid, RpcErrorCode.METHOD_NOT_FOUND, `no handler for method "${method}"`);
       return;
     }
+    const ctx = new RequestContext(this, method, msgid);
     let result: unknown;
     try {
-      result = fn(params, new RequestContext(this, method, msgid));
+      result = fn(params, ctx);
     } catch (err) {
+      this._done(ctx);
       this._respondThrown(msgid, err);
       return;
     }
@@ -194,15 +207,16 @@ export class ServerSession {
       this._inFlight++;
       result.then(
         (value) => {
-          this._settled();
+          this._settled(ctx);
           this._respond(msgid, value);
         },
         (err: unknown) => {
-          this._settled();
+          this._settled(ctx);
           this._respondThrown(msgid, err);
         },
       );
     } else {
+      this._done(ctx);
       this._respond(msgid, result);
     }
   }
@@ -223,22 +237,26 @@ export class ServerSession {
         this.peer,
       );
     };
+    const ctx = new RequestContext(this, method, null);
     let result: unknown;
     try {
-      result = fn(params, new RequestContext(this, method, null));
+      result = fn(params, ctx);
     } catch (err) {
+      this._done(ctx);
       failed(err);
       return;
     }
     if (isThenable(result)) {
       this._inFlight++;
       result.then(
-        () => this._settled(),
+        () => this._settled(ctx),
         (err: unknown) => {
-          this._settled();
+          this._settled(ctx);
           failed(err);
         },
       );
+    } else {
+      this._done(ctx);
     }
   }
 
@@ -284,7 +302,14 @@ export class ServerSession {
     this._host.report(err, this.peer);
   }
 
-  private _settled(): void {
+  /** A handler has finished: its signal is no longer watched. */
+  private _done(ctx: RequestContext): void {
+    if (ctx._abort !== null) this._watchers.delete(ctx);
+  }
+
+  /** An async handler has settled. */
+  private _settled(ctx: RequestContext): void {
+    if (ctx._abort !== null) this._watchers.delete(ctx);
     this._inFlight--;
     const wake = this._wakeReader;
     if (wake !== null) {
@@ -327,13 +352,20 @@ export class ServerSession {
     if (this._closed) return;
     this._closed = true;
     this._writer.discard();
-    if (this._abort !== null && !this._abort.signal.aborted) this._abort.abort(this._closedError());
+    this._abortHandlers();
     const wake = this._wakeReader;
     this._wakeReader = null;
     if (wake !== null) wake();
     const waiters = this._idleWaiters;
     this._idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  private _abortHandlers(): void {
+    if (this._watchers.size === 0) return;
+    const err = this._closedError();
+    for (const ctx of this._watchers) ctx._abort!.abort(err);
+    this._watchers.clear();
   }
 
   private _closedError(): RpcError {
