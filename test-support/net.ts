@@ -13,6 +13,30 @@ import * as tls from 'node:tls';
 
 const recordedErrors = new WeakMap<net.Socket, Error[]>();
 
+/** Raw servers and client sockets these helpers made that are still open, for {@link closeAllRaw}. */
+const openRaw = new Map<{ close(): unknown; isOpen?(): boolean }, string>();
+
+function trackSocket(sock: net.Socket, what: string): void {
+  // A destroyed socket is closing already ('close' comes a turn later): not left open.
+  const entry = { close: () => sock.destroy(), isOpen: () => !sock.destroyed };
+  openRaw.set(entry, what);
+  sock.once('close', () => openRaw.delete(entry));
+}
+
+/**
+ * Closes every raw server and raw client socket these helpers made that is
+ * still open, and says what they were: an `afterEach` safety net, so that a
+ * failing test cannot leave Jest hanging, and a check that a passing one
+ * closed what it opened.
+ */
+export async function closeAllRaw(): Promise<string[]> {
+  const all = [...openRaw.entries()];
+  openRaw.clear();
+  const left = all.filter(([thing]) => thing.isOpen?.() ?? true);
+  for (const [thing] of all) await thing.close();
+  return left.map(([, what]) => what);
+}
+
 /** Records the errors of `sock` instead of letting them crash the process; returns the list. */
 export function recordErrors(sock: net.Socket): Error[] {
   let list = recordedErrors.get(sock);
@@ -82,7 +106,7 @@ export async function rawServer(
     });
   });
   const port = (server.address() as net.AddressInfo).port;
-  return {
+  const raw: RawServer = {
     host,
     port,
     sockets,
@@ -92,10 +116,14 @@ export async function rawServer(
     },
     close: () =>
       new Promise<void>((resolve) => {
+        openRaw.delete(raw);
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        if (server.listening) server.close(() => resolve());
+        else resolve();
       }),
   };
+  openRaw.set(raw, `raw ${tlsOptions ? 'TLS ' : ''}server on ${host}:${port}`);
+  return raw;
 }
 
 /**
@@ -125,6 +153,7 @@ export function rawTlsConnect(port: number, options: tls.ConnectionOptions, host
     // Over an explicit TCP socket, so that resetSocket() can send an RST under the TLS layer.
     const tcp = net.connect({ port, host });
     recordErrors(tcp);
+    trackSocket(tcp, `raw TLS client socket to ${host}:${port}`);
     const sock = tls.connect({ host, ...options, socket: tcp });
     const onError = (err: Error): void => {
       sock.destroy();
@@ -143,6 +172,7 @@ export function rawTlsConnect(port: number, options: tls.ConnectionOptions, host
 export function rawConnect(port: number, host = '127.0.0.1', options: Partial<net.TcpNetConnectOpts> = {}): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ ...options, port, host });
+    trackSocket(sock, `raw client socket to ${host}:${port}`);
     const onError = (err: Error): void => reject(err);
     sock.once('error', onError);
     sock.once('connect', () => {
@@ -192,6 +222,7 @@ export function readToEnd(sock: net.Socket, everyMs = 0): Promise<ReadResult> {
  */
 export async function connectAndRead(port: number, host = '127.0.0.1'): Promise<ReadResult> {
   const sock = net.connect({ port, host });
+  trackSocket(sock, `raw client socket to ${host}:${port}`);
   try {
     return await readToEnd(sock);
   } finally {

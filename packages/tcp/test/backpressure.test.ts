@@ -10,7 +10,9 @@
 import type * as net from 'node:net';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, patternSlice, readToEnd, sleep, waitFor } from '../../../test-support/net';
-import { MiB, VARIANTS, pair, type Pair } from './helpers';
+import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+
+guardLeaks();
 
 let certs: TestCerts;
 beforeAll(async () => {

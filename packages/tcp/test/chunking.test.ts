@@ -10,7 +10,9 @@
 import fc from 'fast-check';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, sleep } from '../../../test-support/net';
-import { VARIANTS, pair, type Variant } from './helpers';
+import { guardLeaks, pair, type Variant, VARIANTS } from './helpers';
+
+guardLeaks();
 
 let certs: TestCerts;
 beforeAll(async () => {

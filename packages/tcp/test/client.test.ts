@@ -8,7 +8,9 @@
 import { Client, Connection, Server } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { closedPort, deferred, pattern, rawServer, silentListener, sleep, waitFor } from '../../../test-support/net';
-import { MiB } from './helpers';
+import { guardLeaks, MiB } from './helpers';
+
+guardLeaks();
 
 let certs: TestCerts;
 beforeAll(async () => {

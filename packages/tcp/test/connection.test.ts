@@ -5,7 +5,7 @@
  */
 import { Connection, Server } from '../src';
 import { deferred, firstPatternMismatch, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../test-support/net';
-import { MiB, serve, type Served } from './helpers';
+import { guardLeaks, MiB, serve, type Served } from './helpers';
 
 let served: Served;
 beforeEach(async () => {
@@ -14,6 +14,8 @@ beforeEach(async () => {
 afterEach(async () => {
   await served.shutdown(500);
 });
+// After the afterEach above (hooks of one block run in order), so that it sees only what a test leaked.
+guardLeaks();
 
 test('close() is graceful: the peer gets every byte sent before it, then EOF', async () => {
   const sock = await rawConnect(served.port);

@@ -6,7 +6,7 @@
 import type * as net from 'node:net';
 import { Client, Connection, Server, type ClientTlsOptions, type ServerOptions } from '../src';
 import type { TestCerts } from '../../../test-support/certs';
-import { rawConnect, rawServer, rawTlsConnect } from '../../../test-support/net';
+import { closeAllRaw, rawConnect, rawServer, rawTlsConnect } from '../../../test-support/net';
 
 export interface Served {
   server: Server;
@@ -149,4 +149,51 @@ export async function pair(variant: Variant, certs?: TestCerts, serverOptions?: 
       await raw.close();
     },
   };
+}
+
+/**
+ * Call once at the top of a test file. After each test it closes whatever the
+ * test left open (every Server that started, every Client that connected, the
+ * raw servers and sockets of test-support/net.ts) and then fails the test if
+ * there was anything: a failing test never leaves Jest hanging, and a passing
+ * one is held to closing what it opened. It records servers and clients by
+ * wrapping `Server.prototype.start` and `Client.prototype.connect` with
+ * pass-through functions (nothing of net/tls is touched).
+ */
+export function guardLeaks(): void {
+  const servers = new Set<Server>();
+  const clients = new Set<Client>();
+  const start = Server.prototype.start;
+  const connect = Client.prototype.connect;
+  beforeAll(() => {
+    Server.prototype.start = function (this: Server, ...args: Parameters<Server['start']>) {
+      servers.add(this);
+      return start.apply(this, args);
+    };
+    Client.prototype.connect = function (this: Client, ...args: Parameters<Client['connect']>) {
+      clients.add(this);
+      return connect.apply(this, args);
+    };
+  });
+  afterAll(() => {
+    Server.prototype.start = start;
+    Client.prototype.connect = connect;
+  });
+  afterEach(async () => {
+    const left: string[] = [];
+    for (const c of clients) {
+      if (c.socket() !== -1) left.push(`Client to ${c.ip}:${c.port}`);
+      c.close();
+    }
+    clients.clear();
+    for (const s of servers) {
+      const addr = s.address();
+      if (addr !== null) left.push(`Server listening on ${addr.ip}:${addr.port}`);
+      if (s.connNum() > 0) left.push(`${s.connNum()} server connection(s)`);
+      await s.shutdown(200);
+    }
+    servers.clear();
+    left.push(...(await closeAllRaw()));
+    if (left.length > 0) throw new Error(`the test left open: ${left.join('; ')}`);
+  });
 }

@@ -8,7 +8,9 @@
 import { TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, readToEnd, resetSocket } from '../../../test-support/net';
-import { MiB, VARIANTS, pair, type Pair } from './helpers';
+import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+
+guardLeaks();
 
 let certs: TestCerts;
 beforeAll(async () => {

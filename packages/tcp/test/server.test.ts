@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { connectAndRead, deferred, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../test-support/net';
-import { MiB } from './helpers';
+import { guardLeaks, MiB } from './helpers';
+
+guardLeaks();
 
 let certs: TestCerts;
 beforeAll(async () => {

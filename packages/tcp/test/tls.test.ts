@@ -7,7 +7,9 @@
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, rawServer, sleep, waitFor } from '../../../test-support/net';
-import { MiB } from './helpers';
+import { guardLeaks, MiB } from './helpers';
+
+guardLeaks();
 
 let certs: TestCerts;
 beforeAll(async () => {
