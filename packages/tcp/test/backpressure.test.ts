@@ -58,6 +58,15 @@ describe.each(VARIANTS)('$name', (variant) => {
     else await p.ours.close();
   });
 
+  test('a recvn larger than the read bound still completes, after the socket paused at the bound', async () => {
+    const size = 2 * MiB; // the default bound is 256 KiB
+    p.peer.write(pattern(5, size));
+    await sleep(100); // bytes queue up to the bound and the socket pauses
+    const buf = Buffer.alloc(size);
+    expect(await p.ours.recvn(buf, size, 5000)).toBe(size);
+    expect(firstPatternMismatch(buf, 5)).toBe(-1);
+  });
+
   test('a flood the application does not read pauses the socket: peer writes stall, memory stays bounded, then every byte comes in order', async () => {
     const total = 64 * MiB;
     const chunkSize = 256 * 1024;

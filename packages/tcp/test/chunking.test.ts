@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, sleep } from '../../../test-support/net';
-import { guardLeaks, pair, type Variant, VARIANTS } from './helpers';
+import { guardLeaks, IPV6_VARIANTS, pair, type Variant, VARIANTS } from './helpers';
 
 guardLeaks();
 
@@ -93,7 +93,7 @@ async function runCase(variant: Variant, c: Case): Promise<void> {
   }
 }
 
-describe.each(VARIANTS)('$name', (variant) => {
+describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
   test('random chunkings and random short timeouts: every byte arrives exactly once, in order', async () => {
     await fc.assert(
       fc.asyncProperty(caseArb, (c) => runCase(variant, c)),

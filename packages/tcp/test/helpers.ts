@@ -90,6 +90,8 @@ export interface Variant {
   name: string;
   side: 'Connection' | 'Client';
   tls: boolean;
+  /** Loopback address to use; default 127.0.0.1. */
+  host?: '127.0.0.1' | '::1';
 }
 
 export const VARIANTS: Variant[] = [
@@ -97,6 +99,12 @@ export const VARIANTS: Variant[] = [
   { name: 'Client over TCP', side: 'Client', tls: false },
   { name: 'Connection over TLS', side: 'Connection', tls: true },
   { name: 'Client over TLS', side: 'Client', tls: true },
+];
+
+/** The same over IPv6 (::1), for the suites that run every variant. */
+export const IPV6_VARIANTS: Variant[] = [
+  { name: 'Connection over TCP on ::1', side: 'Connection', tls: false, host: '::1' },
+  { name: 'Client over TLS on ::1', side: 'Client', tls: true, host: '::1' },
 ];
 
 export interface Pair {
@@ -114,11 +122,12 @@ export interface Pair {
  */
 export async function pair(variant: Variant, certs?: TestCerts, serverOptions?: ServerOptions): Promise<Pair> {
   if (variant.tls && !certs) throw new Error('a TLS pair needs certs');
+  const host = variant.host ?? '127.0.0.1';
   if (variant.side === 'Connection') {
-    const served = await serve({ certs: variant.tls ? certs : undefined, options: serverOptions });
+    const served = await serve({ host, certs: variant.tls ? certs : undefined, options: serverOptions });
     const peer = variant.tls
-      ? await rawTlsConnect(served.port, { ca: certs!.cert, allowHalfOpen: true } as never)
-      : await rawConnect(served.port, '127.0.0.1', { allowHalfOpen: true });
+      ? await rawTlsConnect(served.port, { ca: certs!.cert, allowHalfOpen: true } as never, host)
+      : await rawConnect(served.port, host, { allowHalfOpen: true });
     const ours = await served.nextConn();
     return {
       ours,
@@ -129,13 +138,11 @@ export async function pair(variant: Variant, certs?: TestCerts, serverOptions?: 
       },
     };
   }
-  const raw = await rawServer(undefined, '127.0.0.1', {
+  const raw = await rawServer(undefined, host, {
     allowHalfOpen: true,
     tls: variant.tls ? { key: certs!.key, cert: certs!.cert } : undefined,
   });
-  const ours = variant.tls
-    ? new Client('127.0.0.1', raw.port, true, { ca: certs!.cert })
-    : new Client('127.0.0.1', raw.port);
+  const ours = variant.tls ? new Client(host, raw.port, true, { ca: certs!.cert }) : new Client(host, raw.port);
   if (!(await ours.connect(3000))) {
     await raw.close();
     throw new Error(`test client could not connect: ${ours.strerror()}`);

@@ -7,7 +7,7 @@
 import { TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { pattern, resetSocket, sleep, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { guardLeaks, IPV6_VARIANTS, MiB, pair, type Pair, VARIANTS } from './helpers';
 
 guardLeaks();
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => certs.cleanup());
 
-describe.each(VARIANTS)('$name', (variant) => {
+describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
   let p: Pair;
   beforeEach(async () => {
     p = await pair(variant, certs);
