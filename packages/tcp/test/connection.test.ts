@@ -57,7 +57,7 @@ test('close(ms) closes after the delay; until then the connection still works', 
   const conn = await served.nextConn();
   const reading = readToEnd(sock);
   let closed = false;
-  const closing = conn.close(150).then(() => (closed = true));
+  const closing = conn.close(300).then(() => (closed = true));
   await sleep(30);
   expect(closed).toBe(false);
   expect(conn.socket()).toBeGreaterThan(0);
@@ -124,7 +124,7 @@ test('reset(ms) resets after the delay', async () => {
   const conn = await served.nextConn();
   const reading = readToEnd(sock);
   let done = false;
-  const resetting = conn.reset(100).then(() => (done = true));
+  const resetting = conn.reset(300).then(() => (done = true));
   await sleep(20);
   expect(done).toBe(false);
   expect(await conn.send('in time')).toBe(7);

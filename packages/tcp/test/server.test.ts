@@ -555,12 +555,12 @@ describe('options', () => {
   });
 
   test('idleTimeoutMs leaves a connection alone while bytes keep moving', async () => {
-    const server = new Server({ idleTimeoutMs: 200 }).onConnection(echo);
+    const server = new Server({ idleTimeoutMs: 400 }).onConnection(echo);
     await server.start('127.0.0.1', 0);
     const c = await client(server);
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 12; i++) {
       expect(await roundTrip(c, `tick ${i}`)).toBe(`tick ${i}`);
-      await sleep(25);
+      await sleep(50); // 600 ms in all, longer than the idle timeout
     }
     expect(c.connected()).toBe(true);
     c.close();
