@@ -202,6 +202,28 @@ describe('exit, onExit, connNum, address', () => {
     expect(exits).toBe(1);
   });
 
+  test('when onExit runs the port is free again: another server can listen on it at once', async () => {
+    const server = new Server().onConnection(echo);
+    await server.start('127.0.0.1', 0);
+    const port = server.address()!.port;
+    const again = new Server().onConnection(echo);
+    const rebound = deferred<unknown>();
+    server.onExit(() => {
+      again.start('127.0.0.1', port).then(
+        () => rebound.resolve(null),
+        (err: unknown) => rebound.resolve(err),
+      );
+    });
+    server.exit();
+    expect(await rebound.promise).toBeNull(); // no EADDRINUSE
+    expect(again.address()!.port).toBe(port);
+    const c = await client(again);
+    expect(await roundTrip(c, 'same port')).toBe('same port');
+    c.close();
+    await again.shutdown(1000);
+    await server.shutdown(1000);
+  });
+
   test('connNum() counts live connections: up as clients come, back down as they go', async () => {
     const server = new Server().onConnection(echo);
     expect(server.connNum()).toBe(0);

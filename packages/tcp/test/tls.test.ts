@@ -6,7 +6,7 @@
  */
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, pattern, rawServer, sleep, waitFor } from '../../../test-support/net';
+import { closedPort, firstPatternMismatch, pattern, rawServer, sleep, waitFor } from '../../../test-support/net';
 import { guardLeaks, MiB } from './helpers';
 
 guardLeaks();
@@ -249,6 +249,13 @@ test('a TLS handler that rejects after some I/O: reset, reported, the server goe
   first.close();
   second.close();
   await server.shutdown(1000);
+});
+
+test('a TLS client to a closed port: false with ECONNREFUSED, not a hang', async () => {
+  const port = await closedPort();
+  const c = new Client('127.0.0.1', port, true, { ca: certs.cert });
+  expect(await c.connect(3000)).toBe(false);
+  expect(c.lastError?.code).toBe('ECONNREFUSED');
 });
 
 test('a TLS client against a plain TCP server fails its connect (false, lastError set) without hanging', async () => {
