@@ -3,9 +3,12 @@ import { MessageType, type BadMessageError, type MessageCodec } from './codec';
 import { RpcError, RpcErrorCode, fromWireError } from './errors';
 import { FrameDecoder } from './frame';
 import { FrameWriter } from './frame-writer';
+import { Slab } from './slab';
 
-/** Bytes asked of the socket per `recv`; frames inside one read are decoded in place. */
-const READ_BUFFER_BYTES = 64 * 1024;
+/** Responses are read into slabs of this size; frames inside one read are decoded in place. */
+const READ_SLAB_BYTES = 64 * 1024;
+/** A `recv` asks for at least this many bytes; with less left in the slab, a new one starts. */
+const MIN_READ_BYTES = 16 * 1024;
 
 /** Where and how a {@link ClientConnection} connects. @internal */
 export interface ClientConnectionConfig {
@@ -212,11 +215,17 @@ export class ClientConnection {
 
   private async _readLoop(): Promise<void> {
     const tcp = this._tcp;
-    const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    // Bytes are read into pieces of a slab that are never overwritten, so the
+    // frames in them are decoded in place and binary values in the results
+    // are views of them, without a copy.
+    const slab = new Slab(READ_SLAB_BYTES);
     const decoder = new FrameDecoder(this._cfg.maxFrameBytes);
     const onFrame = this._onFrame;
     while (this._closed === null) {
-      const n = await tcp.recv(buf, READ_BUFFER_BYTES);
+      const room = slab.reserveRest(MIN_READ_BYTES);
+      const buf = slab.buf;
+      const start = slab.offset;
+      const n = await tcp.recv(new Uint8Array(buf.buffer, buf.byteOffset + start, room), room);
       if (n <= 0) {
         this._fail(
           n === 0
@@ -225,8 +234,9 @@ export class ClientConnection {
         );
         return;
       }
+      slab.commit(n);
       try {
-        decoder.push(buf, 0, n, onFrame);
+        decoder.push(buf, start, start + n, onFrame);
       } catch (err) {
         const e = err as RpcError;
         this._fail(

@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { RpcError, RpcErrorCode } from './errors';
 
 /** The first element of every message (msgpack-rpc). */
@@ -39,15 +39,15 @@ export class BadMessageError extends RpcError {
  *
  * Settings chosen for peers in other languages: plain MessagePack maps (no
  * msgpackr records), `undefined` sent as nil, 64-bit integers read as numbers
- * when they fit in 53 bits, binary values copied out of the frame (frames are
- * read into reused buffers).
+ * when they fit in 53 bits. Binary values are decoded as views of the frame
+ * (no copy): {@link MessageCodec.decode} must be given bytes that nobody
+ * overwrites afterwards.
  */
 export class MessageCodec {
   private readonly _packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
   private readonly _unpackr = new Unpackr({
     useRecords: false,
     mapsAsObjects: true,
-    copyBuffers: true,
     // 'auto' (a number when it fits in 53 bits, else a BigInt) is in msgpackr 2.1 but not in its typings.
     int64AsType: 'auto' as 'number',
   });
@@ -59,12 +59,16 @@ export class MessageCodec {
    * @throws Error when the value has no MessagePack form.
    */
   encode(value: unknown): Uint8Array {
-    return this._packr.pack(value);
+    // msgpackr's scratch buffer itself, with the bounds of this value on it; the
+    // next encode writes over the same bytes (no view allocated, memory reused).
+    const target = this._packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start: number; end: number };
+    return new Uint8Array(target.buffer, target.byteOffset + target.start, target.end - target.start);
   }
 
   /**
    * Decodes `bytes[start..end)` as exactly one MessagePack value and checks
-   * that it is a well-formed message.
+   * that it is a well-formed message. Binary values in it are views of
+   * `bytes`, so `bytes` must not be reused afterwards.
    *
    * @throws BadMessageError otherwise, with the msgid when one could be read.
    */

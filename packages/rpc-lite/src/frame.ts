@@ -45,8 +45,10 @@ export function writeFrameLength(buf: Uint8Array, offset: number, length: number
 }
 
 /**
- * Called for each complete frame: its body is `bytes[start..end)`, a view that
- * is valid only during the call (the bytes may be overwritten afterwards).
+ * Called for each complete frame: its body is `bytes[start..end)`. When
+ * `bytes` is the chunk given to `push`, the view is valid only during the call
+ * (the caller may overwrite the chunk afterwards); otherwise `bytes` is a
+ * buffer of the frame's own.
  */
 export type FrameHandler = (bytes: Uint8Array, start: number, end: number) => void;
 
@@ -56,9 +58,10 @@ export type FrameHandler = (bytes: Uint8Array, start: number, end: number) => vo
  *
  * A frame that lies inside one chunk is handed out as a view of that chunk,
  * with no copy. Only a frame that spans chunks is copied, into a buffer of
- * exactly its length, allocated once its header has been checked. The decoder
- * keeps no reference to a chunk after {@link FrameDecoder.push} returns, so the
- * caller may reuse its read buffer.
+ * exactly its length, allocated once its header has been checked; that buffer
+ * is the frame's own (`bytes` is then not the chunk), and the handler may keep
+ * it. The decoder keeps no reference to a chunk after {@link FrameDecoder.push}
+ * returns, so the caller may reuse its read buffer.
  *
  * @example
  * ```ts
@@ -75,7 +78,7 @@ export class FrameDecoder {
   private _headerHave = 0;
   private readonly _header = new Uint8Array(FRAME_HEADER_BYTES);
   /** The body being gathered across chunks, or `null` while reading a header. */
-  private _body: Uint8Array | null = null;
+  private _body: Buffer | null = null;
   private _bodyHave = 0;
   /** Set once a bad header was seen: the stream cannot be resynchronised. */
   private _failed: RpcError | null = null;
@@ -120,7 +123,7 @@ export class FrameDecoder {
         pos = bodyStart + length;
         onFrame(chunk, bodyStart, pos);
       } else {
-        this._body = new Uint8Array(length);
+        this._body = Buffer.allocUnsafe(length);
         this._bodyHave = 0;
         pos = this._fillBody(chunk, bodyStart, end, onFrame);
       }
@@ -136,7 +139,7 @@ export class FrameDecoder {
     if (this._headerHave === FRAME_HEADER_BYTES) {
       const length = this._checkedLength(header, 0, this.maxFrameBytes);
       this._headerHave = 0;
-      this._body = new Uint8Array(length);
+      this._body = Buffer.allocUnsafe(length);
       this._bodyHave = 0;
     }
     return pos;

@@ -3,6 +3,7 @@ import { BadMessageError, MessageType, type MessageCodec } from './codec';
 import { RpcError, RpcErrorCode, toWireError } from './errors';
 import { FRAME_HEADER_BYTES, readFrameLength } from './frame';
 import { FrameWriter } from './frame-writer';
+import type { Slab } from './slab';
 
 /** What a handler learns about the message it serves. */
 export interface RpcContext {
@@ -26,6 +27,8 @@ export type RpcHandler<P = any, R = unknown> = (params: P, ctx: RpcContext) => R
 /** What a session needs of its server. @internal */
 export interface SessionHost {
   readonly codec: MessageCodec;
+  /** Memory for request bodies, shared by the connections. */
+  readonly slab: Slab;
   readonly maxFrameBytes: number;
   readonly maxInFlight: number;
   readonly maxQueuedBytes: number;
@@ -100,8 +103,7 @@ export class ServerSession {
     const host = this._host;
     const max = host.maxFrameBytes;
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    // One body buffer, grown to the largest frame seen: the codec copies what it keeps.
-    let body = Buffer.allocUnsafe(1024);
+    const slab = host.slab;
     let peerClosed = false;
     let protocolError = false;
     for (;;) {
@@ -123,13 +125,17 @@ export class ServerSession {
         protocolError = true;
         break;
       }
-      if (length > body.length) body = Buffer.allocUnsafe(Math.max(length, Math.min(body.length * 2, max)));
-      n = await conn.recvn(body, length);
+      // The body goes to a piece of the server's slab, never overwritten: binary
+      // values in the request are views of it, handed to the handler uncopied.
+      slab.reserve(length);
+      const buf = slab.buf;
+      const start = slab.offset;
+      n = await conn.recvn(start === 0 && buf.length === length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, length), length);
       if (n !== length) {
         peerClosed = this._peerClosed = n === 0;
         break;
       }
-      if (!this._dispatch(body, length)) {
+      if (!this._dispatch(buf, start, start + length)) {
         protocolError = true;
         break;
       }
@@ -161,11 +167,11 @@ export class ServerSession {
   }
 
   /** Serves one frame; `false` when the connection must be closed. */
-  private _dispatch(body: Uint8Array, length: number): boolean {
+  private _dispatch(bytes: Uint8Array, start: number, end: number): boolean {
     const host = this._host;
     let message;
     try {
-      message = host.codec.decode(body, 0, length);
+      message = host.codec.decode(bytes, start, end);
     } catch (err) {
       const bad = err as BadMessageError;
       this._protocolError(bad);

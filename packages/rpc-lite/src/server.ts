@@ -3,6 +3,7 @@ import { MessageCodec } from './codec';
 import { RpcError, RpcErrorCode } from './errors';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame';
 import { ServerSession, type RpcHandler, type SessionHost } from './server-session';
+import { Slab } from './slab';
 
 /** Options of {@link RpcServer}; every one is optional. */
 export interface RpcServerOptions {
@@ -47,6 +48,9 @@ const OPTION_KEYS = new Set([
   'onError',
 ]);
 
+/** Request bodies are read into slabs of this size, shared by all connections. */
+const SLAB_BYTES = 64 * 1024;
+
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
 
@@ -67,6 +71,7 @@ const MAX_QUEUED_BYTES = 1024 * 1024;
  */
 export class RpcServer implements SessionHost {
   /** @internal */ readonly codec = new MessageCodec();
+  /** @internal */ readonly slab = new Slab(SLAB_BYTES);
   /** @internal */ readonly maxFrameBytes: number;
   /** @internal */ readonly maxInFlight: number;
   /** @internal */ readonly maxQueuedBytes = MAX_QUEUED_BYTES;

@@ -62,6 +62,14 @@ describe('calls', () => {
     expect(await c.call('echo', 'not an array')).toBe('not an array');
   });
 
+  test('binary results stay intact while later answers arrive on the same connection', async () => {
+    const s = await serve(echoServer);
+    const c = client(s.port);
+    const first = await Promise.all(Array.from({ length: 20 }, (_, i) => c.call('echo', Buffer.alloc(100, i))));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => c.call('echo', Buffer.alloc(3000, 0xff - i))));
+    first.forEach((b: Buffer, i) => expect(b.equals(Buffer.alloc(100, i))).toBe(true));
+  });
+
   test('round trip on ::1', async () => {
     const s = await serve(echoServer, {}, '::1');
     const c = client(s.port, {}, '::1');
