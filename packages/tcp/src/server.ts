@@ -240,7 +240,11 @@ export class Server {
     const t = this._options.tls ?? {};
     const listener = tls.createServer({
       ...credentials,
-      allowHalfOpen: true,
+      // Not half-open during the handshake: with it, Node ignores a FIN that comes before the
+      // handshake is done and holds the socket until handshakeTimeoutMs, so a client that
+      // connects and closes at once would keep a descriptor for that long. Once the handshake
+      // is done the socket becomes half-open (below), as plain connections are.
+      allowHalfOpen: false,
       noDelay: this._options.noDelay,
       handshakeTimeout: this._options.handshakeTimeoutMs,
       requestCert: t.requestCert,
@@ -256,6 +260,8 @@ export class Server {
     });
     listener.on('secureConnection', (sock) => {
       this._handshaking.delete(`${sock.remoteAddress}|${sock.remotePort}`);
+      // Read when the peer's FIN is seen, so this still lets a Connection send after it.
+      sock.allowHalfOpen = true;
       this._accept(sock, false);
     });
     listener.on('tlsClientError', (err, sock) => {

@@ -27,6 +27,7 @@ import {
   sleep,
   waitFor,
 } from '../../../test-support/net';
+import { openFds } from '../../../test-support/hostile';
 
 /** The block size of the echo protocol the handler and the good client speak. */
 const BLOCK = 64;
@@ -341,6 +342,39 @@ test('TLS: peers that connect and send nothing, or half a ClientHello, are close
     expect(ports.has(err.port!)).toBe(true);
   }
   expect(h.outcomes.filter((o) => ports.has(Number(o.peer.split(':')[1])))).toEqual([]); // never reached the handler
+  await progresses(good);
+  await finish(h, good);
+});
+
+test('TLS: peers that close (FIN) during their handshake are let go at once and reported, not held until handshakeTimeoutMs', async () => {
+  const h = closeLater(await Harness.start(true)); // handshakeTimeoutMs: the default, 10 s
+  const good = new GoodClient(h.port, true);
+  await progresses(good);
+  const hello = await clientHelloBytes();
+  const fdsBefore = openFds();
+  const started = Date.now();
+  // Raw peers: FIN after nothing, or after part of a ClientHello.
+  const peers = await Promise.all(Array.from({ length: 6 }, () => rawConnect(h.port)));
+  peers.forEach(destroyLater);
+  const ends = peers.map((p) => readToEnd(p));
+  peers.forEach((p, i) => {
+    if (i % 2 === 0) p.write(hello.subarray(0, 20));
+    p.end();
+  });
+  await Promise.all(ends);
+  // Our own Clients that close right after their handshake (their last handshake message may not have left).
+  for (let i = 0; i < 20; i++) {
+    const c = new Client('127.0.0.1', h.port, true, { ca: certs.cert });
+    expect(await c.connect(3000)).toBe(true);
+    c.close();
+  }
+  peers.forEach((p) => p.destroy());
+  // Every server-side socket is closed long before the 10 s handshake timeout.
+  await waitFor(() => openFds() <= fdsBefore, `file descriptors to return to ${fdsBefore}`, 2000);
+  expect(Date.now() - started).toBeLessThan(3000);
+  await waitFor(() => h.errors.length >= peers.length, 'the raw peers\' handshake failures to be reported', 2000);
+  const ports = new Set(peers.map(localPortOf));
+  for (const err of h.errors.filter((e) => ports.has(e.port!))) expect(err.code).toBe('ECONNRESET');
   await progresses(good);
   await finish(h, good);
 });
