@@ -6,7 +6,7 @@
  *
  * Linux only for {@link openFds} (it counts `/proc/self/fd`).
  */
-import { readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync } from 'node:fs';
 
 /** Mebibytes. */
 export const MiB = 1024 * 1024;
@@ -109,4 +109,14 @@ export class StreamSum {
 /** Resolves after `ms`; the timer does not hold the process open. */
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * Records a measured figure (memory growth, counts) for docs/GUARANTEES.md:
+ * appended as one line to the file named by the environment variable
+ * `HOSTILE_FIGURES`, and dropped when it is not set, so runs stay quiet.
+ */
+export function figure(line: string): void {
+  const file = process.env.HOSTILE_FIGURES;
+  if (file) appendFileSync(file, `${line}\n`);
 }
