@@ -7,7 +7,7 @@
  */
 import { Client, Connection, Server } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closedPort, deferred, pattern, rawServer, silentListener, sleep, waitFor } from '../../../test-support/net';
+import { closedPort, deferred, pattern, rawEchoServer, rawServer, silentListener, sleep, waitFor } from '../../../test-support/net';
 import { guardLeaks, MiB } from './helpers';
 
 guardLeaks();
@@ -128,6 +128,20 @@ describe('connect', () => {
     expect(await roundTrip(c, 'v6')).toBe('v6');
     c.close();
     await server.shutdown(1000);
+  });
+
+  test('a Client talks to a plain node:net echo server: a MiB comes back in order', async () => {
+    const raw = await rawEchoServer();
+    const c = new Client('127.0.0.1', raw.port);
+    expect(await c.connect(2000)).toBe(true);
+    const data = pattern(77, MiB);
+    const back = Buffer.alloc(data.length);
+    const [sent, got] = await Promise.all([c.send(data), c.recvn(back, back.length, 5000)]);
+    expect(sent).toBe(data.length);
+    expect(got).toBe(data.length);
+    expect(back.equals(data)).toBe(true);
+    c.close();
+    await raw.close();
   });
 
   test('the constructor connects nothing', async () => {

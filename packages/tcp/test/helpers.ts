@@ -4,7 +4,7 @@
  * that no error or rejection escapes to the process.
  */
 import type * as net from 'node:net';
-import { Client, Connection, Server, type ClientTlsOptions, type ServerOptions } from '../src';
+import { Client, Connection, Server, type ServerOptions } from '../src';
 import type { TestCerts } from '../../../test-support/certs';
 import { closeAllRaw, rawConnect, rawServer, rawTlsConnect } from '../../../test-support/net';
 
@@ -50,15 +50,6 @@ export async function serve(opts: { host?: string; certs?: TestCerts; options?: 
       for (const r of releases) r();
     },
   };
-}
-
-/** A client of `served` (TLS with the test CA when `certs` is given), connected. */
-export async function connectedClient(served: Served, certs?: TestCerts, tlsOptions: ClientTlsOptions = {}): Promise<Client> {
-  const c = certs
-    ? new Client(served.host, served.port, true, { ca: certs.cert, ...tlsOptions })
-    : new Client(served.host, served.port);
-  if (!(await c.connect(3000))) throw new Error(`test client could not connect: ${c.strerror()}`);
-  return c;
 }
 
 /**
