@@ -92,7 +92,9 @@ export class ClientConnection {
       );
     }
     this._connected = true;
-    void this._readLoop();
+    this._readLoop().catch((err: unknown) =>
+      this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${(err as Error)?.message ?? err}`, { cause: err, ...this._where() })),
+    );
   }
 
   /** Connected and not failed: new calls may go on it. */
@@ -257,16 +259,24 @@ export class ClientConnection {
       message = this._cfg.codec.decode(bytes, start, end);
     } catch (err) {
       const bad = err as BadMessageError;
-      const call = bad.msgid === undefined ? undefined : this._pending.get(bad.msgid);
-      if (call !== undefined) {
-        this._settle(call);
-        call.reject(
-          new RpcError(RpcErrorCode.BAD_MESSAGE, `bad response to "${call.method}": ${bad.message}`, {
-            method: call.method,
-            cause: bad,
-            ...this._where(),
-          }),
-        );
+      if (bad.msgid !== undefined && bad.type === MessageType.RESPONSE) {
+        // The answer to a known call is malformed: that call fails, the others go on.
+        const call = this._pending.get(bad.msgid);
+        if (call !== undefined) {
+          this._settle(call);
+          call.reject(
+            new RpcError(RpcErrorCode.BAD_MESSAGE, `bad response to "${call.method}": ${bad.message}`, {
+              method: call.method,
+              cause: bad,
+              ...this._where(),
+            }),
+          );
+        }
+        return;
+      }
+      if (bad.msgid !== undefined) {
+        // A malformed request from the server: answered, as the server answers one.
+        this._answerError(bad.msgid, RpcErrorCode.BAD_MESSAGE, bad.message);
         return;
       }
       this._fail(
@@ -288,20 +298,18 @@ export class ClientConnection {
         else call.reject(fromWireError(error, call.method, this._where()));
         return;
       }
-      case MessageType.REQUEST: {
+      case MessageType.REQUEST:
         // A client serves no methods; say so, as msgpack-rpc expects an answer.
-        const bytes = this._cfg.codec.encode([
-          MessageType.RESPONSE,
-          message[1],
-          { code: RpcErrorCode.METHOD_NOT_FOUND, message: 'this client serves no methods' },
-          null,
-        ]);
-        this._writer.write(bytes);
+        this._answerError(message[1], RpcErrorCode.METHOD_NOT_FOUND, 'this client serves no methods');
         return;
-      }
       default:
         return; // notifications from the server: nothing listens for them
     }
+  }
+
+  private _answerError(msgid: number, code: string, message: string): void {
+    const bytes = this._cfg.codec.encode([MessageType.RESPONSE, msgid, { code, message: message.slice(0, 200) }, null]);
+    if (bytes.length <= this._cfg.maxFrameBytes) this._writer.write(bytes);
   }
 
   private _fail(reason: RpcError): void {

@@ -27,9 +27,12 @@ export const MAX_MSGID = 0xffff_ffff;
  */
 export class BadMessageError extends RpcError {
   readonly msgid: number | undefined;
-  constructor(message: string, msgid: number | undefined, cause?: unknown) {
+  /** The message type (element 0) when it was one of the known ones. */
+  readonly type: number | undefined;
+  constructor(message: string, msgid: number | undefined, type?: number, cause?: unknown) {
     super(RpcErrorCode.BAD_MESSAGE, message, { cause });
     this.msgid = msgid;
+    this.type = type;
   }
 }
 
@@ -80,7 +83,7 @@ export class MessageCodec {
       range.end = end;
       value = this._unpackr.unpack(bytes, range);
     } catch (err) {
-      throw new BadMessageError(`frame is not one MessagePack value: ${(err as Error)?.message ?? err}`, undefined, err);
+      throw new BadMessageError(`frame is not one MessagePack value: ${(err as Error)?.message ?? err}`, undefined, undefined, err);
     }
     return checkMessage(value);
   }
@@ -99,33 +102,28 @@ export function checkMessage(value: unknown): Message {
   switch (type) {
     case MessageType.REQUEST:
     case MessageType.RESPONSE: {
+      const what = type === MessageType.REQUEST ? 'request' : 'response';
       const msgid = value[1];
       if (!isMsgid(msgid)) {
-        throw new BadMessageError(
-          `${type === 0 ? 'request' : 'response'} without a valid msgid (an unsigned 32-bit integer)`,
-          undefined,
-        );
+        throw new BadMessageError(`${what} without a valid msgid (an unsigned 32-bit integer)`, undefined, type);
       }
-      if (value.length !== 4) {
-        throw new BadMessageError(
-          `${type === 0 ? 'request' : 'response'} must have 4 elements, got ${value.length}`,
-          msgid,
-        );
-      }
+      if (value.length !== 4) throw new BadMessageError(`${what} must have 4 elements, got ${value.length}`, msgid, type);
       if (type === MessageType.REQUEST) {
-        if (typeof value[2] !== 'string') throw new BadMessageError(`request method must be a string, got ${describe(value[2])}`, msgid);
+        if (typeof value[2] !== 'string') {
+          throw new BadMessageError(`request method must be a string, got ${describe(value[2])}`, msgid, type);
+        }
       } else {
         const error = value[2];
         if (error !== null && (typeof error !== 'object' || Array.isArray(error)) && typeof error !== 'string') {
-          throw new BadMessageError(`response error must be nil or a map, got ${describe(error)}`, msgid);
+          throw new BadMessageError(`response error must be nil or a map, got ${describe(error)}`, msgid, type);
         }
       }
       return value as Message;
     }
     case MessageType.NOTIFICATION:
-      if (value.length !== 3) throw new BadMessageError(`notification must have 3 elements, got ${value.length}`, undefined);
+      if (value.length !== 3) throw new BadMessageError(`notification must have 3 elements, got ${value.length}`, undefined, type);
       if (typeof value[1] !== 'string') {
-        throw new BadMessageError(`notification method must be a string, got ${describe(value[1])}`, undefined);
+        throw new BadMessageError(`notification method must be a string, got ${describe(value[1])}`, undefined, type);
       }
       return value as Message;
     default:

@@ -175,7 +175,8 @@ export class ServerSession {
     } catch (err) {
       const bad = err as BadMessageError;
       this._protocolError(bad);
-      if (bad.msgid === undefined) return false;
+      // Without a msgid nobody can be told; a server answers no response, even a malformed one.
+      if (bad.msgid === undefined || bad.type === MessageType.RESPONSE) return false;
       this._respondError(bad.msgid, RpcErrorCode.BAD_MESSAGE, bad.message);
       return true;
     }

@@ -69,7 +69,7 @@ const MAX_QUEUED_BYTES = 1024 * 1024;
  * await server.shutdown(1000);
  * ```
  */
-export class RpcServer implements SessionHost {
+export class RpcServer implements SessionHost, AsyncDisposable {
   /** @internal */ readonly codec = new MessageCodec();
   /** @internal */ readonly slab = new Slab(SLAB_BYTES);
   /** @internal */ readonly maxFrameBytes: number;
@@ -177,6 +177,11 @@ export class RpcServer implements SessionHost {
     await Promise.race([drains, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
     await this._tcp.shutdown(Math.max(0, deadline - Date.now()));
+  }
+
+  /** Same as `shutdown()`: `await using server = new RpcServer(...)` shuts it down at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   /** @internal */

@@ -66,10 +66,6 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-function activeTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
-
 describe('timeouts', () => {
   test('a call past its timeoutMs rejects with TIMEOUT at once; its late answer is dropped quietly', async () => {
     const s = await holdServer();
@@ -103,16 +99,32 @@ describe('timeouts', () => {
     const s = await holdServer();
     const c = client(s.port);
     await c.call('echo');
-    const base = activeTimers();
-    const open = c.call('hold');
-    await until(() => s.held() === 1);
-    expect(activeTimers()).toBe(base);
-    const timed = c.call('hold', [], { timeoutMs: 60_000 });
-    await until(() => s.held() === 2);
-    expect(activeTimers()).toBe(base + 1);
-    s.release();
-    await Promise.all([open, timed]);
-    expect(activeTimers()).toBe(base);
+    const made: unknown[] = [];
+    const cleared: unknown[] = [];
+    const realSetTimeout = global.setTimeout;
+    const realClearTimeout = global.clearTimeout;
+    const setSpy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number, ...args: unknown[]) => {
+      const t = (realSetTimeout as (f: () => void, ms?: number, ...rest: unknown[]) => NodeJS.Timeout)(fn, ms, ...args);
+      made.push(t);
+      return t;
+    }) as typeof setTimeout);
+    const clearSpy = jest.spyOn(global, 'clearTimeout').mockImplementation((t) => {
+      cleared.push(t);
+      realClearTimeout(t);
+    });
+    try {
+      const open = c.call('hold');
+      expect(made).toHaveLength(0);
+      const timed = c.call('hold', [], { timeoutMs: 60_000 });
+      expect(made).toHaveLength(1);
+      await until(() => s.held() === 2);
+      s.release();
+      await Promise.all([open, timed]);
+      expect(cleared).toContain(made[0]);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
   });
 });
 
@@ -199,6 +211,17 @@ describe('dropped connections', () => {
       await raw.close();
     }
   });
+});
+
+test('a connection the server drops for idleness is replaced by the next call', async () => {
+  const s = await startServer((server) => server.handle('echo', (p) => p), { idleTimeoutMs: 100 });
+  servers.push(s);
+  const c = client(s.port);
+  expect(await c.call('echo', [1])).toEqual([1]);
+  await until(() => s.server.connNum() === 0);
+  await sleep(50); // let the client see the reset before it calls again
+  expect(await c.call('echo', [2])).toEqual([2]);
+  expect(s.server.connNum()).toBe(1);
 });
 
 describe('connecting', () => {

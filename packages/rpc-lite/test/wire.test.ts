@@ -191,8 +191,11 @@ describe('bad frames from a peer', () => {
       const q = await peer();
       q.write(frame([0x94, 0x01, 0x01, 0xc0, 0xc0])); // [1, 1, nil, nil]
       expect(await q.endsWithin()).toBe(true);
+      const r = await peer();
+      r.write(frame([0x94, 0x01, 0x05, 0x07, 0xc0])); // [1, 5, 7, nil]: a malformed response is not answered either
+      expect(await r.endsWithin()).toBe(true);
     });
-    expect(s.errors).toHaveLength(2);
+    expect(s.errors).toHaveLength(3);
   });
 
   test('a result too large for a frame becomes a FRAME_TOO_LARGE answer', async () => {

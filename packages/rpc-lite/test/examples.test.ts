@@ -1,0 +1,24 @@
+// The README's example is examples/quick-start.ts, word for word: this runs it
+// and checks that the README still shows it as it is.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { quickStart } from '../examples/quick-start';
+
+const root = path.join(__dirname, '..');
+
+test('the quick start prints what its comments say', async () => {
+  const lines: string[] = [];
+  await quickStart((line) => lines.push(line));
+  expect(lines).toEqual([
+    'add: 5',
+    'users: [{"id":1,"name":"Ada"},"E_NO_USER"]',
+    'server log: hello',
+    'missing: METHOD_NOT_FOUND',
+  ]);
+});
+
+test('the README shows the quick start as it is', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const example = readFileSync(path.join(root, 'examples', 'quick-start.ts'), 'utf8').trim();
+  expect(readme).toContain('```ts\n' + example + '\n```');
+});
