@@ -306,20 +306,21 @@ export abstract class Channel implements AsyncDisposable {
   /** Ends the connection with an RST: no TIME_WAIT, unsent bytes dropped. @internal */
   protected _resetSocket(sock: net.Socket): void {
     const raw = rawSocketOf(sock);
-    if (!raw.destroyed) {
-      if (raw.writableEnded || sock.writableEnded) {
-        // A FIN is under way (close() ran first): libuv refuses an RST now and
-        // Node would then drop the handle without closing it, so close plainly.
-        raw.destroy();
-      } else {
-        try {
-          raw.resetAndDestroy();
-        } catch {
-          raw.destroy();
-        }
-      }
+    if (raw.destroyed || raw.writableEnded || sock.writableEnded) {
+      // Closed already, or a FIN is under way (close() ran first): libuv
+      // refuses an RST then, and Node would drop the handle without closing
+      // it, so close plainly. A TLS socket closes the TCP socket under it.
+      sock.destroy();
+      return;
     }
-    if (sock !== raw) sock.destroy();
+    try {
+      // For TLS only the TCP socket under it is reset: the TLS socket sees its
+      // transport go and closes by itself. (Destroying both in the same tick
+      // right after a handshake crashes Node 20.)
+      raw.resetAndDestroy();
+    } catch {
+      sock.destroy();
+    }
   }
 
   /**
@@ -497,7 +498,14 @@ export abstract class Channel implements AsyncDisposable {
   }
 
   private _notConnected(what: string): Promise<number> {
-    this.lastError = new TcpError(TcpErrorCode.ENOTCONN, `${what} on a connection that is not open; connect first`, this._where());
+    // A socket that failed keeps the failure (ECONNRESET, ...) as the reason.
+    if (!this._sockFailed || this._sock === null) {
+      const why =
+        this._sock === null
+          ? `${what} on a connection that is not open; connect first`
+          : `${what} on a connection that is closed`;
+      this.lastError = new TcpError(TcpErrorCode.ENOTCONN, why, this._where());
+    }
     return RESOLVED_MINUS_1;
   }
 }

@@ -133,10 +133,8 @@ describe.each(VARIANTS)('$name', (variant) => {
     expect(p.ours.strerror()).not.toBe('');
   });
 
-  // BUG (channel.ts, send): once the socket has failed, send() replaces lastError (ECONNRESET)
-  // with ENOTCONN "send on a connection that is not open; connect first", losing the cause;
-  // recv() keeps it. Remove `.failing` once send keeps the socket's own error.
-  test.failing('send after the peer reset keeps ECONNRESET in lastError, as recv does', async () => {
+  // Regression: send() on a failed socket used to replace lastError (ECONNRESET) with ENOTCONN.
+  test('send after the peer reset keeps ECONNRESET in lastError, as recv does', async () => {
     const buf = Buffer.alloc(4);
     p.peer.write('go');
     expect(await p.ours.recvn(buf, 2, 2000)).toBe(2);

@@ -178,14 +178,9 @@ test('reset() over TLS, after an exchange: the client reads ECONNRESET', async (
   await server.shutdown(1000);
 });
 
-// BUG (channel.ts, Channel._resetSocket): over TLS it resets the TCP socket under the TLS socket
-// (resetAndDestroy on `_parent`) and then destroys the TLS socket in the same tick. Right after a
-// server-side handshake this crashes Node 20 with a segmentation fault, taking the whole process
-// down: `conn.reset()` as the first thing a TLS handler does, or a TLS handler that throws
-// synchronously (the server resets its connection). Skipped because a segfault kills the Jest
-// worker; un-skip once _resetSocket no longer destroys the TLS socket in that tick (resetting the
-// TCP socket alone closes the TLS socket too).
-test.skip('reset() over TLS at once after the handshake: the client reads ECONNRESET [segfaults: channel.ts _resetSocket]', async () => {
+// Regression: resetting the TCP socket under a TLS socket and destroying the TLS socket in the same
+// tick, right after a server-side handshake, crashed Node 20 with a segmentation fault.
+test('reset() over TLS at once after the handshake: the client reads ECONNRESET', async () => {
   const server = await tlsServer(async (conn) => {
     await conn.reset();
   });
@@ -197,8 +192,8 @@ test.skip('reset() over TLS at once after the handshake: the client reads ECONNR
   await server.shutdown(1000);
 });
 
-// Same BUG as above: the server resets the connection of a handler that throws synchronously.
-test.skip('a TLS handler that throws synchronously: reset, reported, the server goes on [segfaults: channel.ts _resetSocket]', async () => {
+// Same regression: the server resets the connection of a handler that throws synchronously.
+test('a TLS handler that throws synchronously: reset, reported, the server goes on', async () => {
   const reports: TcpError[] = [];
   let calls = 0;
   const server = await tlsServer(
