@@ -1,5 +1,5 @@
 import { Pool, PoolError, PoolErrorCode } from '@proj/pool';
-import type { ClientTlsOptions } from '@proj/tcp';
+import { Client, type ClientTlsOptions } from '@proj/tcp';
 import { ClientConnection, type ClientConnectionConfig } from './client-connection';
 import { MessageCodec } from './codec';
 import { RpcError, RpcErrorCode } from './errors';
@@ -123,8 +123,9 @@ export class RpcClient implements AsyncDisposable {
     if (!this._cfg.ssl && o.tls !== undefined && Object.keys(o.tls).length > 0) {
       throw new TypeError('tls options were given without ssl: true');
     }
-    // Checks the TLS option names now rather than at the first call.
-    void new ClientConnection(this._cfg);
+    // @proj/tcp's Client checks the TLS option names: made once here so that a typo
+    // throws from this constructor rather than failing the first call.
+    void new Client(this.ip, port, this._cfg.ssl, this._cfg.tls);
     const connections = (this._connections = o.connections ?? 1);
     // The pool makes (connects), bounds and destroys the connections. A connection is
     // multiplexed, so it stays out of the pool while it is healthy and carries every call
