@@ -272,7 +272,9 @@ export class Pool<T> implements AsyncDisposable {
     // acquire hands out a destroyed item (its issue #217, pinned by a test here), and it first waits
     // for every create in flight. Instead, take the idle items out through acquire() and destroy them.
     for (;;) {
-      const n = this._gp.available;
+      // Pops already waiting come first in generic-pool's queue and would take some of the items
+      // acquired here, leaving as many of these acquires waiting for ever: take only the surplus.
+      const n = this._gp.available - this._gp.pending;
       if (n > 0) {
         const taken: Array<Promise<T | NoItem>> = [];
         this._clearing = true;

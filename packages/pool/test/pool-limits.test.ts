@@ -111,6 +111,35 @@ describe('acquireTimeoutMs', () => {
   });
 });
 
+describe('close() with a pop waiting on a create in flight', () => {
+  // Regression: close() took as many idle items as there were, but the waiting pop took one of
+  // them first, so one of close()'s own acquires waited for ever and close() never resolved.
+  test.each([
+    ['succeeds', true],
+    ['fails', false],
+  ])('resolves when that create then %s; the pop rejects (ERR_CLOSED, or the create'\''s own error)', async (_name, succeeds) => {
+    let finish!: () => void;
+    const pool = new Pool(
+      () =>
+        new Promise<Item>((resolve, reject) => {
+          finish = () => (succeeds ? resolve({ id: 1 } as Item) : reject(new Error('create failed')));
+        }),
+      () => {},
+      1,
+      { max: 1 },
+    );
+    const popped = pool.pop().then(
+      () => 'resolved',
+      (err: { code?: string; message: string }) => err.code ?? err.message,
+    );
+    await sleep(20);
+    const closing = pool.close();
+    finish();
+    expect(await popped).toBe(succeeds ? PoolErrorCode.ERR_CLOSED : 'create failed');
+    await expect(Promise.race([closing.then(() => 'closed'), sleep(2000).then(() => 'hung')])).resolves.toBe('closed');
+  });
+});
+
 describe('idleTimeoutMs', () => {
   test('idle items are evicted by a check that actually runs; lent-out ones are not', async () => {
     const t = tracker();
