@@ -117,7 +117,7 @@ describe('close() with a pop waiting on a create in flight', () => {
   test.each([
     ['succeeds', true],
     ['fails', false],
-  ])('resolves when that create then %s; the pop rejects (ERR_CLOSED, or the create'\''s own error)', async (_name, succeeds) => {
+  ])('resolves when that create then %s; the pop rejects (ERR_CLOSED, or the error of the create)', async (_name, succeeds) => {
     let finish!: () => void;
     const pool = new Pool(
       () =>
