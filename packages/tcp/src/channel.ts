@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { ByteQueue, copyBytes } from './byte-queue';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
@@ -54,6 +55,50 @@ export const CHANNEL_ONREAD: net.OnReadOpts = {
   buffer: SHARED_READ_BUFFER,
   callback: onRead as (this: unknown, nread: number, buf: Uint8Array) => boolean,
 };
+/**
+ * Writes on plain TCP sockets go straight to the socket's handle, the way
+ * `net.Socket` itself does it underneath, without the writable-stream layer
+ * in between: `send` has at most one write in flight and waits for it, so the
+ * stream's queue, its bookkeeping and its callback tick are pure overhead.
+ * This needs the `stream_wrap` binding; where a Node version lacks it, sends
+ * go through `socket.write` as for TLS.
+ */
+interface WriteReq {
+  handle: unknown;
+  oncomplete: (this: WriteReq, status: number) => void;
+  async: boolean;
+  bytes: number;
+  buffer: Uint8Array | null;
+  channel: Channel | null;
+}
+interface TcpHandle {
+  writeBuffer(req: WriteReq, data: Uint8Array): number;
+}
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteReq;
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+const streamWrap = loadStreamWrap();
+function loadStreamWrap(): StreamWrapBinding | null {
+  try {
+    const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
+    return typeof b.WriteWrap === 'function' &&
+      b.streamBaseState instanceof Int32Array &&
+      typeof b.kLastWriteWasAsync === 'number'
+      ? (b as StreamWrapBinding)
+      : null;
+  } catch {
+    return null;
+  }
+}
+function onDirectWriteComplete(this: WriteReq, status: number): void {
+  const ch = this.channel;
+  this.channel = null;
+  this.buffer = null;
+  if (ch !== null) ch._directWritten(status);
+}
+
 function onEnd(this: OwnedSocket): void {
   this[kChannel]._onEnd();
 }
@@ -149,6 +194,8 @@ export abstract class Channel implements AsyncDisposable {
   private _sendWaitsFor = 0;
   /** The current socket has reported an error (its code is in lastError). */
   private _sockFailed = false;
+  /** The TCP handle that `send` writes to directly, or `null` to use `socket.write`. */
+  private _directHandle: TcpHandle | null = null;
 
   protected constructor(maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
     this._maxReadBufferBytes = maxReadBufferBytes;
@@ -227,7 +274,13 @@ export abstract class Channel implements AsyncDisposable {
     const sock = this._sock;
     if (sock === null || this._dead || !sock.writable) return this._notConnected('send');
     if (n === 0) return RESOLVED_0;
-    sock.write(n === bytes.length ? bytes : bytes.subarray(0, n), this._writeCallback());
+    const chunk = n === bytes.length ? bytes : bytes.subarray(0, n);
+    const handle = this._directHandle;
+    // A socket with an idle timeout goes through socket.write, which refreshes it.
+    if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
+      return this._sendDirect(handle, chunk, ms);
+    }
+    sock.write(chunk, this._writeCallback());
     this._writesIssued++;
     // The write finished inside write(): the bytes are in the kernel (or, for
     // TLS, encrypted into the socket's own memory) and `data` is free again.
@@ -238,6 +291,50 @@ export abstract class Channel implements AsyncDisposable {
     const pending = new Promise(sendExecutor);
     if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
     return pending;
+  }
+
+  private _sendDirect(handle: TcpHandle, chunk: Uint8Array, ms: number): Promise<number> {
+    const sw = streamWrap!;
+    const req = new sw.WriteWrap();
+    req.handle = handle;
+    req.oncomplete = onDirectWriteComplete;
+    req.async = false;
+    req.bytes = 0;
+    req.buffer = null;
+    req.channel = null;
+    const err = handle.writeBuffer(req, chunk);
+    if (err !== 0) {
+      this._directWritten(err);
+      return RESOLVED_MINUS_1;
+    }
+    // Written at once, the usual case: the kernel has the bytes.
+    if (sw.streamBaseState[sw.kLastWriteWasAsync] === 0) return Promise.resolve(chunk.length);
+    // The kernel took part of it; the rest is written from `chunk` itself, so
+    // keep it alive and resolve only once the write completes.
+    req.async = true;
+    req.buffer = chunk;
+    req.channel = this;
+    this._sendN = chunk.length;
+    executorTarget = this;
+    const pending = new Promise(sendExecutor);
+    if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
+    return pending;
+  }
+
+  /** A direct write completed (`status` 0) or failed (a negative errno). @internal */
+  _directWritten(status: number): void {
+    if (status === 0) {
+      this._settleSend(this._sendN);
+      return;
+    }
+    const sock = this._sock;
+    if (sock === null || sock.destroyed) {
+      this._settleSend(-1);
+      return;
+    }
+    const err = Object.assign(new Error(`write ${getSystemErrorName(status)}`), { code: getSystemErrorName(status), errno: status });
+    this._onError(err);
+    sock.destroy();
   }
 
   /** The operating system's file descriptor, or `-1` when not connected or closed. */
@@ -276,6 +373,11 @@ export abstract class Channel implements AsyncDisposable {
     this._sockFailed = false;
     this._writesIssued = this._writesDone = 0;
     this._onWritten = null;
+    this._directHandle = null;
+    if (viaOnread && streamWrap !== null) {
+      const handle = (sock as net.Socket & { _handle?: Partial<TcpHandle> | null })._handle;
+      if (handle && typeof handle.writeBuffer === 'function') this._directHandle = handle as TcpHandle;
+    }
     this._queue.clear();
     if (!viaOnread) sock.on('data', onData);
     sock.on('end', onEnd);
