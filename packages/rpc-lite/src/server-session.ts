@@ -125,12 +125,20 @@ export class ServerSession {
         protocolError = true;
         break;
       }
-      // The body goes to a piece of the server's slab, never overwritten: binary
-      // values in the request are views of it, handed to the handler uncopied.
-      slab.reserve(length);
-      const buf = slab.buf;
-      const start = slab.offset;
-      n = await conn.recvn(start === 0 && buf.length === length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, length), length);
+      let buf: Buffer;
+      let start = 0;
+      if (length <= LARGE_FRAME_BYTES) {
+        // The body goes to a piece of the server's slab, never overwritten: binary
+        // values in the request are views of it, handed to the handler uncopied.
+        slab.reserve(length);
+        buf = slab.buf;
+        start = slab.offset;
+        n = await conn.recvn(start === 0 && buf.length === length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, length), length);
+      } else {
+        const body = await readLargeBody(conn, length);
+        n = typeof body === 'number' ? body : length;
+        buf = typeof body === 'number' ? EMPTY : body;
+      }
       if (n !== length) {
         peerClosed = this._peerClosed = n === 0;
         break;
@@ -382,4 +390,30 @@ export class ServerSession {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** Bodies up to this size are read in one `recvn` into memory reserved for them. */
+const LARGE_FRAME_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Reads a body larger than {@link LARGE_FRAME_BYTES} into a buffer that grows
+ * (doubling) as the bytes actually arrive, so a peer that announces a large
+ * frame and sends nothing, or little, holds memory only for what it sent, not
+ * for what it announced. Returns the body, or what `recv` returned (`0`, `< 0`).
+ */
+async function readLargeBody(conn: Connection, length: number): Promise<Buffer | number> {
+  let buf = Buffer.allocUnsafeSlow(LARGE_FRAME_BYTES);
+  let got = 0;
+  while (got < length) {
+    if (got === buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.min(length, buf.length * 2));
+      buf.copy(bigger, 0, 0, got);
+      buf = bigger;
+    }
+    const n = await conn.recv(buf.subarray(got), Math.min(buf.length, length) - got);
+    if (n <= 0) return n;
+    got += n;
+  }
+  return buf;
 }

@@ -313,3 +313,16 @@ describe('server backpressure', () => {
     expect(most).toBe(3);
   });
 });
+
+test('large requests (up to maxFrameBytes) arrive whole and byte for byte, many at once', async () => {
+  const s = await serve(echoServer);
+  const c = client(s.port, { connections: 2 });
+  const sizes = [64 * 1024 - 16, 64 * 1024 + 1, 200_000, 1024 * 1024, 3 * 1024 * 1024];
+  const blobs = sizes.map((size, i) => {
+    const b = Buffer.allocUnsafe(size);
+    for (let j = 0; j < size; j++) b[j] = (j * 31 + i) & 0xff;
+    return b;
+  });
+  const answers = (await Promise.all(blobs.map((b) => c.call('echo', [b])))) as Array<[Uint8Array]>;
+  answers.forEach(([got], i) => expect(Buffer.compare(Buffer.from(got), blobs[i])).toBe(0));
+});

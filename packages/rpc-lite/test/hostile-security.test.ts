@@ -134,15 +134,10 @@ describe('frame limits are enforced before allocation', () => {
     await waitFor(() => raw.sockets.size === 0, 'the client to drop the connection');
   });
 
-  // BUG (rpc-lite server-session.ts run(): `slab.reserve(length)` right after the header check):
-  // a header announcing a frame up to maxFrameBytes reserves the whole frame before any of its
-  // body has come. 4 bytes per connection make the server hold maxFrameBytes (4 MiB by default)
-  // each: measured here, 200 connections x 4 bytes -> +800 MiB of ArrayBuffer memory (virtual:
-  // RSS grows only as the body arrives, but V8 counts it and an allocation failure would reset
-  // the connection). Memory should grow with the bytes received (e.g. read the body in pieces
-  // of at most 64 KiB into a buffer that grows), not with the bytes announced.
-  // Remove `.failing` once fixed.
-  test.failing('server: 200 connections announcing a maxFrameBytes frame and sending no body hold no more than 64 MiB', async () => {
+  // Regression: a header announcing a frame up to maxFrameBytes used to reserve the whole frame
+  // before any of its body had come (200 connections x 4 bytes -> +800 MiB of ArrayBuffer memory).
+  // The server now reads a large body into a buffer that grows as the bytes arrive.
+  test('server: 200 connections announcing a maxFrameBytes frame and sending no body hold no more than 64 MiB', async () => {
     const server = new RpcServer({ onError: () => {} }).handle('echo', (p: unknown[]) => p[0]);
     await server.start('127.0.0.1', 0);
     cleanups.push(() => server.shutdown(500));
@@ -160,7 +155,7 @@ describe('frame limits are enforced before allocation', () => {
     await waitFor(() => server.connNum() === 200, 'every connection to be served');
     await sleep(100);
     const mem = watch.stop();
-    expect(mem.peakGrowth.arrayBuffers).toBeLessThan(64 * MiB); // fails: about 800 MiB
+    expect(mem.peakGrowth.arrayBuffers).toBeLessThan(64 * MiB); // was about 800 MiB
   });
 });
 
