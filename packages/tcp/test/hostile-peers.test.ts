@@ -8,8 +8,9 @@
  * Peers: reset in the middle of a recvn; half-close (FIN) and keep reading;
  * connect and stall (the Server's idleTimeoutMs), trickle one byte at a time
  * (the handler's own recvn timeout); connect to a TLS server and send nothing
- * (handshakeTimeoutMs); a TLS ClientHello to a plain server; plain bytes to a
- * TLS server.
+ * (handshakeTimeoutMs) or close during the handshake; renegotiate TLS 1.2
+ * again and again; a TLS ClientHello to a plain server; plain bytes to a TLS
+ * server.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -375,6 +376,33 @@ test('TLS: peers that close (FIN) during their handshake are let go at once and 
   await waitFor(() => h.errors.length >= peers.length, 'the raw peers\' handshake failures to be reported', 2000);
   const ports = new Set(peers.map(localPortOf));
   for (const err of h.errors.filter((e) => ports.has(e.port!))) expect(err.code).toBe('ECONNRESET');
+  await progresses(good);
+  await finish(h, good);
+});
+
+test('TLS 1.2: a peer that keeps renegotiating is cut off past Node\'s limit: the handler gets -1 ERR_TLS_SESSION_ATTACK', async () => {
+  const h = closeLater(await Harness.start(true));
+  const good = new GoodClient(h.port, true);
+  await progresses(good);
+  const peer = destroyLater(await rawTlsConnect(h.port, { ca: certs.cert, maxVersion: 'TLSv1.2' }));
+  peer.write(patternSlice(0, BLOCK / 2)); // the handler waits inside a recvn meanwhile
+  const tlsPeer = peer as tls.TLSSocket;
+  const renegotiate = (): Promise<string> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => resolve('no answer'), 300);
+      const started = tlsPeer.renegotiate({ rejectUnauthorized: false }, (err) => {
+        clearTimeout(t);
+        resolve(err ? ((err as NodeJS.ErrnoException).code ?? err.message) : 'ok');
+      });
+      if (!started) {
+        clearTimeout(t);
+        resolve('refused');
+      }
+    });
+  const results: string[] = [];
+  for (let i = 0; i < 5 && !peer.destroyed; i++) results.push(await renegotiate());
+  expect(results.slice(0, 3)).toEqual(['ok', 'ok', 'ok']); // tls.CLIENT_RENEG_LIMIT: 3 per 10 minutes
+  expect(await h.outcomeOf(peer)).toMatchObject({ n: -1, code: 'ERR_TLS_SESSION_ATTACK', blocks: 0 });
   await progresses(good);
   await finish(h, good);
 });
