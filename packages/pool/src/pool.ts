@@ -259,7 +259,8 @@ export class Pool<T> implements AsyncDisposable {
     await this._clearIdle();
     if (this._creates.size > 0) {
       // What they make is destroyed by _created now that the pool is closed; what they leave idle is a marker.
-      await Promise.all(this._creates);
+      // A create that fails with nobody waiting rejects (and is reported): wait for all, whatever the outcome.
+      await Promise.allSettled(this._creates);
       await this._clearIdle();
     }
     // drain() makes generic-pool refuse acquires and stop its eviction timer once every loan is back.

@@ -1,0 +1,61 @@
+/**
+ * Closing a pool while its creates are failing (a server going down while
+ * the pool connects to it): close() must resolve, never reject with a
+ * create's error, and every failure must stay a report, never an unhandled
+ * rejection. Found by the hostile suite (pooled clients of a server that
+ * resets connections); pinned here without sockets.
+ */
+import { Pool, PoolError } from '../src';
+import { failOnLateUnhandledRejections } from './helpers';
+
+failOnLateUnhandledRejections();
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('close() resolves when a create in flight fails after it: the pop gets ERR_CLOSED, the failure is reported', async () => {
+  const reported: PoolError[] = [];
+  const pool = new Pool<object>(
+    async () => {
+      await sleep(30);
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    },
+    () => {},
+    4,
+    { max: 4, onError: (err) => void reported.push(err) },
+  );
+  const popping = pool.pop().then(
+    () => 'resolved',
+    (err: { code?: string }) => err.code,
+  );
+  await sleep(5); // the create is under way
+  await expect(pool.close()).resolves.toBeUndefined();
+  expect(await popping).toBe('ERR_CLOSED');
+  expect(reported.map((e) => e.code)).toEqual(['ERR_CREATE']);
+  expect((reported[0].cause as { code?: string }).code).toBe('ECONNREFUSED');
+});
+
+test('close() amid many pops whose creates fail or succeed at random always resolves', async () => {
+  for (let round = 0; round < 30; round++) {
+    const pool = new Pool<{ n: number }>(
+      async () => {
+        await sleep(Math.random() * 4);
+        if (Math.random() < 0.5) throw new Error('create failed');
+        return { n: round };
+      },
+      () => {},
+      2,
+      { max: 2, acquireTimeoutMs: 100, onError: () => {} },
+    );
+    const pops = Array.from({ length: 6 }, () => pool.pop().catch(() => null));
+    await sleep(Math.random() * 6);
+    const outcome = await Promise.race([
+      pool.close().then(
+        () => 'resolved',
+        (err: Error) => `rejected: ${err.message}`,
+      ),
+      sleep(2000).then(() => 'still pending after 2 s'),
+    ]);
+    expect(outcome).toBe('resolved');
+    await Promise.all(pops);
+  }
+});
