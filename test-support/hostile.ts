@@ -112,7 +112,7 @@ export function pause(ms: number): Promise<void> {
 }
 
 /**
- * Records a measured figure (memory growth, counts) for docs/GUARANTEES.md:
+ * Records a measured figure (memory growth, counts) for the README's Guarantees section:
  * appended as one line to the file named by the environment variable
  * `HOSTILE_FIGURES`, and dropped when it is not set, so runs stay quiet.
  */

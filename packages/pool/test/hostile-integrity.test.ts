@@ -149,7 +149,7 @@ function boundSizes(k: Case): Case {
   return { ...k, tasks };
 }
 
-/** What the property tried, for docs/GUARANTEES.md. */
+/** What the property tried, for the README's Guarantees section. */
 const tried = { runs: 0, tlsRuns: 0, messages: 0, bytes: 0 };
 
 async function runCase(original: Case): Promise<void> {
