@@ -157,7 +157,8 @@ function rawSocketOf(sock: net.Socket): net.Socket {
  * while nobody was asking. A call that the queue can answer copies and resolves
  * at once, with no timer. A chunk that arrives for a waiting call is copied
  * straight into the caller's buffer. Writing hands the caller's bytes to the
- * socket; the call resolves once the socket has let go of them.
+ * socket (on plain TCP straight to its handle); the call resolves once the
+ * socket has let go of them.
  */
 export abstract class Channel implements AsyncDisposable {
   /**
