@@ -76,7 +76,6 @@ export class RpcClient implements AsyncDisposable {
   private _next = 0;
   /** Pops under way: with the active connections, never more than `connections`. */
   private _popping = 0;
-  private readonly _pops = new Set<Promise<unknown>>();
   /** The latest pop under way, which calls wait for when no more may start. */
   private _lastPop: Promise<ClientConnection> | null = null;
   /** Every connection made and not yet destroyed, connecting ones included, so that close() reaches them all. */
@@ -207,16 +206,10 @@ export class RpcClient implements AsyncDisposable {
       for (const conn of this._live) conn.close(reason);
       for (const conn of this._active) this._pool.discard(conn);
       this._active.length = 0;
-      this._closing = this._closePool();
+      // The pool's close() also waits for the connects in flight, just cut short, to settle.
+      this._closing = this._pool.close();
     }
     return this._closing;
-  }
-
-  private async _closePool(): Promise<void> {
-    // The connects in flight were just cut short; let their pops settle first, as @proj/pool's
-    // close() does not resolve when a create that was in flight at that moment settles later.
-    if (this._pops.size > 0) await Promise.allSettled([...this._pops]);
-    await this._pool.close();
   }
 
   /** Same as {@link RpcClient.close}: `await using client = new RpcClient(...)` closes it. */
@@ -261,14 +254,11 @@ export class RpcClient implements AsyncDisposable {
 
   private async _popOne(): Promise<ClientConnection> {
     this._popping++;
-    const pop = this._pool.pop();
-    this._pops.add(pop);
     let conn: ClientConnection;
     try {
-      conn = (await pop)!;
+      conn = (await this._pool.pop())!;
     } finally {
       this._popping--;
-      this._pops.delete(pop);
     }
     if (this._closed) {
       this._pool.discard(conn);
