@@ -144,7 +144,8 @@ function describe(v: unknown): string {
 }
 
 /** The TCP socket under `sock`: `sock` itself, or the socket a TLS socket is layered on. */
-function rawSocketOf(sock: net.Socket): net.Socket {
+/** @internal */
+export function rawSocketOf(sock: net.Socket): net.Socket {
   const parent = (sock as net.Socket & { _parent?: unknown })._parent;
   return parent instanceof net.Socket ? parent : sock;
 }

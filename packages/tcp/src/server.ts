@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CHANNEL_ONREAD, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+import { CHANNEL_ONREAD, DEFAULT_MAX_READ_BUFFER_BYTES, rawSocketOf } from './channel';
 import { Connection } from './connection';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
@@ -73,8 +73,8 @@ export class Server {
   private readonly _conns = new Set<Connection>();
   /** Every shutdown() waiting for the last connection to close (there may be several at once). */
   private _drainWaiters: Array<() => void> = [];
-  /** TLS: accepted TCP sockets whose handshake has not finished, by "address|port"; shutdown() drops them. */
-  private readonly _handshaking = new Map<string, net.Socket>();
+  /** TLS: accepted TCP sockets whose handshake has not finished; shutdown() drops them. */
+  private readonly _handshaking = new Set<net.Socket>();
 
   constructor(options: ServerOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -204,7 +204,7 @@ export class Server {
   async shutdown(ms = 5000): Promise<void> {
     this.exit();
     // A TLS handshake still under way would otherwise finish later and be served after shutdown.
-    for (const raw of this._handshaking.values()) raw.destroy();
+    for (const raw of this._handshaking) raw.destroy();
     this._handshaking.clear();
     if (this._conns.size === 0) return;
     const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
@@ -252,14 +252,11 @@ export class Server {
       ALPNProtocols: t.ALPNProtocols,
     });
     listener.on('connection', (raw: net.Socket) => {
-      const key = `${raw.remoteAddress}|${raw.remotePort}`;
-      this._handshaking.set(key, raw);
-      raw.once('close', () => {
-        if (this._handshaking.get(key) === raw) this._handshaking.delete(key);
-      });
+      this._handshaking.add(raw);
+      raw.once('close', () => this._handshaking.delete(raw));
     });
     listener.on('secureConnection', (sock) => {
-      this._handshaking.delete(`${sock.remoteAddress}|${sock.remotePort}`);
+      this._handshaking.delete(rawSocketOf(sock));
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
       this._accept(sock, false);
