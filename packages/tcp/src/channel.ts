@@ -1,7 +1,16 @@
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { ByteQueue, copyBytes } from './byte-queue';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+import {
+  type WritableHandle,
+  type WriteReq,
+  fdOf,
+  lastWriteWasAsync,
+  newWriteReq,
+  writableHandleOf,
+} from './node-internals';
+import { closeGracefully, resetSocket } from './socket-close';
 
 /**
  * Bytes received that nobody has asked for yet are kept up to this many; past
@@ -10,7 +19,23 @@ import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 export const DEFAULT_MAX_READ_BUFFER_BYTES = 256 * 1024;
 
 const kChannel = Symbol('channel');
-type OwnedSocket = net.Socket & { [kChannel]: Channel };
+
+/** What a socket's shared listeners call: its channel, or {@link RELEASED}. */
+interface SocketSink {
+  _onBytes(src: Buffer, len: number, owned: boolean): void;
+  _onEnd(): void;
+  _onError(err: Error): void;
+  _onClose(sock: net.Socket): void;
+}
+type OwnedSocket = net.Socket & { [kChannel]: SocketSink };
+
+/** The sink of a socket its channel has let go of: what still arrives is dropped. */
+const RELEASED: SocketSink = {
+  _onBytes() {},
+  _onEnd() {},
+  _onError() {},
+  _onClose() {},
+};
 
 const RESOLVED_0 = Promise.resolve(0);
 const RESOLVED_MINUS_1 = Promise.resolve(-1);
@@ -55,46 +80,9 @@ export const CHANNEL_ONREAD: net.OnReadOpts = {
   buffer: SHARED_READ_BUFFER,
   callback: onRead as (this: unknown, nread: number, buf: Uint8Array) => boolean,
 };
-/**
- * Writes on plain TCP sockets go straight to the socket's handle, the way
- * `net.Socket` itself does it underneath, without the writable-stream layer
- * in between: `send` has at most one write in flight and waits for it, so the
- * stream's queue, its bookkeeping and its callback tick are pure overhead.
- * This needs the `stream_wrap` binding; where a Node version lacks it, sends
- * go through `socket.write` as for TLS.
- */
-interface WriteReq {
-  handle: unknown;
-  oncomplete: (this: WriteReq, status: number) => void;
-  async: boolean;
-  bytes: number;
-  buffer: Uint8Array | null;
-  channel: Channel | null;
-}
-interface TcpHandle {
-  writeBuffer(req: WriteReq, data: Uint8Array): number;
-}
-interface StreamWrapBinding {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-}
-const streamWrap = loadStreamWrap();
-function loadStreamWrap(): StreamWrapBinding | null {
-  try {
-    const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
-    return typeof b.WriteWrap === 'function' &&
-      b.streamBaseState instanceof Int32Array &&
-      typeof b.kLastWriteWasAsync === 'number'
-      ? (b as StreamWrapBinding)
-      : null;
-  } catch {
-    return null;
-  }
-}
 function onDirectWriteComplete(this: WriteReq, status: number): void {
-  const ch = this.channel;
-  this.channel = null;
+  const ch = this.owner as Channel | null;
+  this.owner = null;
   this.buffer = null;
   if (ch !== null) ch._directWritten(status);
 }
@@ -143,13 +131,6 @@ function describe(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
 }
 
-/** The TCP socket under `sock`: `sock` itself, or the socket a TLS socket is layered on. */
-/** @internal */
-export function rawSocketOf(sock: net.Socket): net.Socket {
-  const parent = (sock as net.Socket & { _parent?: unknown })._parent;
-  return parent instanceof net.Socket ? parent : sock;
-}
-
 /**
  * What `Connection` and `Client` share: co's `recv`, `recvn`, `send`,
  * `socket`, `strerror`, over a `net.Socket` or a `tls.TLSSocket`.
@@ -161,7 +142,7 @@ export function rawSocketOf(sock: net.Socket): net.Socket {
  * socket (on plain TCP straight to its handle); the call resolves once the
  * socket has let go of them.
  */
-export abstract class Channel implements AsyncDisposable {
+export abstract class Channel implements AsyncDisposable, SocketSink {
   /**
    * The last failure, with a stable `code` (`ETIMEDOUT`, `ECONNRESET`,
    * `ENOTCONN`, ...), or `null` when nothing has failed yet.
@@ -173,6 +154,8 @@ export abstract class Channel implements AsyncDisposable {
 
   /** The socket, or `null` before a connection and after close. @internal */
   protected _sock: net.Socket | null = null;
+  /** The TCP socket under `_sock`: `_sock` itself, or the socket a TLS socket is layered on. */
+  private _raw: net.Socket | null = null;
   private readonly _queue = new ByteQueue();
   private readonly _maxReadBufferBytes: number;
   /** The peer sent FIN: once the queue is empty, reads return 0. */
@@ -197,7 +180,7 @@ export abstract class Channel implements AsyncDisposable {
   /** The current socket has reported an error (its code is in lastError). */
   private _sockFailed = false;
   /** The TCP handle that `send` writes to directly, or `null` to use `socket.write`. */
-  private _directHandle: TcpHandle | null = null;
+  private _directHandle: WritableHandle | null = null;
 
   protected constructor(maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
     this._maxReadBufferBytes = maxReadBufferBytes;
@@ -295,27 +278,20 @@ export abstract class Channel implements AsyncDisposable {
     return pending;
   }
 
-  private _sendDirect(handle: TcpHandle, chunk: Uint8Array, ms: number): Promise<number> {
-    const sw = streamWrap!;
-    const req = new sw.WriteWrap();
-    req.handle = handle;
-    req.oncomplete = onDirectWriteComplete;
-    req.async = false;
-    req.bytes = 0;
-    req.buffer = null;
-    req.channel = null;
+  private _sendDirect(handle: WritableHandle, chunk: Uint8Array, ms: number): Promise<number> {
+    const req = newWriteReq(handle, onDirectWriteComplete);
     const err = handle.writeBuffer(req, chunk);
     if (err !== 0) {
       this._directWritten(err);
       return RESOLVED_MINUS_1;
     }
     // Written at once, the usual case: the kernel has the bytes.
-    if (sw.streamBaseState[sw.kLastWriteWasAsync] === 0) return Promise.resolve(chunk.length);
+    if (!lastWriteWasAsync()) return Promise.resolve(chunk.length);
     // The kernel took part of it; the rest is written from `chunk` itself, so
     // keep it alive and resolve only once the write completes.
     req.async = true;
     req.buffer = chunk;
-    req.channel = this;
+    req.owner = this;
     this._sendN = chunk.length;
     executorTarget = this;
     const pending = new Promise(sendExecutor);
@@ -341,10 +317,8 @@ export abstract class Channel implements AsyncDisposable {
 
   /** The operating system's file descriptor, or `-1` when not connected or closed. */
   socket(): number {
-    const sock = this._sock;
-    if (sock === null || this._dead) return -1;
-    const handle = (rawSocketOf(sock) as net.Socket & { _handle?: { fd?: number } })._handle;
-    return typeof handle?.fd === 'number' ? handle.fd : -1;
+    const raw = this._raw;
+    return raw === null || this._dead ? -1 : fdOf(raw);
   }
 
   /** Message of the last failure, `''` when nothing has failed. */
@@ -361,25 +335,23 @@ export abstract class Channel implements AsyncDisposable {
   abstract [Symbol.asyncDispose](): Promise<void>;
 
   /**
-   * Takes over `sock`, which is connected (TLS: handshake done). A socket made
-   * with {@link CHANNEL_ONREAD} delivers its bytes through it; any other
-   * through `'data'`. @internal
+   * Takes over `sock`, which is connected (TLS: handshake done); `raw` is the
+   * TCP socket under it (`sock` itself when plain). A socket made with
+   * {@link CHANNEL_ONREAD} delivers its bytes through it; any other through
+   * `'data'`. @internal
    */
-  protected _attach(sock: net.Socket, viaOnread = false): void {
+  protected _attach(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
     const owned = sock as OwnedSocket;
     owned[kChannel] = this;
     this._sock = sock;
+    this._raw = raw;
     this._eof = false;
     this._dead = false;
     this._paused = false;
     this._sockFailed = false;
     this._writesIssued = this._writesDone = 0;
     this._onWritten = null;
-    this._directHandle = null;
-    if (viaOnread && streamWrap !== null) {
-      const handle = (sock as net.Socket & { _handle?: Partial<TcpHandle> | null })._handle;
-      if (handle && typeof handle.writeBuffer === 'function') this._directHandle = handle as TcpHandle;
-    }
+    this._directHandle = viaOnread ? writableHandleOf(sock) : null;
     this._queue.clear();
     if (!viaOnread) sock.on('data', onData);
     sock.on('end', onEnd);
@@ -394,10 +366,10 @@ export abstract class Channel implements AsyncDisposable {
   protected abstract _closedHere(): boolean;
 
   /**
-   * Stops all I/O on the socket (the subclass closes or resets it): a pending
-   * `recv`/`send` resolves `-1` with `why` as its error. @internal
+   * Stops all I/O and lets the socket go, closing it gracefully or with an
+   * RST: a pending `recv`/`send` resolves `-1` with `why` as its error. @internal
    */
-  protected _detach(why: TcpError): void {
+  protected _detach(why: TcpError, reset: boolean): void {
     this._dead = true;
     this._queue.clear();
     if (this._recvResolve !== null || this._sendResolve !== null) {
@@ -405,26 +377,22 @@ export abstract class Channel implements AsyncDisposable {
       this._settleRecv(-1);
       this._settleSend(-1);
     }
+    this._release(reset);
   }
 
-  /** Ends the connection with an RST: no TIME_WAIT, unsent bytes dropped. @internal */
-  protected _resetSocket(sock: net.Socket): void {
-    const raw = rawSocketOf(sock);
-    if (raw.destroyed || raw.writableEnded || sock.writableEnded) {
-      // Closed already, or a FIN is under way (close() ran first): libuv
-      // refuses an RST then, and Node would drop the handle without closing
-      // it, so close plainly. A TLS socket closes the TCP socket under it.
-      sock.destroy();
-      return;
-    }
-    try {
-      // For TLS only the TCP socket under it is reset: the TLS socket sees its
-      // transport go and closes by itself. (Destroying both in the same tick
-      // right after a handshake crashes Node 20.)
-      raw.resetAndDestroy();
-    } catch {
-      sock.destroy();
-    }
+  /**
+   * Lets go of the socket, which then closes by itself: gracefully (every byte
+   * sent reaches the peer, then FIN) or with an RST. Reads and events of the
+   * socket no longer reach this channel. @internal
+   */
+  private _release(reset: boolean): void {
+    const sock = this._sock;
+    const raw = this._raw;
+    if (sock === null || raw === null) return;
+    this._dead = true;
+    (sock as OwnedSocket)[kChannel] = RELEASED;
+    if (reset) resetSocket(sock, raw);
+    else closeGracefully(sock);
   }
 
   /**
@@ -525,7 +493,7 @@ export abstract class Channel implements AsyncDisposable {
     this._dead = true;
     this._settleSend(-1);
     this._settleRecv(-1);
-    if (sock !== null) this._resetSocket(sock);
+    if (sock !== null) this._release(true);
   }
 
   private _waitRecv(buf: Uint8Array, n: number, exact: boolean, ms: number): Promise<number> {

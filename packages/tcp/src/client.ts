@@ -119,12 +119,10 @@ export class Client extends Channel {
     if (this._abortConnect !== null) {
       this._abortConnect(new TcpError(TcpErrorCode.ENOTCONN, `connect to ${this._target()} cancelled by disconnect()`, this._where()));
     }
-    const sock = this._sock;
-    if (sock === null) return;
-    this._detach(new TcpError(TcpErrorCode.ENOTCONN, 'the connection was closed here', this._where()));
+    if (this._sock === null) return;
+    // Every byte a resolved send handed over reaches the server, then FIN.
+    this._detach(new TcpError(TcpErrorCode.ENOTCONN, 'the connection was closed here', this._where()), false);
     this._sock = null;
-    // Bytes a resolved send handed over are in the kernel, which still delivers them before FIN.
-    sock.destroy();
   }
 
   /** Same as {@link Client.disconnect}. */
@@ -185,7 +183,7 @@ export class Client extends Channel {
         this._connecting = null;
         if (err === null) {
           this.lastError = null;
-          this._attach(sock, !this.useSsl);
+          this._attach(sock, raw, !this.useSsl);
           resolve(true);
           return;
         }

@@ -17,12 +17,15 @@ export class Connection extends Channel {
   private _delayTimer: NodeJS.Timeout | null = null;
   private _closedPromise: Promise<void> | null = null;
 
-  /** @internal Created by {@link Server}; `viaOnread`: `sock` reads through `CHANNEL_ONREAD`. */
-  constructor(sock: net.Socket, maxReadBufferBytes: number, viaOnread: boolean) {
+  /**
+   * @internal Created by {@link Server}; `raw` is the TCP socket under `sock`
+   * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`.
+   */
+  constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean) {
     super(maxReadBufferBytes);
     this._peerAddress = sock.remoteAddress ?? '';
     this._peerPort = sock.remotePort ?? 0;
-    this._attach(sock, viaOnread);
+    this._attach(sock, raw, viaOnread);
   }
 
   /**
@@ -108,9 +111,7 @@ export class Connection extends Channel {
     }
     if (this._shut && !reset) return;
     this._shut = true;
-    this._detach(why);
-    if (reset) this._resetSocket(sock);
-    else if (!sock.destroyed) sock.destroySoon();
+    this._detach(why, reset);
   }
 
   private _whenClosed(): Promise<void> {

@@ -28,4 +28,5 @@ export { Channel, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 export { Client, type ClientTlsOptions } from './client';
 export { Connection } from './connection';
 export { TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
+export { fastPaths, NO_INTERNALS_ENV, type FastPaths } from './node-internals';
 export { Server, type ConnectionHandler, type ServerOptions } from './server';

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CHANNEL_ONREAD, DEFAULT_MAX_READ_BUFFER_BYTES, rawSocketOf } from './channel';
+import { CHANNEL_ONREAD, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import { Connection } from './connection';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+import { adoptWithOnread } from './node-internals';
 
 /** Options of {@link Server}; every one is optional. */
 export interface ServerOptions {
@@ -73,8 +74,13 @@ export class Server {
   private readonly _conns = new Set<Connection>();
   /** Every shutdown() waiting for the last connection to close (there may be several at once). */
   private _drainWaiters: Array<() => void> = [];
-  /** TLS: accepted TCP sockets whose handshake has not finished; shutdown() drops them. */
-  private readonly _handshaking = new Set<net.Socket>();
+  /**
+   * TLS: accepted TCP sockets whose handshake has not finished, by the peer's
+   * "address|port" (unique among live connections to one listener). The TLS
+   * socket made from one is matched to it by that key; shutdown() drops those
+   * still in handshake.
+   */
+  private readonly _handshaking = new Map<string, net.Socket>();
 
   constructor(options: ServerOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -204,7 +210,7 @@ export class Server {
   async shutdown(ms = 5000): Promise<void> {
     this.exit();
     // A TLS handshake still under way would otherwise finish later and be served after shutdown.
-    for (const raw of this._handshaking) raw.destroy();
+    for (const raw of this._handshaking.values()) raw.destroy();
     this._handshaking.clear();
     if (this._conns.size === 0) return;
     const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
@@ -220,17 +226,22 @@ export class Server {
     }
   }
 
+  /** Shuts the server down gracefully ({@link Server.shutdown} with its default grace period); `await using server = new Server()` calls this. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
   private _plainListener(): net.Server {
     // Accepted sockets start paused so that their handle can move to a socket
-    // that reads through the channel's `onread` fast path (see adoptForOnread).
+    // that reads through the channel's `onread` fast path (adoptWithOnread).
     const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
     listener.on('connection', (sock) => {
-      const adopted = adoptForOnread(sock);
+      const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
       if (adopted !== null) {
-        this._accept(adopted, true);
+        this._accept(adopted, adopted, true);
       } else {
         sock.resume();
-        this._accept(sock, false);
+        this._accept(sock, sock, false);
       }
     });
     return listener;
@@ -252,14 +263,20 @@ export class Server {
       ALPNProtocols: t.ALPNProtocols,
     });
     listener.on('connection', (raw: net.Socket) => {
-      this._handshaking.add(raw);
-      raw.once('close', () => this._handshaking.delete(raw));
+      const key = peerKey(raw);
+      this._handshaking.set(key, raw);
+      raw.once('close', () => {
+        if (this._handshaking.get(key) === raw) this._handshaking.delete(key);
+      });
     });
     listener.on('secureConnection', (sock) => {
-      this._handshaking.delete(rawSocketOf(sock));
+      const key = peerKey(sock);
+      const raw = this._handshaking.get(key);
+      this._handshaking.delete(key);
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
-      this._accept(sock, false);
+      // A TLS socket is open here, so its peer's address is known and the TCP socket found.
+      this._accept(sock, raw ?? sock, false);
     });
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
@@ -269,7 +286,7 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket, viaOnread: boolean): void {
+  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
     const max = this._options.maxConnections;
     if (max !== undefined && this._conns.size >= max) {
       // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
@@ -280,7 +297,7 @@ export class Server {
       else sock.resetAndDestroy();
       return;
     }
-    const conn = new Connection(sock, this._options.maxReadBufferBytes, viaOnread);
+    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread);
     this._conns.add(conn);
     sock.once('close', () => {
       this._conns.delete(conn);
@@ -333,25 +350,11 @@ export class Server {
   }
 }
 
-/**
- * Moves the TCP handle of a freshly accepted, paused socket to a new socket
- * made with the `onread` option, which `net.Server` cannot pass to the sockets
- * it creates. The old socket is left without a handle and destroyed, which
- * closes nothing. Returns `null` (and the caller keeps `sock`) when the socket
- * is not the plain TCP socket this expects.
- */
-function adoptForOnread(sock: net.Socket): net.Socket | null {
-  const old = sock as net.Socket & { _handle?: object | null };
-  const handle = old._handle;
-  if (handle === null || handle === undefined || typeof (handle as { readStart?: unknown }).readStart !== 'function') {
-    return null;
-  }
-  old._handle = null;
-  old.destroy();
-  return new net.Socket({ handle, allowHalfOpen: true, onread: CHANNEL_ONREAD } as net.SocketConstructorOpts);
-}
-
 function ignore(): void {}
+
+function peerKey(sock: net.Socket): string {
+  return `${sock.remoteAddress}|${sock.remotePort}`;
+}
 
 function closeUnlessAsked(conn: Connection): void {
   if (!conn._closeAsked()) void conn.close();

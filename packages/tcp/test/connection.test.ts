@@ -148,13 +148,14 @@ test('a recv pending at reset() resolves -1', async () => {
 test('peer() is "ip:port" of the remote end; socket() is a descriptor while open and -1 after close', async () => {
   const sock = await rawConnect(served.port);
   const conn = await served.nextConn();
-  expect(conn.peer()).toBe(`127.0.0.1:${sock.localPort}`);
+  const localPort = sock.localPort;
+  expect(conn.peer()).toBe(`127.0.0.1:${localPort}`);
   const fd = conn.socket();
   expect(Number.isInteger(fd)).toBe(true);
   expect(fd).toBeGreaterThan(0);
   await conn.close();
   expect(conn.socket()).toBe(-1);
-  expect(conn.peer()).toBe(`127.0.0.1:${sock.localPort}`); // still known after close
+  expect(conn.peer()).toBe(`127.0.0.1:${localPort}`); // still known after close
   sock.destroy();
 });
 
