@@ -181,6 +181,8 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
   private _sockFailed = false;
   /** The TCP handle that `send` writes to directly, or `null` to use `socket.write`. */
   private _directHandle: WritableHandle | null = null;
+  /** The socket reads through `onread` into the shared buffer, not through `'data'`. */
+  private _viaOnread = false;
 
   protected constructor(maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
     this._maxReadBufferBytes = maxReadBufferBytes;
@@ -326,6 +328,11 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
     return this.lastError === null ? '' : this.lastError.message;
   }
 
+  /** Which fast paths this channel's socket uses (for tests). @internal */
+  _fastPathsInUse(): { directWrite: boolean; onread: boolean } {
+    return { directWrite: this._directHandle !== null, onread: this._viaOnread };
+  }
+
   /** The socket is open, not failed, and the peer has not closed its side. @internal */
   protected _usable(): boolean {
     return this._sock !== null && !this._dead && !this._eof && !this._sock.destroyed;
@@ -351,6 +358,7 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
     this._sockFailed = false;
     this._writesIssued = this._writesDone = 0;
     this._onWritten = null;
+    this._viaOnread = viaOnread;
     this._directHandle = viaOnread ? writableHandleOf(sock) : null;
     this._queue.clear();
     if (!viaOnread) sock.on('data', onData);

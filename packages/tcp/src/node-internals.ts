@@ -27,6 +27,7 @@
  * @internal
  */
 import * as net from 'node:net';
+import { types } from 'node:util';
 
 /** The environment variable that turns every fast path off when set to `1`. */
 export const NO_INTERNALS_ENV = 'PROJ_TCP_NO_INTERNALS';
@@ -83,7 +84,8 @@ function loadStreamWrap(): StreamWrapBinding | null {
   try {
     const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
     return typeof binding.WriteWrap === 'function' &&
-      binding.streamBaseState instanceof Int32Array &&
+      // isInt32Array, not instanceof: the binding's array may come from another realm (a vm context, as in Jest).
+      types.isInt32Array(binding.streamBaseState) &&
       typeof binding.kLastWriteWasAsync === 'number'
       ? (binding as StreamWrapBinding)
       : null;
