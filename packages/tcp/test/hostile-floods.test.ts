@@ -300,7 +300,8 @@ describe('1,000 connections opened and dropped in a loop', () => {
     await waitFor(() => server.connNum() === 0, 'connNum to return to 0', 10_000);
     await waitFor(() => openFds() <= fdsBefore, `file descriptors to return to ${fdsBefore} (now ${openFds()})`, 5000);
     const mem = watch.stop();
-    expect(openFds()).toBe(fdsBefore);
+    // Not more than before; fewer when a socket of an earlier test finished its lingering close meanwhile.
+    expect(openFds()).toBeLessThanOrEqual(fdsBefore);
     expect(server.connNum()).toBe(0);
     // Every connection that made a round trip was served; over plain TCP every accepted one is
     // (a raw socket destroyed before its connect may never be); over TLS one that closes right
