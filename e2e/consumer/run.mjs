@@ -85,7 +85,7 @@ function childEnv(extra = {}) {
     if (/^npm_/i.test(k) || /^NX_TASK_/.test(k) || k === 'INIT_CWD') continue;
     env[k] = v;
   }
-  return {
+  const merged = {
     ...env,
     NX_NO_CLOUD: 'true',
     NX_DAEMON: 'false',
@@ -97,6 +97,8 @@ function childEnv(extra = {}) {
     FORCE_COLOR: '0',
     ...extra,
   };
+  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+  return merged;
 }
 
 const children = new Set();
@@ -378,7 +380,10 @@ async function main() {
     const t0 = Date.now();
     await run(process.execPath, [nxBin(), 'release', 'publish', `--registry=${registryUrl}`], {
       cwd: root,
-      env: childEnv({ NPM_CONFIG_USERCONFIG: userconfig }),
+      // Nx's cache stays on here even when CI turns it off: the outer run builds each
+      // package (nx-release-publish depends on build), and each package's prepack then asks
+      // Nx for the same build again, which it can restore instead of compiling it again.
+      env: childEnv({ NPM_CONFIG_USERCONFIG: userconfig, NX_SKIP_NX_CACHE: undefined }),
       timeoutMs: 300_000,
     });
     const lines = [];
