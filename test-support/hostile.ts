@@ -7,6 +7,8 @@
  * Linux only for {@link openFds} (it counts `/proc/self/fd`).
  */
 import { appendFileSync, readdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** Mebibytes. */
 export const MiB = 1024 * 1024;
@@ -24,37 +26,64 @@ export interface MemoryReport {
   baseline: { rss: number; arrayBuffers: number; heapUsed: number };
   /** Highest value seen minus the baseline. */
   peakGrowth: { rss: number; arrayBuffers: number; heapUsed: number };
+  /** With `retained`: the highest value right after a full collection, minus the baseline (else the baseline's). */
+  retainedGrowth: { rss: number; arrayBuffers: number; heapUsed: number };
   /** How many samples were taken. */
   samples: number;
+}
+
+/**
+ * A full garbage collection, in any process (Jest workers run without
+ * `--expose-gc`): for measuring what is retained, not what awaits collection.
+ */
+export function collectGarbage(): void {
+  gcFunction ??= exposeGc();
+  gcFunction();
+}
+let gcFunction: (() => void) | undefined;
+function exposeGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }
 
 /**
  * Samples `process.memoryUsage()` every `everyMs` (and whenever
  * {@link MemoryWatch.sample} is called, e.g. from a hot loop) and keeps the
  * peak of each figure. Its timer is unref'd and cleared by `stop()`.
+ *
+ * With `retained`, every call of {@link MemoryWatch.sample} first collects
+ * garbage and also keeps the peak of what is then left ({@link MemoryReport.retainedGrowth}):
+ * the peak alone includes garbage not yet collected, which depends on when V8
+ * chooses to collect (later on Node 24+ than on 20 for external memory).
  */
 export class MemoryWatch {
   private readonly _base: MemoryReport['baseline'];
   private readonly _peak: MemoryReport['baseline'];
+  private readonly _retainedPeak: MemoryReport['baseline'];
+  private readonly _retained: boolean;
   private _samples = 0;
   private readonly _timer: NodeJS.Timeout;
 
-  constructor(everyMs = 20) {
+  constructor(everyMs = 20, options: { retained?: boolean } = {}) {
+    this._retained = options.retained ?? false;
+    if (this._retained) collectGarbage();
     const m = process.memoryUsage();
     this._base = { rss: m.rss, arrayBuffers: m.arrayBuffers, heapUsed: m.heapUsed };
     this._peak = { ...this._base };
-    this._timer = setInterval(() => this.sample(), everyMs);
+    this._retainedPeak = { ...this._base };
+    this._timer = setInterval(() => this._take(this._peak), everyMs);
     this._timer.unref();
   }
 
-  /** Takes one sample now. */
+  /** Takes one sample now (with `retained`: after a full collection). */
   sample(): void {
-    const m = process.memoryUsage();
-    const p = this._peak;
-    if (m.rss > p.rss) p.rss = m.rss;
-    if (m.arrayBuffers > p.arrayBuffers) p.arrayBuffers = m.arrayBuffers;
-    if (m.heapUsed > p.heapUsed) p.heapUsed = m.heapUsed;
-    this._samples++;
+    if (this._retained) {
+      this._take(this._peak);
+      collectGarbage();
+      this._take(this._retainedPeak);
+    } else {
+      this._take(this._peak);
+    }
   }
 
   /** Stops sampling (after one last sample) and reports. */
@@ -62,12 +91,25 @@ export class MemoryWatch {
     this.sample();
     clearInterval(this._timer);
     const b = this._base;
-    const p = this._peak;
+    const growth = (p: MemoryReport['baseline']): MemoryReport['peakGrowth'] => ({
+      rss: p.rss - b.rss,
+      arrayBuffers: p.arrayBuffers - b.arrayBuffers,
+      heapUsed: p.heapUsed - b.heapUsed,
+    });
     return {
       baseline: { ...b },
-      peakGrowth: { rss: p.rss - b.rss, arrayBuffers: p.arrayBuffers - b.arrayBuffers, heapUsed: p.heapUsed - b.heapUsed },
+      peakGrowth: growth(this._peak),
+      retainedGrowth: growth(this._retainedPeak),
       samples: this._samples,
     };
+  }
+
+  private _take(p: MemoryReport['baseline']): void {
+    const m = process.memoryUsage();
+    if (m.rss > p.rss) p.rss = m.rss;
+    if (m.arrayBuffers > p.arrayBuffers) p.arrayBuffers = m.arrayBuffers;
+    if (m.heapUsed > p.heapUsed) p.heapUsed = m.heapUsed;
+    this._samples++;
   }
 }
 
