@@ -1,0 +1,247 @@
+/**
+ * Byte level, no network: the read queue (ByteQueue) and the read state
+ * machine of a channel (what `_onBytes` does with a waiting `recv`/`recvn`,
+ * the queue, the shared read buffer and the pause bound), fed bytes directly
+ * in every split, as ws tests its receiver. The socket under the channel is a
+ * real `net.Socket` that is never connected: it only takes the listeners and
+ * records pause/resume.
+ */
+import * as net from 'node:net';
+import fc from 'fast-check';
+import { TcpError } from '../src';
+import { Channel } from '../src/channel';
+import { ByteQueue } from '../src/byte-queue';
+
+/** `n` bytes counting from `from` (mod 256): any shift, loss or repeat shows. */
+function bytes(from: number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (from + i) & 0xff;
+  return b;
+}
+
+describe('ByteQueue', () => {
+  test('reads across chunk boundaries, in order, and counts what it holds', () => {
+    const q = new ByteQueue();
+    q.push(bytes(0, 3));
+    q.push(bytes(3, 1));
+    q.push(bytes(4, 6));
+    expect(q.length).toBe(10);
+    const out = Buffer.alloc(10);
+    expect(q.read(out, 2)).toBe(2); // inside the first chunk
+    expect(q.read(out.subarray(2), 5)).toBe(5); // rest of the first, all of the second, part of the third
+    expect(q.length).toBe(3);
+    expect(q.read(out.subarray(7), 3)).toBe(3); // exactly to the end
+    expect(q.length).toBe(0);
+    expect(out.equals(bytes(0, 10))).toBe(true);
+  });
+
+  test('grows its ring past its first size with chunks still held, keeping their order', () => {
+    const q = new ByteQueue();
+    const out = Buffer.alloc(1);
+    let next = 0;
+    let read = 0;
+    // Interleaved so that head wraps around the ring before each growth.
+    for (let i = 0; i < 100; i++) {
+      q.push(bytes(next, 1));
+      next++;
+      q.push(bytes(next, 1));
+      next++;
+      q.read(out, 1);
+      expect(out[0]).toBe(read++ & 0xff);
+    }
+    expect(q.length).toBe(100);
+    while (q.length > 0) {
+      q.read(out, 1);
+      expect(out[0]).toBe(read++ & 0xff);
+    }
+    expect(read).toBe(200);
+  });
+
+  test('clear drops everything; the queue works again afterwards', () => {
+    const q = new ByteQueue();
+    q.push(bytes(0, 5));
+    q.read(Buffer.alloc(2), 2);
+    q.clear();
+    expect(q.length).toBe(0);
+    q.push(bytes(9, 2));
+    const out = Buffer.alloc(2);
+    q.read(out, 2);
+    expect(out.equals(bytes(9, 2))).toBe(true);
+  });
+
+  test('any chunking in, any read sizes out: the same bytes in the same order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 90 }), { minLength: 1, maxLength: 40 }),
+        (chunkSizes, readSizes) => {
+          const total = chunkSizes.reduce((a, b) => a + b, 0);
+          const q = new ByteQueue();
+          let at = 0;
+          for (const size of chunkSizes) {
+            q.push(bytes(at, size));
+            at += size;
+          }
+          const out = Buffer.alloc(total);
+          let got = 0;
+          for (let i = 0; got < total; i++) {
+            const n = Math.min(readSizes[i % readSizes.length], total - got);
+            q.read(out.subarray(got), n);
+            got += n;
+            expect(q.length).toBe(total - got);
+          }
+          expect(out.equals(bytes(0, total))).toBe(true);
+        },
+      ),
+    );
+  });
+});
+
+/** A channel over an unconnected socket, fed by the test through `_onBytes`. */
+class FedChannel extends Channel {
+  readonly sock = new net.Socket();
+
+  constructor(maxReadBufferBytes: number) {
+    super(maxReadBufferBytes);
+    this._attach(this.sock, this.sock, true);
+  }
+
+  /** Bytes arriving as `'data'` delivers them: a chunk the channel may keep. */
+  owned(chunk: Buffer): void {
+    this._onBytes(chunk, chunk.length, true);
+  }
+
+  /** Bytes arriving through `onread`: the shared buffer, overwritten right after the call. */
+  shared(chunk: Buffer): void {
+    const scratch = Buffer.alloc(chunk.length + 8, 0xee);
+    chunk.copy(scratch);
+    this._onBytes(scratch, chunk.length, false);
+    scratch.fill(0xdd); // the next read reuses the shared buffer
+  }
+
+  close(): void {
+    this._detach(new TcpError('ENOTCONN', 'the test is over'), true);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  protected _where(): { address?: string; port?: number } {
+    return {};
+  }
+
+  protected _closedHere(): boolean {
+    return false;
+  }
+}
+
+describe('the read state machine', () => {
+  let ch: FedChannel;
+  beforeEach(() => {
+    ch = new FedChannel(64);
+  });
+  afterEach(() => ch.close());
+
+  test.each(['owned', 'shared'] as const)('a waiting recv takes what fits; the rest is queued for the next call (%s)', async (how) => {
+    const buf = Buffer.alloc(4);
+    const pending = ch.recv(buf, 4);
+    ch[how](bytes(0, 10));
+    expect(await pending).toBe(4);
+    expect(buf.equals(bytes(0, 4))).toBe(true);
+    const rest = Buffer.alloc(16);
+    expect(await ch.recv(rest, 16)).toBe(6); // answered from the queue at once
+    expect(rest.subarray(0, 6).equals(bytes(4, 6))).toBe(true);
+  });
+
+  test.each(['owned', 'shared'] as const)('a waiting recvn completes only with its n bytes, however they are split (%s)', async (how) => {
+    const buf = Buffer.alloc(10);
+    let settled = false;
+    const pending = ch.recvn(buf, 10).then((n) => {
+      settled = true;
+      return n;
+    });
+    for (let i = 0; i < 9; i++) ch[how](bytes(i, 1));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    ch[how](bytes(9, 3)); // the last byte and two more
+    expect(await pending).toBe(10);
+    expect(buf.equals(bytes(0, 10))).toBe(true);
+    const rest = Buffer.alloc(2);
+    expect(await ch.recvn(rest, 2)).toBe(2);
+    expect(rest.equals(bytes(10, 2))).toBe(true);
+  });
+
+  test('a recvn that times out consumes nothing: the next call gets its partial bytes, in order', async () => {
+    const buf = Buffer.alloc(8);
+    const pending = ch.recvn(buf, 8, 0);
+    ch.shared(bytes(0, 5));
+    expect(await pending).toBe(-1);
+    expect(ch.lastError?.code).toBe('ETIMEDOUT');
+    ch.shared(bytes(5, 3));
+    expect(await ch.recvn(buf, 8)).toBe(8);
+    expect(buf.equals(bytes(0, 8))).toBe(true);
+  });
+
+  test('unasked bytes past the bound pause the socket; reading below it resumes', async () => {
+    expect(ch.sock.isPaused()).toBe(false);
+    for (let i = 0; i < 8; i++) ch.shared(bytes(i * 8, 8)); // 64 bytes: the bound
+    expect(ch.sock.isPaused()).toBe(true);
+    const buf = Buffer.alloc(64);
+    expect(await ch.recv(buf, 1)).toBe(1);
+    expect(ch.sock.isPaused()).toBe(false);
+    expect(await ch.recv(buf, 64)).toBe(63);
+    expect(buf.subarray(0, 63).equals(bytes(1, 63))).toBe(true);
+  });
+
+  test('a recvn larger than the bound still completes: its bytes are needed whatever the bound', async () => {
+    const buf = Buffer.alloc(256);
+    const pending = ch.recvn(buf, 256);
+    for (let i = 0; i < 32; i++) ch.shared(bytes(i * 8, 8));
+    expect(await pending).toBe(256);
+    expect(buf.equals(bytes(0, 256))).toBe(true);
+  });
+
+  test('any arrival split, any mix of recv and recvn sizes: every byte once, in order (both arrival kinds)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), fc.boolean()), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 50 }), fc.boolean()), { minLength: 1, maxLength: 30 }),
+        async (arrivals, reads) => {
+          const c = new FedChannel(32);
+          try {
+            const total = arrivals.reduce((a, [n]) => a + n, 0);
+            const got: Buffer[] = [];
+            let received = 0;
+            let next = 0;
+            let arrival = 0;
+            for (let i = 0; received < total; i++) {
+              const [size, exact] = reads[i % reads.length];
+              const n = exact ? Math.min(size, total - received) : size;
+              const buf = Buffer.alloc(n);
+              const pending = exact ? c.recvn(buf, n) : c.recv(buf, n);
+              let result: number | null = null;
+              void pending.then((r) => (result = r));
+              // Feed arrivals until the call settles.
+              while ((await Promise.resolve(), result === null)) {
+                const [len, owned] = arrivals[arrival++];
+                if (owned) c.owned(bytes(next, len));
+                else c.shared(bytes(next, len));
+                next += len;
+              }
+              const r = result as number;
+              expect(r).toBeGreaterThan(0);
+              if (exact) expect(r).toBe(n);
+              got.push(buf.subarray(0, r));
+              received += r;
+            }
+            expect(Buffer.concat(got).equals(bytes(0, total))).toBe(true);
+          } finally {
+            c.close();
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
