@@ -2,7 +2,7 @@
  * pingpong-client against pingpong-server, both as child processes
  * (`node dist/main.js`) on a free loopback port, plain and TLS.
  */
-import { CLIENT_MAIN, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps, type App } from '../../../test-support/apps';
+import { App, CLIENT_MAIN, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../test-support/apps';
 
 jest.setTimeout(40_000);
 
@@ -62,15 +62,14 @@ describe('plain TCP', () => {
 
   test('no server yet: failures are reported and retried, and it connects once the server is up', async () => {
     const port = await freePort();
-    const client = runApp(CLIENT_MAIN, ['--port', String(port), '--clients', '2', '--rounds', '1', '--retries', '8']);
-    await new Promise((res) => setTimeout(res, 400));
+    const client = new App(CLIENT_MAIN, ['--port', String(port), '--clients', '2', '--rounds', '1', '--retries', '8']);
+    // The server starts only once the client has failed and is waiting to retry.
+    await client.waitFor(/retry 1\/8 in \d+ ms/);
     // startServer passes --port 0; the later --port wins.
     const server = await startServer(['--port', String(port), '--quiet']);
-    const done = await client;
-    expect(done.exit.code).toBe(0);
-    expect(done.stdout).toMatch(/connect failed: .*ECONNREFUSED/);
-    expect(done.stdout).toMatch(/retry 1\/8 in \d+ ms/);
-    expect(done.stdout).toMatch(/^done: 2\/2 round trips ok/m);
+    expect((await client.exited).code).toBe(0);
+    expect(client.stdout).toMatch(/connect failed: .*ECONNREFUSED/);
+    expect(client.stdout).toMatch(/^done: 2\/2 round trips ok/m);
     expect(server.port).toBe(port);
     await stopServer(server.app);
   });
