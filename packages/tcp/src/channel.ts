@@ -328,6 +328,11 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
     return this.lastError === null ? '' : this.lastError.message;
   }
 
+  /** Bytes queued unread, and whether reading is paused for them (for tests). @internal */
+  _readState(): { queued: number; paused: boolean } {
+    return { queued: this._queue.length, paused: this._paused };
+  }
+
   /** Which fast paths this channel's socket uses (for tests). @internal */
   _fastPathsInUse(): { directWrite: boolean; onread: boolean } {
     return { directWrite: this._directHandle !== null, onread: this._viaOnread };

@@ -61,7 +61,10 @@ describe.each(VARIANTS)('$name', (variant) => {
   test('a recvn larger than the read bound still completes, after the socket paused at the bound', async () => {
     const size = 2 * MiB; // the default bound is 256 KiB
     p.peer.write(pattern(5, size));
-    await sleep(100); // bytes queue up to the bound and the socket pauses
+    // Bytes queue up to the bound, and the socket stops reading there.
+    await waitFor(() => p.ours._readState().paused, 'our socket to pause at the read bound');
+    expect(p.ours._readState().queued).toBeGreaterThanOrEqual(256 * 1024);
+    expect(p.ours._readState().queued).toBeLessThan(size);
     const buf = Buffer.alloc(size);
     expect(await p.ours.recvn(buf, size, 5000)).toBe(size);
     expect(firstPatternMismatch(buf, 5)).toBe(-1);
