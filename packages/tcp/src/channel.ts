@@ -1,41 +1,17 @@
 import type * as net from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { checkMs, checkRecvArgs, describe } from './args';
 import { ByteQueue, copyBytes } from './byte-queue';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
-import {
-  type WritableHandle,
-  type WriteReq,
-  fdOf,
-  lastWriteWasAsync,
-  newWriteReq,
-  writableHandleOf,
-} from './node-internals';
+import { fdOf, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
+import { bindSocket, unbindSocket } from './socket-events';
+import { FAILED, SocketWriter, WRITTEN } from './socket-writer';
 
 /**
  * Bytes received that nobody has asked for yet are kept up to this many; past
  * it the socket stops reading until the application catches up.
  */
 export const DEFAULT_MAX_READ_BUFFER_BYTES = 256 * 1024;
-
-const kChannel = Symbol('channel');
-
-/** What a socket's shared listeners call: its channel, or {@link RELEASED}. */
-interface SocketSink {
-  _onBytes(src: Buffer, len: number, owned: boolean): void;
-  _onEnd(): void;
-  _onError(err: Error): void;
-  _onClose(sock: net.Socket): void;
-}
-type OwnedSocket = net.Socket & { [kChannel]: SocketSink };
-
-/** The sink of a socket its channel has let go of: what still arrives is dropped. */
-const RELEASED: SocketSink = {
-  _onBytes() {},
-  _onEnd() {},
-  _onError() {},
-  _onClose() {},
-};
 
 const RESOLVED_0 = Promise.resolve(0);
 const RESOLVED_MINUS_1 = Promise.resolve(-1);
@@ -51,51 +27,6 @@ function sendExecutor(resolve: (n: number) => void): void {
   executorTarget!._sendResolve = resolve;
 }
 
-// Socket listeners are shared functions too: `this` is the socket, which
-// points back at its channel.
-function onData(this: OwnedSocket, chunk: Buffer): void {
-  this[kChannel]._onBytes(chunk, chunk.length, true);
-}
-
-/**
- * Plain TCP sockets read through `onread` into this one buffer, shared by
- * every socket of the process: the kernel writes into it, and the callback
- * copies the bytes out (into the waiting caller's buffer, or the queue) before
- * it returns, so the next read, whichever socket it is for, finds it free.
- * This skips the readable-stream machinery and the allocation of a chunk per
- * read that `'data'` events cost, and an idle connection holds no read buffer.
- */
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-function onRead(this: OwnedSocket, nread: number, buf: Buffer): boolean {
-  this[kChannel]._onBytes(buf, nread, false);
-  // Pausing goes through socket.pause() in _onBytes, the same for both paths.
-  return true;
-}
-
-/**
- * `onread` option for `net.Socket`/`net.connect` that feeds a {@link Channel}.
- * @internal
- */
-export const CHANNEL_ONREAD: net.OnReadOpts = {
-  buffer: SHARED_READ_BUFFER,
-  callback: onRead as (this: unknown, nread: number, buf: Uint8Array) => boolean,
-};
-function onDirectWriteComplete(this: WriteReq, status: number): void {
-  const ch = this.owner as Channel | null;
-  this.owner = null;
-  this.buffer = null;
-  if (ch !== null) ch._directWritten(status);
-}
-
-function onEnd(this: OwnedSocket): void {
-  this[kChannel]._onEnd();
-}
-function onError(this: OwnedSocket, err: Error): void {
-  this[kChannel]._onError(err);
-}
-function onClose(this: OwnedSocket): void {
-  this[kChannel]._onClose(this);
-}
 function onRecvTimeout(ch: Channel, ms: number): void {
   ch._timeoutRecv(ms);
 }
@@ -103,32 +34,10 @@ function onSendTimeout(ch: Channel, ms: number): void {
   ch._timeoutSend(ms);
 }
 
-/** Checks the arguments shared by `recv` and `recvn`; a bad one is a programming error and throws. */
-function checkRecvArgs(buf: Uint8Array, n: number, ms: number): void {
-  if (!(buf instanceof Uint8Array)) {
-    throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
-  }
-  if (!Number.isInteger(n) || n < 1 || n > buf.length) {
-    throw new RangeError(`n must be an integer from 1 to buf.length (${buf.length}), got ${n}`);
-  }
-  checkMs(ms);
-}
-
 function copyOut(src: Buffer, start: number, end: number): Buffer {
   const chunk = Buffer.allocUnsafe(end - start);
   copyBytes(src, start, chunk, 0, end - start);
   return chunk;
-}
-
-/** @internal */
-export function checkMs(ms: number): void {
-  if (typeof ms !== 'number' || Number.isNaN(ms)) {
-    throw new TypeError(`ms must be a number of milliseconds (negative: wait forever), got ${describe(ms)}`);
-  }
-}
-
-function describe(v: unknown): string {
-  return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
 }
 
 /**
@@ -142,7 +51,7 @@ function describe(v: unknown): string {
  * socket (on plain TCP straight to its handle); the call resolves once the
  * socket has let go of them.
  */
-export abstract class Channel implements AsyncDisposable, SocketSink {
+export abstract class Channel implements AsyncDisposable {
   /**
    * The last failure, with a stable `code` (`ETIMEDOUT`, `ECONNRESET`,
    * `ENOTCONN`, ...), or `null` when nothing has failed yet.
@@ -169,18 +78,10 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
   private _recvTimer: NodeJS.Timeout | null = null;
   private _sendN = 0;
   private _sendTimer: NodeJS.Timeout | null = null;
-  private _onWritten: ((err?: Error | null) => void) | null = null;
-  /**
-   * Write callbacks come a tick after the write, even for writes that finished
-   * at once; counting them tells which write a waiting send is waiting for.
-   */
-  private _writesIssued = 0;
-  private _writesDone = 0;
-  private _sendWaitsFor = 0;
+  /** Writes to the current socket; `null` with no socket. */
+  private _writer: SocketWriter | null = null;
   /** The current socket has reported an error (its code is in lastError). */
   private _sockFailed = false;
-  /** The TCP handle that `send` writes to directly, or `null` to use `socket.write`. */
-  private _directHandle: WritableHandle | null = null;
   /** The socket reads through `onread` into the shared buffer, not through `'data'`. */
   private _viaOnread = false;
 
@@ -262,59 +163,26 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
     if (sock === null || this._dead || !sock.writable) return this._notConnected('send');
     if (n === 0) return RESOLVED_0;
     const chunk = n === bytes.length ? bytes : bytes.subarray(0, n);
-    const handle = this._directHandle;
-    // A socket with an idle timeout goes through socket.write, which refreshes it.
-    if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
-      return this._sendDirect(handle, chunk, ms);
-    }
-    sock.write(chunk, this._writeCallback());
-    this._writesIssued++;
-    // The write finished inside write(): the bytes are in the kernel (or, for
-    // TLS, encrypted into the socket's own memory) and `data` is free again.
-    if (sock.writableLength === 0 && !sock.destroyed) return Promise.resolve(n);
+    const written = this._writer!.write(chunk);
+    if (written === WRITTEN) return Promise.resolve(n);
+    if (written === FAILED) return RESOLVED_MINUS_1;
     this._sendN = n;
-    this._sendWaitsFor = this._writesIssued;
     executorTarget = this;
     const pending = new Promise(sendExecutor);
     if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
     return pending;
   }
 
-  private _sendDirect(handle: WritableHandle, chunk: Uint8Array, ms: number): Promise<number> {
-    const req = newWriteReq(handle, onDirectWriteComplete);
-    const err = handle.writeBuffer(req, chunk);
-    if (err !== 0) {
-      this._directWritten(err);
-      return RESOLVED_MINUS_1;
-    }
-    // Written at once, the usual case: the kernel has the bytes.
-    if (!lastWriteWasAsync()) return Promise.resolve(chunk.length);
-    // The kernel took part of it; the rest is written from `chunk` itself, so
-    // keep it alive and resolve only once the write completes.
-    req.async = true;
-    req.buffer = chunk;
-    req.owner = this;
-    this._sendN = chunk.length;
-    executorTarget = this;
-    const pending = new Promise(sendExecutor);
-    if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
-    return pending;
+  /** The pending write finished. @internal */
+  _written(writer: SocketWriter): void {
+    if (writer === this._writer) this._settleSend(this._sendN);
   }
 
-  /** A direct write completed (`status` 0) or failed (a negative errno). @internal */
-  _directWritten(status: number): void {
-    if (status === 0) {
-      this._settleSend(this._sendN);
-      return;
-    }
-    const sock = this._sock;
-    if (sock === null || sock.destroyed) {
-      this._settleSend(-1);
-      return;
-    }
-    const err = Object.assign(new Error(`write ${getSystemErrorName(status)}`), { code: getSystemErrorName(status), errno: status });
-    this._onError(err);
-    sock.destroy();
+  /** A write failed, or found its socket gone (`err` null). @internal */
+  _writeFailed(writer: SocketWriter, err: Error | null): void {
+    if (writer !== this._writer) return;
+    if (err !== null && !this._sockFailed) this._onError(err);
+    else this._settleSend(-1);
   }
 
   /** The operating system's file descriptor, or `-1` when not connected or closed. */
@@ -335,7 +203,7 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
 
   /** Which fast paths this channel's socket uses (for tests). @internal */
   _fastPathsInUse(): { directWrite: boolean; onread: boolean } {
-    return { directWrite: this._directHandle !== null, onread: this._viaOnread };
+    return { directWrite: this._writer?.direct ?? false, onread: this._viaOnread };
   }
 
   /** The socket is open, not failed, and the peer has not closed its side. @internal */
@@ -353,23 +221,16 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
    * `'data'`. @internal
    */
   protected _attach(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
-    const owned = sock as OwnedSocket;
-    owned[kChannel] = this;
     this._sock = sock;
     this._raw = raw;
     this._eof = false;
     this._dead = false;
     this._paused = false;
     this._sockFailed = false;
-    this._writesIssued = this._writesDone = 0;
-    this._onWritten = null;
     this._viaOnread = viaOnread;
-    this._directHandle = viaOnread ? writableHandleOf(sock) : null;
+    this._writer = new SocketWriter(sock, this, viaOnread ? writableHandleOf(sock) : null);
     this._queue.clear();
-    if (!viaOnread) sock.on('data', onData);
-    sock.on('end', onEnd);
-    sock.on('error', onError);
-    sock.on('close', onClose);
+    bindSocket(sock, this, viaOnread);
   }
 
   /** Where the peer is, for errors. @internal */
@@ -403,7 +264,7 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
     const raw = this._raw;
     if (sock === null || raw === null) return;
     this._dead = true;
-    (sock as OwnedSocket)[kChannel] = RELEASED;
+    unbindSocket(sock);
     if (reset) resetSocket(sock, raw);
     else closeGracefully(sock);
   }
@@ -549,20 +410,6 @@ export abstract class Channel implements AsyncDisposable, SocketSink {
       this._sendTimer = null;
     }
     resolve(result);
-  }
-
-  private _writeCallback(): (err?: Error | null) => void {
-    // One callback per socket, made on first use: it settles whatever send is waiting.
-    const sock = this._sock;
-    return (this._onWritten ??= (err?: Error | null) => {
-      if (sock !== this._sock) return;
-      this._writesDone++;
-      if (err) {
-        if (!this._sockFailed) this._onError(err);
-        return;
-      }
-      if (this._sendResolve !== null && this._writesDone === this._sendWaitsFor) this._settleSend(this._sendN);
-    });
   }
 
   private _resumeIfRoom(): void {

@@ -1,6 +1,8 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CHANNEL_ONREAD, Channel, checkMs } from './channel';
+import { checkMs } from './args';
+import { Channel } from './channel';
+import { CHANNEL_ONREAD } from './socket-events';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
 /** TLS settings of a {@link Client}; used only when `useSsl` is true. */
@@ -135,10 +137,12 @@ export class Client extends Channel {
     this.disconnect();
   }
 
+  /** @internal */
   protected _where(): { address: string; port: number } {
     return { address: this.ip, port: this.port };
   }
 
+  /** @internal */
   protected _closedHere(): boolean {
     return false;
   }

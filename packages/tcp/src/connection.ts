@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
-import { Channel, checkMs } from './channel';
+import { checkMs } from './args';
+import { Channel } from './channel';
 import { TcpError, TcpErrorCode } from './errors';
 
 /**
@@ -76,10 +77,12 @@ export class Connection extends Channel {
     this._shutNow(true, err);
   }
 
+  /** @internal */
   protected _where(): { address: string; port: number } {
     return { address: this._peerAddress, port: this._peerPort };
   }
 
+  /** @internal */
   protected _closedHere(): boolean {
     return this._shut;
   }

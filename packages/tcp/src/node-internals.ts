@@ -42,7 +42,7 @@ export interface FastPaths {
   readonly reason: string;
 }
 
-/** A write request as the handle's `writeBuffer` takes it, with our own fields for the completion. */
+/** A write request as the handle's `writeBuffer` takes it, with our own fields for the completion. @internal */
 export interface WriteReq {
   handle: unknown;
   oncomplete: (this: WriteReq, status: number) => void;
@@ -52,7 +52,7 @@ export interface WriteReq {
   owner: unknown;
 }
 
-/** The part of a TCP handle that direct writes use. */
+/** The part of a TCP handle that direct writes use. @internal */
 export interface WritableHandle {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   writev(req: WriteReq, chunks: Uint8Array[], allBuffers: boolean): number;
@@ -116,7 +116,7 @@ export function fastPaths(): FastPaths {
   return status;
 }
 
-/** The handle of a plain TCP socket that direct writes can use, or `null` (off, TLS, not connected). */
+/** The handle of a plain TCP socket that direct writes can use, or `null` (off, TLS, not connected). @internal */
 export function writableHandleOf(sock: net.Socket): WritableHandle | null {
   if (streamWrap === null) return null;
   const handle = (sock as SocketWithHandle)._handle;
@@ -125,7 +125,7 @@ export function writableHandleOf(sock: net.Socket): WritableHandle | null {
     : null;
 }
 
-/** A fresh write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. */
+/** A fresh write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. @internal */
 export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomplete']): WriteReq {
   const req = new streamWrap!.WriteWrap();
   req.handle = handle;
@@ -137,7 +137,7 @@ export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomp
   return req;
 }
 
-/** Whether the write just issued on a handle is still in flight (the kernel did not take it all at once). */
+/** Whether the write just issued on a handle is still in flight (the kernel did not take it all at once). @internal */
 export function lastWriteWasAsync(): boolean {
   return streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0;
 }
@@ -147,6 +147,7 @@ export function lastWriteWasAsync(): boolean {
  * made with `onread`. The old socket is left without a handle and destroyed,
  * which closes nothing. Returns `null`, and the caller keeps `sock`, when the
  * fast path is off or the socket is not the plain TCP socket this expects.
+ * @internal
  */
 export function adoptWithOnread(sock: net.Socket, onread: net.OnReadOpts): net.Socket | null {
   if (!status.onreadAccept) return null;
@@ -158,7 +159,7 @@ export function adoptWithOnread(sock: net.Socket, onread: net.OnReadOpts): net.S
   return new net.Socket({ handle, allowHalfOpen: true, onread } as net.SocketConstructorOpts);
 }
 
-/** The operating system's file descriptor of a TCP socket, or `-1`. */
+/** The operating system's file descriptor of a TCP socket, or `-1`. @internal */
 export function fdOf(sock: net.Socket): number {
   const fd = (sock as SocketWithHandle)._handle?.fd;
   return typeof fd === 'number' ? fd : -1;

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CHANNEL_ONREAD, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+import { CHANNEL_ONREAD } from './socket-events';
 import { Connection } from './connection';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
+import { resetSocket } from './socket-close';
 
 /** Options of {@link Server}; every one is optional. */
 export interface ServerOptions {
@@ -290,11 +292,9 @@ export class Server {
     const max = this._options.maxConnections;
     if (max !== undefined && this._conns.size >= max) {
       // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
+      // (TLS: the TCP socket under it is reset, safe right after the handshake on every line.)
       sock.on('error', ignore);
-      // A TLS socket cannot be reset (resetAndDestroy throws ERR_INVALID_HANDLE_TYPE on it, and
-      // resetting the TCP socket under it right after the handshake can crash Node): close it.
-      if (sock instanceof tls.TLSSocket) sock.destroy();
-      else sock.resetAndDestroy();
+      resetSocket(sock, raw);
       return;
     }
     const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread);

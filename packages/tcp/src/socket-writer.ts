@@ -1,0 +1,112 @@
+/**
+ * How a channel's bytes reach its socket. On plain TCP they go straight to
+ * the socket's handle, as `net.Socket` itself does underneath (see
+ * node-internals.ts): a channel has at most one write in flight and waits for
+ * it, so the writable stream's queue, bookkeeping and callback tick would be
+ * pure overhead. Otherwise (TLS, a socket with an idle timeout, or the fast
+ * paths off) through `socket.write`.
+ * @internal
+ */
+import type * as net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { type WritableHandle, type WriteReq, lastWriteWasAsync, newWriteReq } from './node-internals';
+
+/** {@link SocketWriter.write}: the socket took the bytes at once; the caller's buffer is free. @internal */
+export const WRITTEN = 0;
+/** {@link SocketWriter.write}: the write goes on; the owner hears of its end. @internal */
+export const PENDING = 1;
+/** {@link SocketWriter.write}: the write failed; the owner has heard why. @internal */
+export const FAILED = 2;
+
+/** Who hears how a write ended. @internal */
+export interface WriterOwner {
+  /** The pending write of `writer` finished: the bytes are the kernel's (or, for TLS, encrypted). */
+  _written(writer: SocketWriter): void;
+  /** A write of `writer` failed with `err`, or (`null`) its socket was gone already. */
+  _writeFailed(writer: SocketWriter, err: Error | null): void;
+}
+
+function onDirectWriteComplete(this: WriteReq, status: number): void {
+  const writer = this.owner as SocketWriter | null;
+  this.owner = null;
+  this.buffer = null;
+  if (writer !== null) writer._directWritten(status);
+}
+
+/** Writes to one socket for one owner; a new socket gets a new writer, so late completions of an old one are told apart. @internal */
+export class SocketWriter {
+  /** Write callbacks of `socket.write` come a tick later, even for writes that finished at once: counting tells which one a pending write waits for. */
+  private _issued = 0;
+  private _done = 0;
+  private _waitingFor = 0;
+  private readonly _onStreamWritten: (err?: Error | null) => void;
+
+  /** `handle`: the socket's TCP handle for direct writes, or `null` for `socket.write`. */
+  constructor(
+    readonly sock: net.Socket,
+    private readonly _owner: WriterOwner,
+    private readonly _handle: WritableHandle | null,
+  ) {
+    // One callback per socket, not per write.
+    this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
+  }
+
+  /** Whether writes go straight to the handle. */
+  get direct(): boolean {
+    return this._handle !== null;
+  }
+
+  /**
+   * Writes `chunk`. Returns {@link WRITTEN}, {@link PENDING} (until then
+   * `chunk` must not change; the writer keeps it alive) or {@link FAILED}.
+   */
+  write(chunk: Uint8Array): number {
+    const sock = this.sock;
+    const handle = this._handle;
+    // A socket with an idle timeout goes through socket.write, which refreshes it.
+    if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
+      const req = newWriteReq(handle, onDirectWriteComplete);
+      const status = handle.writeBuffer(req, chunk);
+      if (status !== 0) {
+        this._directFailed(status);
+        return FAILED;
+      }
+      // Written at once, the usual case: the kernel has the bytes.
+      if (!lastWriteWasAsync()) return WRITTEN;
+      // The kernel took part of it; the rest is written from `chunk` itself.
+      req.async = true;
+      req.buffer = chunk;
+      req.owner = this;
+      return PENDING;
+    }
+    sock.write(chunk, this._onStreamWritten);
+    this._issued++;
+    // Finished inside write(): the bytes are in the kernel (TLS: encrypted into the socket's memory).
+    if (sock.writableLength === 0 && !sock.destroyed) return WRITTEN;
+    this._waitingFor = this._issued;
+    return PENDING;
+  }
+
+  /** A direct write completed (`status` 0) or failed (a negative errno). */
+  _directWritten(status: number): void {
+    if (status === 0) this._owner._written(this);
+    else this._directFailed(status);
+  }
+
+  private _directFailed(status: number): void {
+    const sock = this.sock;
+    if (sock.destroyed) {
+      this._owner._writeFailed(this, null);
+      return;
+    }
+    const code = getSystemErrorName(status);
+    this._owner._writeFailed(this, Object.assign(new Error(`write ${code}`), { code, errno: status }));
+    sock.destroy();
+  }
+
+  private _streamWritten(err?: Error | null): void {
+    this._done++;
+    if (err) this._owner._writeFailed(this, err);
+    else if (this._done === this._waitingFor) this._owner._written(this);
+  }
+}
