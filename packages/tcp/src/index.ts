@@ -29,4 +29,5 @@ export { Client, type ClientTlsOptions } from './client';
 export { Connection } from './connection';
 export { TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
 export { fastPaths, NO_INTERNALS_ENV, type FastPaths } from './node-internals';
-export { Server, type ConnectionHandler, type ServerOptions } from './server';
+export { Server, type ConnectionHandler } from './server';
+export type { ServerOptions } from './server-options';

@@ -1,54 +1,15 @@
-import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import { CHANNEL_ONREAD } from './socket-events';
 import { Connection } from './connection';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
 import { resetSocket } from './socket-close';
-
-/** Options of {@link Server}; every one is optional. */
-export interface ServerOptions {
-  /** Most live connections; further ones are closed as they arrive. Default: no limit. */
-  maxConnections?: number;
-  /** Disable Nagle's algorithm on accepted sockets. Default `true`. */
-  noDelay?: boolean;
-  /**
-   * Close (RST) a connection when nothing was received or sent for this long:
-   * the defence against peers that connect and stall. Default `0` (off).
-   */
-  idleTimeoutMs?: number;
-  /** TLS only: a peer must finish its handshake within this time. Default `10000`. */
-  handshakeTimeoutMs?: number;
-  /** Bytes received but not yet read that a connection keeps before it stops reading. Default 256 KiB. */
-  maxReadBufferBytes?: number;
-  /**
-   * Extra TLS options (ciphers, `requestCert`, `minVersion`, ...), used when
-   * `start` is given a key and a certificate. `minVersion` defaults to `'TLSv1.2'`.
-   */
-  tls?: tls.SecureContextOptions & Pick<tls.TlsOptions, 'requestCert' | 'rejectUnauthorized' | 'ALPNProtocols'>;
-  /**
-   * Told of every failure that is not a return value: a connection handler
-   * that threw (`conn` is its connection), a failed TLS handshake, an error of
-   * the listening socket. Default: handler failures print one line on stderr,
-   * the rest are dropped.
-   */
-  onError?: (err: TcpError, conn: Connection | null) => void;
-}
+import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
+import { loadTlsCredentials } from './tls-credentials';
 
 /** The connection callback: runs once per connection in its own async task. */
 export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
-
-const SERVER_OPTION_KEYS = new Set([
-  'maxConnections',
-  'noDelay',
-  'idleTimeoutMs',
-  'handshakeTimeoutMs',
-  'maxReadBufferBytes',
-  'tls',
-  'onError',
-]);
 
 /**
  * A TCP server, plain or TLS, IPv4 or IPv6 (co's `tcp::Server`): every
@@ -65,8 +26,7 @@ const SERVER_OPTION_KEYS = new Set([
  * ```
  */
 export class Server {
-  private readonly _options: Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections'>> &
-    Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections'>;
+  private readonly _options: ResolvedServerOptions;
   private _handler: ConnectionHandler<any> | null = null;
   private _thisArg: unknown = undefined;
   private readonly _exitCallbacks: Array<() => void> = [];
@@ -85,31 +45,7 @@ export class Server {
   private readonly _handshaking = new Map<string, net.Socket>();
 
   constructor(options: ServerOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError('Server options must be an object');
-    }
-    for (const key of Object.keys(options)) {
-      if (!SERVER_OPTION_KEYS.has(key)) {
-        throw new TypeError(`unknown Server option "${key}"; known: ${[...SERVER_OPTION_KEYS].join(', ')}`);
-      }
-    }
-    const o = options;
-    checkCount('maxConnections', o.maxConnections, 1);
-    checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
-    checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
-    checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
-    if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
-    if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
-    if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
-    this._options = {
-      maxConnections: o.maxConnections,
-      noDelay: o.noDelay ?? true,
-      idleTimeoutMs: o.idleTimeoutMs ?? 0,
-      handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
-      maxReadBufferBytes: o.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER_BYTES,
-      tls: o.tls,
-      onError: o.onError,
-    };
+    this._options = resolveServerOptions(options);
   }
 
   /**
@@ -345,7 +281,11 @@ export class Server {
         // A throwing error hook must not take the server down with it.
       }
     } else if (err.code === TcpErrorCode.ERR_HANDLER) {
-      process.stderr.write(`[@proj/tcp] ${err.message}\n`);
+      // Without a hook, through Node's warnings: one line on stderr by default,
+      // and an application can take them with process.on('warning').
+      // (By message, type and code: an Error object from another realm, as under a
+      // test runner's vm context, would be refused.)
+      process.emitWarning(err.message, { type: err.name, code: err.code });
     }
   }
 }
@@ -358,47 +298,6 @@ function peerKey(sock: net.Socket): string {
 
 function closeUnlessAsked(conn: Connection): void {
   if (!conn._closeAsked()) void conn.close();
-}
-
-function checkCount(name: string, v: number | undefined, min: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-  }
-}
-
-/** Reads the key and certificate and checks they make a usable TLS context. */
-async function loadTlsCredentials(
-  key: string | undefined,
-  ca: string | undefined,
-  extra: ServerOptions['tls'],
-): Promise<tls.SecureContextOptions> {
-  if (!key || !ca) {
-    throw new TcpError(
-      TcpErrorCode.ERR_TLS_CONFIG,
-      `TLS needs both a key and a certificate path; got key=${key || '(none)'} ca=${ca || '(none)'}`,
-    );
-  }
-  let keyPem: Buffer;
-  let certPem: Buffer;
-  try {
-    [keyPem, certPem] = await Promise.all([readFile(key), readFile(ca)]);
-  } catch (err) {
-    throw new TcpError(TcpErrorCode.ERR_TLS_CONFIG, `cannot read the TLS key or certificate: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  try {
-    const { requestCert: _r, rejectUnauthorized: _u, ALPNProtocols: _a, ...context } = extra ?? {};
-    const credentials: tls.SecureContextOptions = { minVersion: 'TLSv1.2', ...context, key: keyPem, cert: certPem };
-    tls.createSecureContext(credentials);
-    return credentials;
-  } catch (err) {
-    throw new TcpError(
-      TcpErrorCode.ERR_TLS_CONFIG,
-      `the TLS key ${key} and certificate ${ca} are not a usable PEM pair: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
 }
 
 function listen(listener: net.Server, host: string, port: number): Promise<void> {

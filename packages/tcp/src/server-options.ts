@@ -1,0 +1,86 @@
+import type * as tls from 'node:tls';
+import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
+import type { Connection } from './connection';
+import type { TcpError } from './errors';
+
+/** Options of {@link Server}; every one is optional. */
+export interface ServerOptions {
+  /** Most live connections; further ones are closed as they arrive. Default: no limit. */
+  maxConnections?: number;
+  /** Disable Nagle's algorithm on accepted sockets. Default `true`. */
+  noDelay?: boolean;
+  /**
+   * Close (RST) a connection when nothing was received or sent for this long:
+   * the defence against peers that connect and stall. Default `0` (off).
+   */
+  idleTimeoutMs?: number;
+  /** TLS only: a peer must finish its handshake within this time. Default `10000`. */
+  handshakeTimeoutMs?: number;
+  /** Bytes received but not yet read that a connection keeps before it stops reading. Default 256 KiB. */
+  maxReadBufferBytes?: number;
+  /**
+   * Extra TLS options (ciphers, `requestCert`, `minVersion`, ...), used when
+   * `start` is given a key and a certificate. `minVersion` defaults to `'TLSv1.2'`.
+   */
+  tls?: tls.SecureContextOptions & Pick<tls.TlsOptions, 'requestCert' | 'rejectUnauthorized' | 'ALPNProtocols'>;
+  /**
+   * Told of every failure that is not a return value: a connection handler
+   * that threw (`conn` is its connection), a failed TLS handshake, an error of
+   * the listening socket. Default: handler failures become a process warning
+   * (`process.emitWarning`, one line on stderr unless the application listens
+   * for `'warning'`), the rest are dropped.
+   */
+  onError?: (err: TcpError, conn: Connection | null) => void;
+}
+
+/** {@link ServerOptions} checked, with every default filled in. @internal */
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections'>> &
+  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections'>;
+
+const SERVER_OPTION_KEYS = new Set([
+  'maxConnections',
+  'noDelay',
+  'idleTimeoutMs',
+  'handshakeTimeoutMs',
+  'maxReadBufferBytes',
+  'tls',
+  'onError',
+]);
+
+/**
+ * Checks `options` (unknown keys and bad values throw at once) and fills in the defaults.
+ * @internal
+ */
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('Server options must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!SERVER_OPTION_KEYS.has(key)) {
+      throw new TypeError(`unknown Server option "${key}"; known: ${[...SERVER_OPTION_KEYS].join(', ')}`);
+    }
+  }
+  const o = options;
+  checkCount('maxConnections', o.maxConnections, 1);
+  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
+  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
+  checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
+  if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
+  if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
+  if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
+  return {
+    maxConnections: o.maxConnections,
+    noDelay: o.noDelay ?? true,
+    idleTimeoutMs: o.idleTimeoutMs ?? 0,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+    maxReadBufferBytes: o.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER_BYTES,
+    tls: o.tls,
+    onError: o.onError,
+  };
+}
+
+function checkCount(name: string, v: number | undefined, min: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  }
+}
