@@ -199,7 +199,7 @@ export function readToEnd(sock: net.Socket, everyMs = 0): Promise<ReadResult> {
     const finish = (how: ReadResult['how'], error?: Error): void => {
       if (settled) return;
       settled = true;
-      resolve({ data: Buffer.concat(chunks), how, error: error as NodeJS.ErrnoException | undefined });
+      resolve({ data: Buffer.concat(chunks), how, error });
     };
     recordErrors(sock);
     sock.on('data', (chunk: Buffer) => {

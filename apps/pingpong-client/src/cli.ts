@@ -7,10 +7,10 @@ import { makeProtoClient } from './round-trip';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliOutput {
-  /** A line for stdout. */
-  out(line: string): void;
+  /** A line for stdout (a function, not a method: the CLI hands it on detached). */
+  out: (line: string) => void;
   /** A line for stderr. */
-  err(line: string): void;
+  err: (line: string) => void;
   /** Rewrites the current stdout line; only when stdout is a terminal. */
   progress?: (text: string) => void;
 }

@@ -1,4 +1,4 @@
-import { Client, type ClientTlsOptions, type TcpError } from '@proj/tcp';
+import { Client, type ClientTlsOptions } from '@proj/tcp';
 import type { ClientArgs } from './args';
 
 /** What every round trip sends. */
@@ -101,7 +101,7 @@ export async function roundTrip(client: Client, buf: Buffer, timeoutMs: number):
 }
 
 function failed(stage: RoundTripFailed['stage'], client: Client, hint = ''): RoundTripFailed {
-  const err = client.lastError as TcpError | null;
+  const err = client.lastError;
   const code = err?.code ?? 'EIO';
   const fatal = stage === 'connect' && TLS_TRUST_CODES.has(code);
   let message = `${stage} failed: ${client.strerror() || code}`;

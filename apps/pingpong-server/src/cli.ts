@@ -5,10 +5,10 @@ import { SELF_SIGNED_NAMES, generateSelfSignedCert, type GeneratedCert } from '.
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliOutput {
-  /** A line for stdout. */
-  out(line: string): void;
+  /** A line for stdout (a function, not a method: the CLI hands it on detached). */
+  out: (line: string) => void;
   /** A line for stderr. */
-  err(line: string): void;
+  err: (line: string) => void;
 }
 
 const stdio: CliOutput = {

@@ -58,6 +58,7 @@ export class PingPongServer {
     this._quiet = options.quiet ?? false;
     this._log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
     this._server = new Server({ onError: (err, conn) => this._onServerError(err, conn) });
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
     this._server.onConnection(this._serve, this);
   }
 

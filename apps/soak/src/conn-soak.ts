@@ -130,7 +130,7 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
     heldMax = Math.max(heldMax, s.connNum);
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
-      log(`  held ${s.connNum}, ${roundTrips} round trips (+${roundTrips - lastRound}), p99 ${fmtMs(latency.percentile(99))}, errors ${errors}; client ${fmtMemory(memory())}; server ${fmtMemory(s.memory)}`);
+      log(`  held ${s.connNum}, ${roundTrips} round trips (+${roundTrips - lastRound}), p99 ${fmtMs(latency.percentile(99))}, errors ${errors.toString()}; client ${fmtMemory(memory())}; server ${fmtMemory(s.memory)}`);
       lastRound = roundTrips;
     }
   }

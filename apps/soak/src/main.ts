@@ -104,7 +104,7 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`soak: ${(err as Error)?.stack ?? err}\n`);
+    process.stderr.write(`soak: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exitCode = 2;
   },
 );

@@ -114,7 +114,7 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
           case 'echo': {
             const size = Math.max(1, Math.floor(2 ** (Math.random() * 15)));
             const data = randomFillSync(payload, 0, size).subarray(0, size);
-            const r = (await client.call('echo', [data])) as Uint8Array;
+            const r = await client.call<Uint8Array>('echo', [data]);
             if (!(r instanceof Uint8Array) || Buffer.compare(Buffer.from(r.buffer, r.byteOffset, r.byteLength), data) !== 0) wrongResults++;
             break;
           }
@@ -175,7 +175,7 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
   const progress = setInterval(() => {
     log(
       `  ${Math.round((o.seconds * 1000 - (deadline - Date.now())) / 1000)} s: ${calls} calls (+${calls - lastCalls}), ${ok} ok, echo p99 ${fmtMs(latency.percentile(99))}, ` +
-        `errors ${errors}, unexpected ${unexpected}, wrong ${wrongResults}, drops ${proxy.drops}, replaced ${clientsReplaced}; ${fmtMemory(memory())}`,
+        `errors ${errors.toString()}, unexpected ${unexpected.toString()}, wrong ${wrongResults}, drops ${proxy.drops}, replaced ${clientsReplaced}; ${fmtMemory(memory())}`,
     );
     lastCalls = calls;
   }, 30_000);

@@ -99,6 +99,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T> | undefined): Reso
 function checkInteger(name: string, v: unknown, min: number): void {
   if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)) {
     const range = min > -Number.MAX_SAFE_INTEGER ? ` >= ${min}` : ' (negative: wait forever)';
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever the caller passed, as String() shows it
     throw new RangeError(`Pool option ${name} must be an integer${range}, got ${String(v)}`);
   }
 }

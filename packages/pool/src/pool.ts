@@ -20,8 +20,8 @@ interface GenericPoolCreateStep {
   _createResource(): void;
 }
 
-/** Which pool owns an object item, across pools, to tell a foreign push from a new item. */
-const OWNERS = new WeakMap<object, Pool<any>>();
+/** Which pool owns an object item, across pools, to tell a foreign push from a new item (only compared with `this`). */
+const OWNERS = new WeakMap<object, object>();
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const RESOLVED_NULL: Promise<null> = Promise.resolve(null);

@@ -178,7 +178,7 @@ describe('idleTimeoutMs', () => {
     `;
     const started = Date.now();
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (err: Error | null, stdout) => (err ? reject(err) : resolve(stdout)));
     });
     expect(out.trim()).toBe('pooled 1');
     expect(Date.now() - started).toBeLessThan(5000);

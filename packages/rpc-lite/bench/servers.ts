@@ -8,7 +8,7 @@ import { RpcServer } from '@proj/rpc-lite';
 import { grpcEchoService } from './echo-service';
 
 async function main(): Promise<void> {
-  const rpc = new RpcServer().handle('echo', (params) => params);
+  const rpc = new RpcServer().handle('echo', (params: unknown) => params);
   await rpc.start('127.0.0.1', 0);
 
   const server = new grpc.Server();

@@ -156,7 +156,7 @@ export class ClientConnection {
 
   private _aborted(call: PendingCall): void {
     if (this._pending.get(call.msgid) !== call) return;
-    const reason = call.signal?.reason;
+    const reason: unknown = call.signal?.reason;
     this._settle(call);
     call.reject(
       new RpcError(RpcErrorCode.ABORTED, `call of "${call.method}" was aborted`, {

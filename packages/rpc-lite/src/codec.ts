@@ -17,7 +17,7 @@ export type NotificationMessage = [type: 2, method: string, params: unknown];
 /** Any valid message. */
 export type Message = RequestMessage | ResponseMessage | NotificationMessage;
 
-/** Largest msgid: msgids are unsigned 32-bit integers, as in msgpack-rpc. */
+/** Largest msgid: msgids are unsigned 32-bit integers, as in msgpack-rpc. @internal */
 export const MAX_MSGID = 0xffff_ffff;
 
 /**
@@ -45,6 +45,8 @@ export class BadMessageError extends RpcError {
  * when they fit in 53 bits. Binary values are decoded as views of the frame
  * (no copy): {@link MessageCodec.decode} must be given bytes that nobody
  * overwrites afterwards.
+ *
+ * @internal
  */
 export class MessageCodec {
   private readonly _packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
@@ -94,10 +96,11 @@ function isMsgid(v: unknown): v is number {
 }
 
 /** Checks the shape of a decoded value. @internal */
-export function checkMessage(value: unknown): Message {
-  if (!Array.isArray(value)) {
-    throw new BadMessageError(`a message must be an array, got ${describe(value)}`, undefined);
+export function checkMessage(decoded: unknown): Message {
+  if (!Array.isArray(decoded)) {
+    throw new BadMessageError(`a message must be an array, got ${describe(decoded)}`, undefined);
   }
+  const value: readonly unknown[] = decoded;
   const type = value[0];
   switch (type) {
     case MessageType.REQUEST:
@@ -128,7 +131,7 @@ export function checkMessage(value: unknown): Message {
       return value as Message;
     default:
       throw new BadMessageError(
-        `unknown message type ${describe(type) === 'number' ? type : describe(type)} (0 request, 1 response, 2 notification)`,
+        `unknown message type ${typeof type === 'number' ? type : describe(type)} (0 request, 1 response, 2 notification)`,
         isMsgid(value[1]) ? value[1] : undefined,
       );
   }

@@ -42,6 +42,7 @@ export interface RpcErrorOptions {
  * (`{ code, message }` on the wire) back to the caller.
  */
 export class RpcError extends Error {
+  /** `'RpcError'`. */
   override readonly name = 'RpcError';
   /** One of {@link RpcErrorCode}, or the handler's own code. */
   readonly code: string;
@@ -52,6 +53,11 @@ export class RpcError extends Error {
   /** Remote port, when known. */
   readonly port?: number;
 
+  /**
+   * @param code - one of {@link RpcErrorCode}, or a handler's own code.
+   * @param message - what happened, for people.
+   * @param options - the call's method, the peer's address and port, the cause.
+   */
   constructor(code: string, message: string, options: RpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -69,6 +75,7 @@ export function toWireError(err: unknown): { code: string; message: string } {
   if (err !== null && typeof err === 'object') {
     const e = err as { code?: unknown; message?: unknown };
     const code = typeof e.code === 'string' && e.code !== '' ? e.code : RpcErrorCode.HANDLER_ERROR;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error object: its own toString, or [object Object]
     const message = typeof e.message === 'string' ? e.message : String(err);
     return { code, message };
   }

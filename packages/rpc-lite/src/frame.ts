@@ -6,10 +6,10 @@ export const FRAME_HEADER_BYTES = 4;
 /** Default bound on a frame's body: 4 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
-/** Smallest `maxFrameBytes` accepted: room for any error response this package sends. */
+/** Smallest `maxFrameBytes` accepted: room for any error response this package sends. @internal */
 export const MIN_MAX_FRAME_BYTES = 64;
 
-/** Largest `maxFrameBytes` the 32-bit length header can state. */
+/** Largest `maxFrameBytes` the 32-bit length header can state. @internal */
 export const MAX_MAX_FRAME_BYTES = 0xffff_ffff;
 
 /**
@@ -129,7 +129,7 @@ export class FrameDecoder {
       }
     }
     // Fewer than 4 bytes of a header left: keep them.
-    if (pos < end && this._body === null) pos = this._fillHeader(chunk, pos, end);
+    if (pos < end && this._body === null) this._fillHeader(chunk, pos, end);
   }
 
   /** Copies header bytes; once all 4 are in, checks them and opens the body. */

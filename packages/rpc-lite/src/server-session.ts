@@ -22,6 +22,7 @@ export interface RpcContext {
 }
 
 /** A method's implementation: what it returns (or resolves to) is the result; what it throws is the error. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- public API: params are what the peer sent; a handler annotates them
 export type RpcHandler<P = any, R = unknown> = (params: P, ctx: RpcContext) => R | Promise<R>;
 
 /** What a session needs of its server. @internal */

@@ -2,7 +2,7 @@ import { Server, type Connection, type ServerOptions, type TcpError } from '@pro
 import { MessageCodec } from './codec';
 import { RpcError, RpcErrorCode } from './errors';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame';
-import { ServerSession, type RpcHandler, type SessionHost } from './server-session';
+import { ServerSession, type RpcHandler } from './server-session';
 import { Slab } from './slab';
 
 /** Options of {@link RpcServer}; every one is optional. */
@@ -69,7 +69,9 @@ const MAX_QUEUED_BYTES = 1024 * 1024;
  * await server.shutdown(1000);
  * ```
  */
-export class RpcServer implements SessionHost, AsyncDisposable {
+export class RpcServer implements AsyncDisposable {
+  // The @internal members make it its sessions' SessionHost (checked where _serve passes `this`); no
+  // `implements SessionHost`: that interface is internal, stripped from the published declarations.
   /** @internal */ readonly codec = new MessageCodec();
   /** @internal */ readonly slab = new Slab(SLAB_BYTES);
   /** @internal */ readonly maxFrameBytes: number;
@@ -109,6 +111,7 @@ export class RpcServer implements SessionHost, AsyncDisposable {
     if (o.idleTimeoutMs !== undefined) tcpOptions.idleTimeoutMs = o.idleTimeoutMs;
     if (o.handshakeTimeoutMs !== undefined) tcpOptions.handshakeTimeoutMs = o.handshakeTimeoutMs;
     if (o.tls !== undefined) tcpOptions.tls = o.tls;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
     this._tcp = new Server(tcpOptions).onConnection(this._serve, this);
   }
 
@@ -120,6 +123,7 @@ export class RpcServer implements SessionHost, AsyncDisposable {
    *
    * @returns this, for chaining.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- public API: params are what the peer sent; a handler annotates them
   handle<P = any, R = unknown>(method: string, fn: RpcHandler<P, R>): this {
     if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`the handler of "${method}" must be a function`);

@@ -24,7 +24,7 @@ function client(port: number, options = {}, host = '127.0.0.1'): RpcClient {
 
 function echoServer(server: RpcServer): void {
   server
-    .handle('echo', (params) => params)
+    .handle('echo', (params: unknown) => params)
     .handle('add', ([a, b]: [number, number]) => a + b)
     .handle('later', async ([ms, v]: [number, unknown], ctx) => {
       // Stops early when the client goes away, as a long handler should.
@@ -56,7 +56,7 @@ describe('calls', () => {
     const c = client(s.port);
     expect(await c.call('add', [2, 3])).toBe(5);
     const value = { s: 'héllo', n: -1.5, big: 2 ** 40, list: [1, null, true], bin: Buffer.from([1, 2, 3]), nested: { a: {} } };
-    const [back] = await c.call('echo', [value]);
+    const [back] = await c.call<[unknown]>('echo', [value]);
     expect(back).toEqual({ ...value, bin: new Uint8Array([1, 2, 3]) });
     expect(await c.call('echo')).toEqual([]); // params default to []
     expect(await c.call('echo', 'not an array')).toBe('not an array');
@@ -113,7 +113,7 @@ describe('calls', () => {
       }),
     );
     const c = client(s.port);
-    const [method, msgid] = await c.call('ctx');
+    const [method, msgid] = await c.call<[string, number]>('ctx');
     expect(method).toBe('ctx');
     expect(typeof msgid).toBe('number');
     expect(seen!.peer).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -147,6 +147,7 @@ describe('errors from the server', () => {
           throw Object.assign(new Error('no such user'), { code: 'E_NO_USER' });
         })
         .handle('string', () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- the case under test: a handler that throws a bare string
           throw 'plain string';
         }),
     );

@@ -59,7 +59,7 @@ class GoodCaller {
     for (let i = 0; !this._stop; i++) {
       const value = { i, s: 'x'.repeat(i % 300), list: [i, -i, `${i}`] };
       try {
-        const r = await this._client.call('echo', [value]);
+        const r = await this._client.call<unknown>('echo', [value]);
         if (JSON.stringify(r) !== JSON.stringify(value)) this.failures.push(`call ${i}: wrong result ${JSON.stringify(r)}`);
         this.calls++;
       } catch (err) {

@@ -17,7 +17,7 @@ async function holdServer(port = 0): Promise<Started & { release(v?: unknown): v
   let calls = 0;
   const errors: Started['errors'] = [];
   const server = new RpcServer({ onError: (err, peer) => errors.push({ err, peer }) })
-    .handle('echo', (p) => p)
+    .handle('echo', (p: unknown) => p)
     .handle('hold', (_p, ctx) => {
       calls++;
       return new Promise((resolve) => {
@@ -107,7 +107,7 @@ describe('timeouts', () => {
       const t = (realSetTimeout as (f: () => void, ms?: number, ...rest: unknown[]) => NodeJS.Timeout)(fn, ms, ...args);
       made.push(t);
       return t;
-    }) as typeof setTimeout);
+    }));
     const clearSpy = jest.spyOn(global, 'clearTimeout').mockImplementation((t) => {
       cleared.push(t);
       realClearTimeout(t);
@@ -214,7 +214,7 @@ describe('dropped connections', () => {
 });
 
 test('a connection the server drops for idleness is replaced by the next call', async () => {
-  const s = await startServer((server) => server.handle('echo', (p) => p), { idleTimeoutMs: 100 });
+  const s = await startServer((server) => server.handle('echo', (p: unknown) => p), { idleTimeoutMs: 100 });
   servers.push(s);
   const c = client(s.port);
   expect(await c.call('echo', [1])).toEqual([1]);

@@ -9,7 +9,7 @@ const tlsErrors: Error[] = [];
 
 beforeAll(async () => {
   certs = await makeTestCerts();
-  server = new RpcServer({ onError: (err) => tlsErrors.push(err) }).handle('echo', (p) => p);
+  server = new RpcServer({ onError: (err) => tlsErrors.push(err) }).handle('echo', (p: unknown) => p);
   await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
   port = server.address()!.port;
 });
@@ -21,7 +21,7 @@ afterAll(async () => {
 
 test('calls over TLS, the certificate verified against the given CA', async () => {
   await using c = new RpcClient('127.0.0.1', port, { ssl: true, tls: { ca: certs.cert }, connections: 2 });
-  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => c.call('echo', [i, 'x'.repeat(i * 100)])));
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => c.call<[number, string]>('echo', [i, 'x'.repeat(i * 100)])));
   expect(answers.map((a) => a[0])).toEqual(Array.from({ length: 50 }, (_, i) => i));
   expect(await c.call('echo', [Buffer.alloc(100_000, 7)])).toEqual([new Uint8Array(100_000).fill(7)]);
 });
@@ -46,7 +46,7 @@ test('a wrong servername fails verification; rejectUnauthorized: false opts out'
 });
 
 test('TLS on ::1', async () => {
-  const v6 = new RpcServer().handle('echo', (p) => p);
+  const v6 = new RpcServer().handle('echo', (p: unknown) => p);
   await v6.start('::1', 0, certs.keyPath, certs.certPath);
   try {
     await using c = new RpcClient('::1', v6.address()!.port, { ssl: true, tls: { ca: certs.cert } });

@@ -20,7 +20,7 @@ beforeEach(async () => {
   s = await startServer(
     (server) =>
       server
-        .handle('echo', (params) => params)
+        .handle('echo', (params: unknown) => params)
         .handle('fail', () => {
           throw new Error('secret internals');
         })
@@ -201,7 +201,7 @@ describe('bad frames from a peer', () => {
   test('a result too large for a frame becomes a FRAME_TOO_LARGE answer', async () => {
     const p = await peer();
     // [0, 4, "echo", [<bin 1000>]] fits (1013 bytes); the answer would too, so ask for two of them.
-    const bin = [0xc5, 0x03, 0xe8, ...new Array(1000).fill(0x61)];
+    const bin = [0xc5, 0x03, 0xe8, ...new Array<number>(1000).fill(0x61)];
     p.write(frame([0x94, 0x00, 0x04, ...str('echo'), 0x91, ...bin]));
     expect((unpack(await p.frame()) as unknown[]).slice(0, 2)).toEqual([1, 4]);
     s.server.handle('big', () => 'x'.repeat(2000));

@@ -28,10 +28,10 @@ const ROWS: Array<{ name: string; load: Load }> = [
 
 async function main(): Promise<void> {
   const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const ports = JSON.parse((await lines.next()).value as string) as { ours: number; raw: number };
   const serverCpu = async (): Promise<number> => {
-    child.stdin!.write('cpu\n');
+    child.stdin.write('cpu\n');
     return Number((await lines.next()).value);
   };
   const ownCpu = async (): Promise<number> => {
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
     }
   } finally {
-    child.stdin!.end();
+    child.stdin.end();
     await once(child, 'exit');
   }
 }

@@ -21,10 +21,10 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'echo-servers.js')], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const ports = JSON.parse((await lines.next()).value as string) as { idle: number; raw: number };
   const serverMem = async (): Promise<Mem> => {
-    child.stdin!.write('mem\n');
+    child.stdin.write('mem\n');
     return JSON.parse((await lines.next()).value as string) as Mem;
   };
   const ownMem = async (): Promise<Mem> => {
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     const rawClient = await held(ownMem, () => openRaw(ports.raw));
     report('client side: our Client', oursClient, 'raw net.Socket', rawClient);
   } finally {
-    child.stdin!.end();
+    child.stdin.end();
     await once(child, 'exit');
   }
 }

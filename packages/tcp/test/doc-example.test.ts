@@ -55,7 +55,7 @@ test('the @example of src/index.ts runs as written and the client gets its "pong
     }
   }
 
-  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (
+  const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (
     ...values: unknown[]
   ) => Promise<void>;
   await new AsyncFunction('Server', 'Client', 'Buffer', js)(RecordingServer, RecordingClient, Buffer);

@@ -161,8 +161,10 @@ export async function pair(variant: Variant, certs?: TestCerts, serverOptions?: 
 export function guardLeaks(): void {
   const servers = new Set<Server>();
   const clients = new Set<Client>();
+  /* eslint-disable @typescript-eslint/unbound-method -- the originals, to put back; the wrappers call them with .apply(this) */
   const start = Server.prototype.start;
   const connect = Client.prototype.connect;
+  /* eslint-enable @typescript-eslint/unbound-method */
   beforeAll(() => {
     Server.prototype.start = function (this: Server, ...args: Parameters<Server['start']>) {
       servers.add(this);

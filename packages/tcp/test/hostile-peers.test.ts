@@ -418,7 +418,7 @@ test('a TLS ClientHello sent to a plain server: the handler sees the bytes as da
   const tlsPeer = tls.connect({ socket: tcp, servername: 'localhost', ca: certs.cert });
   const tlsErr = await new Promise<NodeJS.ErrnoException>((resolve) => {
     tlsPeer.once('error', resolve);
-    tlsPeer.once('secureConnect', () => resolve(new Error('handshake succeeded against a plain server') as NodeJS.ErrnoException));
+    tlsPeer.once('secureConnect', () => resolve(new Error('handshake succeeded against a plain server')));
   });
   tlsPeer.destroy();
   expect(tlsErr.code).toBe('ECONNRESET'); // "socket disconnected before secure TLS connection was established"

@@ -200,7 +200,7 @@ test('a TLS handler that throws synchronously: reset, reported, the server goes 
     ((conn: Connection) => {
       if (calls++ === 0) throw new Error('sync boom');
       return echo(conn);
-    }) as (conn: Connection) => Promise<void>,
+    }),
     { onError: (err) => reports.push(err) },
   );
   const port = server.address()!.port;
