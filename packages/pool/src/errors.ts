@@ -36,6 +36,7 @@ export type PoolErrorCodeName = (typeof PoolErrorCode)[keyof typeof PoolErrorCod
  * on the message.
  */
 export class PoolError extends Error {
+  /** `'PoolError'`. */
   override readonly name = 'PoolError';
   /** Stable code, one of {@link PoolErrorCode}. */
   readonly code: PoolErrorCodeName;

@@ -1,6 +1,6 @@
 import { FRAME_HEADER_BYTES, writeFrameLength } from './frame';
 
-/** What the writer needs of a connection: `@proj/tcp`'s `send`. */
+/** What the writer needs of a connection: `@proj/tcp`'s `send`. @internal */
 export interface FrameSink {
   send(data: Uint8Array, n: number): Promise<number>;
 }

@@ -29,8 +29,11 @@ export const TcpErrorCode = {
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */
 export interface TcpErrorOptions {
+  /** The error underneath (the `net`/`tls` error, ...). */
   cause?: unknown;
+  /** Remote (or listening) address involved, when known. */
   address?: string;
+  /** Remote (or listening) port involved, when known. */
   port?: number;
 }
 
@@ -40,6 +43,7 @@ export interface TcpErrorOptions {
  * Match on {@link TcpError.code}, never on the message.
  */
 export class TcpError extends Error {
+  /** `'TcpError'`. */
   override readonly name = 'TcpError';
   /** Stable code: one of {@link TcpErrorCode} or the operating system's / TLS's own code. */
   readonly code: string;
@@ -48,6 +52,11 @@ export class TcpError extends Error {
   /** Remote (or listening) port involved, when known. */
   readonly port?: number;
 
+  /**
+   * @param code - one of {@link TcpErrorCode}, or the operating system's / TLS's own code.
+   * @param message - what happened, for people.
+   * @param options - the cause, and the address and port involved.
+   */
   constructor(code: string, message: string, options: TcpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
