@@ -59,18 +59,6 @@ export default defineConfig(
     files: ['packages/tcp/src/channel.ts'],
     rules: { '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['executorTarget'] }] },
   },
-  // TEMPORARY, while another change has these files open: two findings there wait for their fix.
-  // socket-events.ts, CHANNEL_ONREAD: `onRead as (this: unknown, ...) => boolean` is a cast the
-  // callback does not need (`callback: onRead,`); server.ts, `private _handler: ConnectionHandler<any>`:
-  // `ConnectionHandler<unknown>`, stored with `f as ConnectionHandler<unknown>`. Remove this block with them.
-  {
-    files: ['packages/tcp/src/socket-events.ts'],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
-  },
-  {
-    files: ['packages/tcp/src/server.ts'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off' },
-  },
 
   // Tests: @types/jest types the asymmetric matchers (expect.objectContaining, expect.stringContaining, ...)
   // as `any` so that they fit in any expected value; handing them to toThrow/toEqual is what they are for.

@@ -6,14 +6,31 @@
  */
 
 /** Checks the arguments shared by `recv` and `recvn`. @internal */
-export function checkRecvArgs(buf: Uint8Array, n: number, ms: number): void {
-  if (!(buf instanceof Uint8Array)) {
-    throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
-  }
+export function checkRecvArgs(buf: Uint8Array, n: number): void {
+  checkBuffer(buf);
   if (!Number.isInteger(n) || n < 1 || n > buf.length) {
     throw new RangeError(`n must be an integer from 1 to buf.length (${buf.length}), got ${n}`);
   }
-  checkMs(ms);
+}
+
+/** Checks that `buf` is a Uint8Array (a Buffer is one). @internal */
+export function checkBuffer(buf: Uint8Array): void {
+  if (!(buf instanceof Uint8Array)) {
+    throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
+  }
+}
+
+/** Checks the chunks given to `sendv` and gives them as bytes (strings as UTF-8). @internal */
+export function sendvChunks(chunks: readonly (Uint8Array | string)[]): Uint8Array[] {
+  if (!Array.isArray(chunks)) throw new TypeError(`chunks must be an array of Uint8Array/Buffer/string, got ${describe(chunks)}`);
+  const out = new Array<Uint8Array>(chunks.length);
+  for (let i = 0; i < chunks.length; i++) {
+    const c: unknown = chunks[i];
+    if (typeof c === 'string') out[i] = Buffer.from(c);
+    else if (c instanceof Uint8Array) out[i] = c;
+    else throw new TypeError(`chunks[${i}] must be a Uint8Array, Buffer or string, got ${describe(c)}`);
+  }
+  return out;
 }
 
 /** Checks a timeout in milliseconds (negative: wait forever). @internal */
@@ -26,4 +43,64 @@ export function checkMs(ms: number): void {
 /** What a value is, for error messages: its class name, `null`, or its `typeof`. @internal */
 export function describe(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+}
+
+/**
+ * How long a call may wait, and what may cancel it: in place of a number of
+ * milliseconds, every call that waits takes this.
+ */
+export interface WaitOptions {
+  /** Timeout in milliseconds; negative or absent waits forever. */
+  ms?: number;
+  /** Cancels the call: a read consumes nothing, a send resets the connection (code `ABORT_ERR`). */
+  signal?: AbortSignal;
+}
+
+/** The timeout of `opts` (`ms`, or a {@link WaitOptions}), checked. @internal */
+export function waitMs(opts: number | WaitOptions | undefined): number {
+  if (typeof opts === 'number' || opts === undefined) {
+    checkMs(opts ?? -1);
+    return opts ?? -1;
+  }
+  if (opts === null || typeof opts !== 'object') {
+    throw new TypeError(`expected a number of milliseconds or { ms, signal }, got ${describe(opts)}`);
+  }
+  const ms = opts.ms ?? -1;
+  checkMs(ms);
+  return ms;
+}
+
+/** The signal of `opts`, checked; `null` when there is none. Call after {@link waitMs}. @internal */
+export function waitSignal(opts: number | WaitOptions | undefined): AbortSignal | null {
+  if (typeof opts !== 'object' || opts.signal === undefined) return null;
+  const signal = opts.signal;
+  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  return signal;
+}
+
+/** One-byte delimiters, made once. */
+const BYTE_DELIMS = Array.from({ length: 256 }, (_, b) => Buffer.from([b]));
+
+/** Checks a `recvUntil` delimiter and gives its bytes: a byte value, or 1 to 16 bytes (a string as UTF-8). @internal */
+export function delimiterBytes(delim: number | Uint8Array | string): Uint8Array {
+  if (typeof delim === 'number') {
+    if (!Number.isInteger(delim) || delim < 0 || delim > 255) {
+      throw new RangeError(`a delimiter byte must be an integer from 0 to 255, got ${delim}`);
+    }
+    return BYTE_DELIMS[delim];
+  }
+  let bytes: Uint8Array;
+  if (typeof delim === 'string') {
+    bytes = delim.length === 1 && delim.charCodeAt(0) < 0x80 ? BYTE_DELIMS[delim.charCodeAt(0)] : Buffer.from(delim);
+  } else if (delim instanceof Uint8Array) {
+    bytes = delim;
+  } else {
+    throw new TypeError(`delim must be a byte value, a Uint8Array or a string, got ${describe(delim)}`);
+  }
+  if (bytes.length < 1 || bytes.length > 16) {
+    throw new RangeError(`a delimiter must be 1 to 16 bytes long, got ${bytes.length}`);
+  }
+  return bytes;
 }

@@ -52,6 +52,54 @@ export class ByteQueue {
     return n;
   }
 
+  /**
+   * Where `delim` first starts at or after `from` and ends by `end` (both
+   * offsets into what is held, `end <= length`), or `-1`. Callers that search
+   * again after more bytes came pass the first start not yet ruled out, so no
+   * byte is searched twice.
+   */
+  indexOf(delim: Uint8Array, from: number, end: number): number {
+    const dlen = delim.length;
+    const lastStart = end - dlen;
+    if (from > lastStart) return -1;
+    const first = delim[0];
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    // `base`: the offset of the current chunk's byte 0 (the head chunk's bytes before `offset` are gone).
+    let base = -this.offset;
+    for (let i = 0; i < this.count && base <= lastStart; i++) {
+      const chunk = ring[(this.head + i) & mask];
+      const chunkEnd = base + chunk.length;
+      let at = from > base ? from - base : i === 0 ? this.offset : 0;
+      while (base + at <= lastStart && at < chunk.length) {
+        const k = chunk.indexOf(first, at);
+        if (k === -1 || base + k > lastStart) break;
+        if (dlen === 1 || this._matches(delim, i, k)) return base + k;
+        at = k + 1;
+      }
+      base = chunkEnd;
+    }
+    return -1;
+  }
+
+  /** Whether `delim` stands at byte `k` of the `i`-th chunk held, running on into the next chunks. */
+  private _matches(delim: Uint8Array, i: number, k: number): boolean {
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    let chunk = ring[(this.head + i) & mask];
+    let at = k;
+    for (let j = 0; j < delim.length; j++, at++) {
+      while (at >= chunk.length) {
+        i++;
+        if (i >= this.count) return false;
+        chunk = ring[(this.head + i) & mask];
+        at = 0;
+      }
+      if (chunk[at] !== delim[j]) return false;
+    }
+    return true;
+  }
+
   /** Drops everything held (the connection is gone). */
   clear(): void {
     this.ring = [];

@@ -1,5 +1,5 @@
 import type * as net from 'node:net';
-import { checkMs, checkRecvArgs, describe } from './args';
+import { type WaitOptions, checkBuffer, checkRecvArgs, delimiterBytes, describe, sendvChunks, waitMs, waitSignal } from './args';
 import { ByteQueue, copyBytes } from './byte-queue';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { fdOf, writableHandleOf } from './node-internals';
@@ -32,6 +32,27 @@ function onRecvTimeout(ch: Channel, ms: number): void {
 }
 function onSendTimeout(ch: Channel, ms: number): void {
   ch._timeoutSend(ms);
+}
+
+/** What a waiting read wants: some bytes (`recv`), exactly `n` (`recvn`), up to a delimiter (`recvUntil`). */
+const RECV_SOME = 0;
+const RECV_EXACT = 1;
+const RECV_UNTIL = 2;
+
+/**
+ * Listens for the abort of the signal given to the pending recv (or send) of
+ * one channel: an object, not a closure, made once per channel on first use.
+ */
+class Aborter {
+  constructor(
+    private readonly _channel: Channel,
+    private readonly _send: boolean,
+  ) {}
+
+  handleEvent(): void {
+    if (this._send) this._channel._abortSend();
+    else this._channel._abortRecv();
+  }
 }
 
 function copyOut(src: Buffer, start: number, end: number): Buffer {
@@ -74,10 +95,19 @@ export abstract class Channel implements AsyncDisposable {
   private _paused = false;
   private _recvBuf: Uint8Array | null = null;
   private _recvN = 0;
-  private _recvExact = false;
+  private _recvMode = RECV_SOME;
+  /** recvUntil: the delimiter, and the first offset in the queue where it may still start. */
+  private _untilDelim: Uint8Array | null = null;
+  private _untilFrom = 0;
   private _recvTimer: NodeJS.Timeout | null = null;
+  private _recvSignal: AbortSignal | null = null;
+  private _recvAborter: Aborter | null = null;
   private _sendN = 0;
   private _sendTimer: NodeJS.Timeout | null = null;
+  private _sendSignal: AbortSignal | null = null;
+  private _sendAborter: Aborter | null = null;
+  private _bytesRead = 0;
+  private _bytesWritten = 0;
   /** Writes to the current socket; `null` with no socket. */
   private _writer: SocketWriter | null = null;
   /** The current socket has reported an error (its code is in lastError). */
@@ -94,24 +124,29 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param buf - where the bytes go.
    * @param n - the most bytes wanted, `1 <= n <= buf.length`; default `buf.length`.
-   * @param ms - timeout in milliseconds; negative (the default) waits forever.
+   * @param opts - timeout in milliseconds (negative, the default, waits
+   *   forever), or `{ ms, signal }`.
    * @returns `> 0` bytes received; `0` the peer closed the connection; `< 0`
-   *   timeout or error (see {@link Channel.lastError}). A call that times out
-   *   consumes nothing: the bytes arrive in the next call.
+   *   timeout, abort (`ABORT_ERR`) or error (see {@link Channel.lastError}). A
+   *   call that times out or is aborted consumes nothing: the bytes arrive in
+   *   the next call.
    * @throws TypeError/RangeError for bad arguments.
    * @throws TcpError `ERR_CONCURRENT_RECV` (as a rejection) when another
-   *   `recv`/`recvn` is still pending on this object.
+   *   `recv`/`recvn`/`recvUntil` is still pending on this object.
    */
-  recv(buf: Uint8Array, n: number = buf?.length, ms = -1): Promise<number> {
-    checkRecvArgs(buf, n, ms);
+  recv(buf: Uint8Array, n: number = buf?.length, opts: number | WaitOptions = -1): Promise<number> {
+    checkRecvArgs(buf, n);
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
     if (this._recvResolve !== null) return this._concurrent('recv');
+    if (signal !== null && signal.aborted) return this._abortedAtOnce('recv', signal);
     const queue = this._queue;
     if (queue.length > 0 && !this._closedHere()) {
       const got = queue.read(buf, n < queue.length ? n : queue.length);
       if (this._paused) this._resumeIfRoom();
       return Promise.resolve(got);
     }
-    return this._waitRecv(buf, n, false, ms);
+    return this._waitRecv(buf, n, RECV_SOME, ms, signal);
   }
 
   /**
@@ -119,20 +154,73 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param buf - where the bytes go.
    * @param n - how many bytes, `1 <= n <= buf.length`; default `buf.length`.
-   * @param ms - timeout in milliseconds; negative (the default) waits forever.
-   * @returns `n`; `0` the peer closed before `n` bytes came; `< 0` timeout or
-   *   error. A call that times out consumes nothing, not even part of the `n`.
+   * @param opts - timeout in milliseconds (negative, the default, waits
+   *   forever), or `{ ms, signal }`.
+   * @returns `n`; `0` the peer closed before `n` bytes came; `< 0` timeout,
+   *   abort or error. A call that times out or is aborted consumes nothing,
+   *   not even part of the `n`.
    */
-  recvn(buf: Uint8Array, n: number = buf?.length, ms = -1): Promise<number> {
-    checkRecvArgs(buf, n, ms);
+  recvn(buf: Uint8Array, n: number = buf?.length, opts: number | WaitOptions = -1): Promise<number> {
+    checkRecvArgs(buf, n);
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
     if (this._recvResolve !== null) return this._concurrent('recvn');
+    if (signal !== null && signal.aborted) return this._abortedAtOnce('recvn', signal);
     const queue = this._queue;
     if (queue.length >= n && !this._closedHere()) {
       queue.read(buf, n);
       if (this._paused) this._resumeIfRoom();
       return Promise.resolve(n);
     }
-    return this._waitRecv(buf, n, true, ms);
+    return this._waitRecv(buf, n, RECV_EXACT, ms, signal);
+  }
+
+  /**
+   * Receives the bytes up to and including the first `delim` into `buf[0..]`:
+   * what line-, RESP- and HTTP/1-style protocols read. Bytes already searched
+   * are not searched again as more arrive.
+   *
+   * @param buf - where the bytes go; its length is the most this reads.
+   * @param delim - a byte value, or a sequence of 1 to 16 bytes (a string as UTF-8).
+   * @param opts - timeout in milliseconds (negative, the default, waits
+   *   forever), or `{ ms, signal }`.
+   * @returns the count of bytes copied, delimiter included; `0` the peer
+   *   closed before a delimiter came (what did come is left for `recv`); `< 0`
+   *   timeout, abort, error, or `buf` filled without a delimiter (code
+   *   `ERR_NO_DELIMITER`): in each case nothing was consumed.
+   *
+   * @example
+   * ```ts
+   * const line = Buffer.alloc(1024);
+   * const n = await conn.recvUntil(line, '\r\n', 5000); // "PING\r\n" -> 6
+   * ```
+   */
+  recvUntil(buf: Uint8Array, delim: number | Uint8Array | string, opts: number | WaitOptions = -1): Promise<number> {
+    checkBuffer(buf);
+    const bytes = delimiterBytes(delim);
+    if (buf.length < bytes.length) {
+      throw new RangeError(`buf (${buf.length} bytes) is shorter than the delimiter (${bytes.length} bytes)`);
+    }
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
+    if (this._recvResolve !== null) return this._concurrent('recvUntil');
+    if (signal !== null && signal.aborted) return this._abortedAtOnce('recvUntil', signal);
+    const queue = this._queue;
+    let from = 0;
+    if (queue.length > 0 && !this._closedHere()) {
+      const end = queue.length < buf.length ? queue.length : buf.length;
+      const at = queue.indexOf(bytes, 0, end);
+      if (at >= 0) {
+        const n = queue.read(buf, at + bytes.length);
+        if (this._paused) this._resumeIfRoom();
+        return Promise.resolve(n);
+      }
+      if (queue.length >= buf.length) return this._noDelimiter(buf.length);
+      from = end - bytes.length + 1;
+    }
+    this._untilDelim = bytes;
+    this._untilFrom = from > 0 ? from : 0;
+    return this._waitRecv(buf, buf.length, RECV_UNTIL, ms, signal);
   }
 
   /**
@@ -145,10 +233,12 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param data - the bytes, or a string sent as UTF-8.
    * @param n - how many bytes, `0 <= n <= length`; default all of them.
-   * @param ms - timeout in milliseconds; negative (the default) waits forever.
-   * @returns `n`; `<= 0` timeout or error (see {@link Channel.lastError}).
+   * @param opts - timeout in milliseconds (negative, the default, waits
+   *   forever), or `{ ms, signal }`; an abort resets the connection as a
+   *   timeout does (code `ABORT_ERR`).
+   * @returns `n`; `<= 0` timeout, abort or error (see {@link Channel.lastError}).
    */
-  send(data: Uint8Array | string, n?: number, ms = -1): Promise<number> {
+  send(data: Uint8Array | string, n?: number, opts: number | WaitOptions = -1): Promise<number> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(`data must be a Uint8Array, Buffer or string, got ${describe(data)}`);
@@ -157,25 +247,74 @@ export abstract class Channel implements AsyncDisposable {
     else if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
       throw new RangeError(`n must be an integer from 0 to the data's length (${bytes.length}), got ${n}`);
     }
-    checkMs(ms);
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
     if (this._sendResolve !== null) return this._concurrent('send');
+    if (signal !== null && signal.aborted) return this._abortedAtOnce('send', signal);
     const sock = this._sock;
     if (sock === null || this._dead || !sock.writable) return this._notConnected('send');
     if (n === 0) return RESOLVED_0;
-    const chunk = n === bytes.length ? bytes : bytes.subarray(0, n);
-    const written = this._writer!.write(chunk);
-    if (written === WRITTEN) return Promise.resolve(n);
+    return this._sent(this._writer!.write(n === bytes.length ? bytes : bytes.subarray(0, n)), n, ms, signal);
+  }
+
+  /**
+   * Sends `chunks` in order as one write (writev on plain TCP), with `send`'s
+   * guarantees: every chunk may be reused once it resolves; backpressure,
+   * timeout and abort as for `send`. A length prefix and its body, a header
+   * and a payload, go out without being copied into one buffer first.
+   *
+   * @param chunks - the bytes, in order; strings are sent as UTF-8.
+   * @param opts - timeout in milliseconds (negative, the default, waits
+   *   forever), or `{ ms, signal }`.
+   * @returns the total byte count; `<= 0` timeout, abort or error.
+   */
+  sendv(chunks: readonly (Uint8Array | string)[], opts: number | WaitOptions = -1): Promise<number> {
+    const bytes = sendvChunks(chunks);
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
+    if (this._sendResolve !== null) return this._concurrent('sendv');
+    if (signal !== null && signal.aborted) return this._abortedAtOnce('sendv', signal);
+    const sock = this._sock;
+    if (sock === null || this._dead || !sock.writable) return this._notConnected('sendv');
+    let total = 0;
+    for (let i = 0; i < bytes.length; i++) total += bytes[i].length;
+    if (total === 0) return RESOLVED_0;
+    return this._sent(this._writer!.writev(bytes), total, ms, signal);
+  }
+
+  /** Bytes received from the peer on this connection (TLS: after decryption). */
+  get bytesRead(): number {
+    return this._bytesRead;
+  }
+
+  /** Bytes sent on this connection, counted as each `send`/`sendv` resolves them (TLS: before encryption). */
+  get bytesWritten(): number {
+    return this._bytesWritten;
+  }
+
+  /** What a send returns once its write is issued: at once, or once it completes. */
+  private _sent(written: number, n: number, ms: number, signal: AbortSignal | null): Promise<number> {
+    if (written === WRITTEN) {
+      this._bytesWritten += n;
+      return Promise.resolve(n);
+    }
     if (written === FAILED) return RESOLVED_MINUS_1;
     this._sendN = n;
     executorTarget = this;
     const pending = new Promise(sendExecutor);
     if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
+    if (signal !== null) {
+      this._sendSignal = signal;
+      signal.addEventListener('abort', (this._sendAborter ??= new Aborter(this, true)));
+    }
     return pending;
   }
 
   /** The pending write finished. @internal */
   _written(writer: SocketWriter): void {
-    if (writer === this._writer) this._settleSend(this._sendN);
+    if (writer !== this._writer || this._sendResolve === null) return;
+    this._bytesWritten += this._sendN;
+    this._settleSend(this._sendN);
   }
 
   /** A write failed, or found its socket gone (`err` null). @internal */
@@ -228,6 +367,7 @@ export abstract class Channel implements AsyncDisposable {
     this._paused = false;
     this._sockFailed = false;
     this._viaOnread = viaOnread;
+    this._bytesRead = this._bytesWritten = 0;
     this._writer = new SocketWriter(sock, this, viaOnread ? writableHandleOf(sock) : null);
     this._queue.clear();
     bindSocket(sock, this, viaOnread);
@@ -275,11 +415,13 @@ export abstract class Channel implements AsyncDisposable {
    * @internal
    */
   _onBytes(src: Buffer, len: number, owned: boolean): void {
+    this._bytesRead += len;
     const queue = this._queue;
     const buf = this._recvBuf;
     if (buf !== null) {
       const n = this._recvN;
-      if (!this._recvExact) {
+      const mode = this._recvMode;
+      if (mode === RECV_SOME) {
         // A waiting recv means the queue was empty: copy straight across.
         if (len <= n) {
           copyBytes(src, 0, buf, 0, len);
@@ -289,6 +431,12 @@ export abstract class Channel implements AsyncDisposable {
         copyBytes(src, 0, buf, 0, n);
         queue.push(owned ? src.subarray(n, len) : copyOut(src, n, len));
         this._settleRecv(n);
+        return;
+      }
+      if (mode === RECV_UNTIL) {
+        // A waiting recvUntil may fill its whole buffer whatever the bound.
+        queue.push(owned ? src : copyOut(src, 0, len));
+        this._searchUntil();
         return;
       }
       if (queue.length === 0 && len >= n) {
@@ -354,24 +502,67 @@ export abstract class Channel implements AsyncDisposable {
     this._settleRecv(-1);
   }
 
+  /** The pending recv's signal was aborted. @internal */
+  _abortRecv(): void {
+    const signal = this._recvSignal;
+    if (signal === null || this._recvResolve === null) return;
+    this.lastError = abortError('recv', signal, 'nothing was consumed', this._where());
+    this._settleRecv(-1);
+  }
+
   /** @internal */
   _timeoutSend(ms: number): void {
     this._sendTimer = null;
     if (this._sendResolve === null) return;
-    const sock = this._sock;
-    this.lastError = new TcpError(
-      TcpErrorCode.ETIMEDOUT,
-      `send timed out after ${ms} ms (the peer is not reading); the connection was reset because part of the bytes may have left`,
-      this._where(),
+    this._failSend(
+      new TcpError(
+        TcpErrorCode.ETIMEDOUT,
+        `send timed out after ${ms} ms (the peer is not reading); the connection was reset because part of the bytes may have left`,
+        this._where(),
+      ),
     );
+  }
+
+  /** The pending send's signal was aborted. @internal */
+  _abortSend(): void {
+    const signal = this._sendSignal;
+    if (signal === null || this._sendResolve === null) return;
+    this._failSend(abortError('send', signal, 'the connection was reset because part of the bytes may have left', this._where()));
+  }
+
+  /** A send gave up while its write may be half done: the stream cannot be trusted, so reset. */
+  private _failSend(err: TcpError): void {
+    this.lastError = err;
     this._dead = true;
     this._settleSend(-1);
     this._settleRecv(-1);
-    if (sock !== null) this._release(true);
+    if (this._sock !== null) this._release(true);
   }
 
-  private _waitRecv(buf: Uint8Array, n: number, exact: boolean, ms: number): Promise<number> {
-    if (this._closedHere() || this._sock === null) return this._notConnected(exact ? 'recvn' : 'recv');
+  /** recvUntil: looks for the delimiter in what came since the last look. */
+  private _searchUntil(): void {
+    const queue = this._queue;
+    const buf = this._recvBuf!;
+    const delim = this._untilDelim!;
+    const end = queue.length < buf.length ? queue.length : buf.length;
+    const at = queue.indexOf(delim, this._untilFrom, end);
+    if (at >= 0) {
+      this._settleRecv(queue.read(buf, at + delim.length));
+      return;
+    }
+    if (queue.length >= buf.length) {
+      this.lastError = noDelimiterError(buf.length, this._where());
+      this._settleRecv(-1);
+      return;
+    }
+    const from = end - delim.length + 1;
+    if (from > this._untilFrom) this._untilFrom = from;
+  }
+
+  private _waitRecv(buf: Uint8Array, n: number, mode: number, ms: number, signal: AbortSignal | null): Promise<number> {
+    if (this._closedHere() || this._sock === null) {
+      return this._notConnected(mode === RECV_SOME ? 'recv' : mode === RECV_EXACT ? 'recvn' : 'recvUntil');
+    }
     if (this._eof) return RESOLVED_0;
     if (this._dead) {
       if (this.lastError === null) {
@@ -381,11 +572,15 @@ export abstract class Channel implements AsyncDisposable {
     }
     this._recvBuf = buf;
     this._recvN = n;
-    this._recvExact = exact;
+    this._recvMode = mode;
     if (this._paused) this._resume();
     executorTarget = this;
     const pending = new Promise(recvExecutor);
     if (ms >= 0) this._recvTimer = setTimeout(onRecvTimeout, ms, this, ms);
+    if (signal !== null) {
+      this._recvSignal = signal;
+      signal.addEventListener('abort', (this._recvAborter ??= new Aborter(this, false)));
+    }
     return pending;
   }
 
@@ -394,9 +589,14 @@ export abstract class Channel implements AsyncDisposable {
     if (resolve === null) return;
     this._recvResolve = null;
     this._recvBuf = null;
+    this._untilDelim = null;
     if (this._recvTimer !== null) {
       clearTimeout(this._recvTimer);
       this._recvTimer = null;
+    }
+    if (this._recvSignal !== null) {
+      this._recvSignal.removeEventListener('abort', this._recvAborter!);
+      this._recvSignal = null;
     }
     resolve(result);
   }
@@ -408,6 +608,10 @@ export abstract class Channel implements AsyncDisposable {
     if (this._sendTimer !== null) {
       clearTimeout(this._sendTimer);
       this._sendTimer = null;
+    }
+    if (this._sendSignal !== null) {
+      this._sendSignal.removeEventListener('abort', this._sendAborter!);
+      this._sendSignal = null;
     }
     resolve(result);
   }
@@ -421,12 +625,24 @@ export abstract class Channel implements AsyncDisposable {
     if (this._sock !== null && !this._dead) this._sock.resume();
   }
 
-  private _concurrent(what: 'recv' | 'recvn' | 'send'): Promise<number> {
-    const code = what === 'send' ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
-    const other = what === 'send' ? 'send' : 'recv/recvn';
+  private _concurrent(what: 'recv' | 'recvn' | 'recvUntil' | 'send' | 'sendv'): Promise<number> {
+    const sending = what === 'send' || what === 'sendv';
+    const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
+    const other = sending ? 'send/sendv' : 'recv/recvn/recvUntil';
     return Promise.reject(
       new TcpError(code, `${what} called while another ${other} is pending on the same connection; await the first one`),
     );
+  }
+
+  /** A call whose signal was aborted before it started: fails with no side effect. */
+  private _abortedAtOnce(what: string, signal: AbortSignal): Promise<number> {
+    this.lastError = abortError(what, signal, 'nothing was done', this._where());
+    return RESOLVED_MINUS_1;
+  }
+
+  private _noDelimiter(size: number): Promise<number> {
+    this.lastError = noDelimiterError(size, this._where());
+    return RESOLVED_MINUS_1;
   }
 
   private _notConnected(what: string): Promise<number> {
@@ -440,4 +656,16 @@ export abstract class Channel implements AsyncDisposable {
     }
     return RESOLVED_MINUS_1;
   }
+}
+
+function abortError(what: string, signal: AbortSignal, outcome: string, where: { address?: string; port?: number }): TcpError {
+  return new TcpError(TcpErrorCode.ABORT_ERR, `${what} aborted by its signal; ${outcome}`, { ...where, cause: signal.reason });
+}
+
+function noDelimiterError(size: number, where: { address?: string; port?: number }): TcpError {
+  return new TcpError(
+    TcpErrorCode.ERR_NO_DELIMITER,
+    `recvUntil filled its ${size}-byte buffer without finding the delimiter; nothing was consumed: read the bytes with recv, or retry with a larger buffer`,
+    where,
+  );
 }

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkMs } from './args';
+import { type WaitOptions, waitMs, waitSignal } from './args';
 import { Channel } from './channel';
 import { CHANNEL_ONREAD } from './socket-events';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
@@ -90,17 +90,26 @@ export class Client extends Channel {
   /**
    * Connects, name resolution and the TLS handshake included, within `ms`.
    *
-   * @param ms - timeout in milliseconds; negative (the default) waits forever.
+   * @param opts - timeout in milliseconds (negative, the default, waits
+   *   forever), or `{ ms, signal }`.
    * @returns `true` once connected (at once if already connected); `false` on
-   *   failure or timeout, with {@link Client.strerror} and `lastError` set
-   *   (`ECONNREFUSED`, `ETIMEDOUT`, `ENOTFOUND`, a TLS verification code, ...).
+   *   failure, timeout or abort, with {@link Client.strerror} and `lastError` set
+   *   (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`, `ENOTFOUND`, a TLS verification code, ...).
    */
-  connect(ms = -1): Promise<boolean> {
-    checkMs(ms);
+  connect(opts: number | WaitOptions = -1): Promise<boolean> {
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
     if (this.connected()) return Promise.resolve(true);
     if (this._connecting !== null) return this._connecting;
+    if (signal !== null && signal.aborted) {
+      this.lastError = new TcpError(TcpErrorCode.ABORT_ERR, `connect to ${this._target()} aborted by its signal before it started`, {
+        ...this._where(),
+        cause: signal.reason,
+      });
+      return Promise.resolve(false);
+    }
     this.disconnect();
-    const attempt = this._connect(ms);
+    const attempt = this._connect(ms, signal);
     this._connecting = attempt;
     return attempt;
   }
@@ -151,7 +160,7 @@ export class Client extends Channel {
     return `${this.ip.includes(':') ? `[${this.ip}]` : this.ip}:${this.port}`;
   }
 
-  private _connect(ms: number): Promise<boolean> {
+  private _connect(ms: number, signal: AbortSignal | null): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const host = this.ip;
       const raw = net.connect({
@@ -181,6 +190,7 @@ export class Client extends Channel {
       let timer: NodeJS.Timeout | null = null;
       const done = (err: TcpError | null): void => {
         if (timer !== null) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         sock.off('error', onFail);
         sock.off(this.useSsl ? 'secureConnect' : 'connect', onConnected);
         this._abortConnect = null;
@@ -199,6 +209,14 @@ export class Client extends Channel {
       };
       const onFail = (err: Error): void => done(fromNodeError(err, `connect to ${this._target()} failed`, this._where()));
       const onConnected = (): void => done(null);
+      const onAbort = (): void =>
+        done(
+          new TcpError(TcpErrorCode.ABORT_ERR, `connect to ${this._target()} aborted by its signal`, {
+            ...this._where(),
+            cause: signal!.reason,
+          }),
+        );
+      signal?.addEventListener('abort', onAbort);
       sock.once('error', onFail);
       sock.once(this.useSsl ? 'secureConnect' : 'connect', onConnected);
       this._abortConnect = done;

@@ -25,6 +25,13 @@ export const TcpErrorCode = {
   ERR_IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
   /** A connection handler threw or rejected. */
   ERR_HANDLER: 'ERR_HANDLER',
+  /**
+   * The call's `AbortSignal` was aborted (`cause` is the signal's reason). A
+   * read consumed nothing; a send reset the connection, as a timeout does.
+   */
+  ABORT_ERR: 'ABORT_ERR',
+  /** `recvUntil` filled its buffer without finding the delimiter; nothing was consumed. */
+  ERR_NO_DELIMITER: 'ERR_NO_DELIMITER',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */
@@ -72,4 +79,17 @@ export function fromNodeError(err: unknown, doing: string, where: TcpErrorOption
   const code = typeof e?.code === 'string' ? e.code : 'EIO';
   const text = e?.message ?? String(err);
   return new TcpError(code, `${doing}: ${text}`, { ...where, cause: err });
+}
+
+/**
+ * The rejection of a call that returns no status (`Server.shutdown`) when its
+ * signal is aborted: `name` `'AbortError'`, `code` `'ABORT_ERR'`, `cause` the
+ * signal's reason, as Node's own APIs reject.
+ * @internal
+ */
+export function abortError(what: string, signal: AbortSignal): Error & { code: 'ABORT_ERR' } {
+  const err = new Error(`${what} aborted by its signal`, { cause: signal.reason }) as Error & { code: 'ABORT_ERR' };
+  err.name = 'AbortError';
+  err.code = 'ABORT_ERR';
+  return err;
 }

@@ -24,6 +24,7 @@
  * ```
  * @packageDocumentation
  */
+export type { WaitOptions } from './args';
 export { Channel, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 export { Client, type ClientTlsOptions } from './client';
 export { Connection } from './connection';

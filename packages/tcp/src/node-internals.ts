@@ -48,7 +48,8 @@ export interface WriteReq {
   oncomplete: (this: WriteReq, status: number) => void;
   async: boolean;
   bytes: number;
-  buffer: Uint8Array | null;
+  /** What a write in flight is written from, kept alive until it completes. */
+  buffer: Uint8Array | readonly Uint8Array[] | null;
   owner: unknown;
 }
 

@@ -1,11 +1,12 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CHANNEL_ONREAD } from './socket-events';
+import { type WaitOptions, waitMs, waitSignal } from './args';
 import { Connection } from './connection';
-import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+import { TcpError, TcpErrorCode, abortError, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
-import { resetSocket } from './socket-close';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
+import { resetSocket } from './socket-close';
+import { CHANNEL_ONREAD } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
 
 /** The connection callback: runs once per connection in its own async task. */
@@ -27,7 +28,7 @@ export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void
  */
 export class Server {
   private readonly _options: ResolvedServerOptions;
-  private _handler: ConnectionHandler<any> | null = null;
+  private _handler: ConnectionHandler<unknown> | null = null;
   private _thisArg: unknown = undefined;
   private readonly _exitCallbacks: Array<() => void> = [];
   private _listener: net.Server | null = null;
@@ -44,6 +45,10 @@ export class Server {
    */
   private readonly _handshaking = new Map<string, net.Socket>();
 
+  /**
+   * @param options - limits, timeouts, TLS extras and the error hook; every
+   *   one optional. Unknown keys and bad values throw at once.
+   */
   constructor(options: ServerOptions = {}) {
     this._options = resolveServerOptions(options);
   }
@@ -59,7 +64,7 @@ export class Server {
    */
   onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this {
     if (typeof f !== 'function') throw new TypeError('onConnection needs a function');
-    this._handler = f;
+    this._handler = f as ConnectionHandler<unknown>;
     this._thisArg = thisArg;
     return this;
   }
@@ -142,10 +147,16 @@ export class Server {
    * `exit()`, then closes every connection gracefully; those still open after
    * `ms` are reset. Resolves once every connection is closed.
    *
-   * @param ms - grace period in milliseconds before the remaining connections
-   *   are reset. Default `5000`; negative waits forever.
+   * @param opts - grace period in milliseconds before the remaining
+   *   connections are reset (default `5000`; negative waits forever), or
+   *   `{ ms, signal }` (`ms` absent: the default). An abort stops the waiting
+   *   and rejects with an `AbortError` (code `ABORT_ERR`); the connections go
+   *   on closing. A signal aborted already rejects at once and changes nothing.
    */
-  async shutdown(ms = 5000): Promise<void> {
+  async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
+    const ms = typeof opts === 'object' && opts !== null && opts.ms === undefined ? 5000 : waitMs(opts);
+    const signal = waitSignal(opts);
+    if (signal !== null && signal.aborted) throw abortError('shutdown', signal);
     this.exit();
     // A TLS handshake still under way would otherwise finish later and be served after shutdown.
     for (const raw of this._handshaking.values()) raw.destroy();
@@ -153,14 +164,25 @@ export class Server {
     if (this._conns.size === 0) return;
     const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
     for (const conn of this._conns) void conn.close();
-    if (ms < 0) return drained;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, true)));
-    const timedOut = await Promise.race([drained.then(() => false), late]);
-    clearTimeout(timer);
-    if (timedOut) {
-      for (const conn of this._conns) void conn.reset();
-      await drained;
+    let onAbort: (() => void) | undefined;
+    // Resolves true when the grace period is over, rejects on an abort; never, with neither.
+    const interrupted = new Promise<boolean>((resolve, reject) => {
+      if (ms >= 0) timer = setTimeout(resolve, ms, true);
+      if (signal !== null) {
+        onAbort = () => reject(abortError('shutdown', signal));
+        signal.addEventListener('abort', onAbort);
+      }
+    });
+    try {
+      const timedOut = await Promise.race([drained.then(() => false), interrupted]);
+      if (timedOut) {
+        for (const conn of this._conns) void conn.reset();
+        await drained;
+      }
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
     }
   }
 

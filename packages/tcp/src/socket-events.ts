@@ -61,7 +61,7 @@ function onRead(this: SinkSocket, nread: number, buf: Buffer): boolean {
 /** `onread` option for `net.Socket`/`net.connect` whose socket is then {@link bindSocket bound} with `viaOnread`. @internal */
 export const CHANNEL_ONREAD: net.OnReadOpts = {
   buffer: SHARED_READ_BUFFER,
-  callback: onRead as (this: unknown, nread: number, buf: Uint8Array) => boolean,
+  callback: onRead,
 };
 
 /**

@@ -87,6 +87,35 @@ export class SocketWriter {
     return PENDING;
   }
 
+  /** Writes `chunks` in order as one write (writev); returns as {@link SocketWriter.write} does. */
+  writev(chunks: Uint8Array[]): number {
+    const sock = this.sock;
+    const handle = this._handle;
+    if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
+      const req = newWriteReq(handle, onDirectWriteComplete);
+      const status = handle.writev(req, chunks, true);
+      if (status !== 0) {
+        this._directFailed(status);
+        return FAILED;
+      }
+      if (!lastWriteWasAsync()) return WRITTEN;
+      req.async = true;
+      req.buffer = chunks;
+      req.owner = this;
+      return PENDING;
+    }
+    // Corked, the stream hands the chunks to the socket as one writev.
+    sock.cork();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) sock.write(chunks[i]);
+    sock.write(chunks[last], this._onStreamWritten);
+    sock.uncork();
+    this._issued++;
+    if (sock.writableLength === 0 && !sock.destroyed) return WRITTEN;
+    this._waitingFor = this._issued;
+    return PENDING;
+  }
+
   /** A direct write completed (`status` 0) or failed (a negative errno). */
   _directWritten(status: number): void {
     if (status === 0) this._owner._written(this);

@@ -61,12 +61,14 @@ describe('TcpError', () => {
     for (const [name, code] of Object.entries(TcpErrorCode)) expect(code).toBe(name);
     expect(Object.keys(TcpErrorCode).sort()).toEqual(
       [
+        'ABORT_ERR',
         'ECONNRESET',
         'ENOTCONN',
         'ERR_CONCURRENT_RECV',
         'ERR_CONCURRENT_SEND',
         'ERR_HANDLER',
         'ERR_IDLE_TIMEOUT',
+        'ERR_NO_DELIMITER',
         'ERR_NO_HANDLER',
         'ERR_SERVER_RUNNING',
         'ERR_TLS_CONFIG',

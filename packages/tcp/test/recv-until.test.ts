@@ -1,0 +1,159 @@
+/**
+ * recvUntil: bytes up to and including a delimiter, over real loopback
+ * sockets (TCP and TLS, both sides), with the delimiter split across chunks
+ * at every point; a full buffer, a timeout and an abort consume nothing.
+ */
+import fc from 'fast-check';
+import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { readToEnd, waitFor } from '../../../test-support/net';
+import { ByteQueue } from '../src/byte-queue';
+import { guardLeaks, pair, type Pair, VARIANTS } from './helpers';
+
+guardLeaks();
+
+let certs: TestCerts;
+beforeAll(async () => {
+  certs = await makeTestCerts();
+});
+afterAll(() => certs.cleanup());
+
+/** Writes `parts` one by one, waiting for each to be read by our side before the next, so each arrives alone. */
+async function trickle(p: Pair, parts: string[]): Promise<void> {
+  for (const part of parts) {
+    const before = p.ours.bytesRead;
+    p.peer.write(part);
+    await waitFor(() => p.ours.bytesRead >= before + Buffer.byteLength(part), 'the part to arrive');
+  }
+}
+
+describe.each(VARIANTS)('$name', (variant) => {
+  let p: Pair;
+  beforeEach(async () => {
+    p = await pair(variant, certs);
+  });
+  afterEach(async () => {
+    await p.close();
+  });
+
+  test('lines, one at a time, whatever the chunking; the rest stays for the next call', async () => {
+    p.peer.write('PING\r\nSET k v\r\n');
+    p.peer.write('GE');
+    p.peer.write('T k\r\nrest');
+    const buf = Buffer.alloc(64);
+    const lines: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const n = await p.ours.recvUntil(buf, '\r\n', 2000);
+      expect(n).toBeGreaterThan(0);
+      lines.push(buf.toString('latin1', 0, n));
+    }
+    expect(lines).toEqual(['PING\r\n', 'SET k v\r\n', 'GET k\r\n']);
+    expect(await p.ours.recvn(buf, 4, 2000)).toBe(4);
+    expect(buf.toString('latin1', 0, 4)).toBe('rest');
+  });
+
+  test('a multi-byte delimiter split across arrivals, and a one-byte one given as a number', async () => {
+    const buf = Buffer.alloc(64);
+    const pending = p.ours.recvUntil(buf, Buffer.from('\r\n\r\n'), 5000);
+    await trickle(p, ['HTTP/1.1 200 OK\r', '\n', '\r', '\nbody']);
+    const n = await pending;
+    expect(buf.toString('latin1', 0, n)).toBe('HTTP/1.1 200 OK\r\n\r\n');
+    p.peer.write('x;y;');
+    const m = await p.ours.recvUntil(buf, 0x3b, 2000);
+    expect(buf.toString('latin1', 0, m)).toBe('bodyx;');
+  });
+
+  test('bad arguments throw, and nothing is read', async () => {
+    const buf = Buffer.alloc(8);
+    expect(() => p.ours.recvUntil(buf, 256)).toThrow(RangeError);
+    expect(() => p.ours.recvUntil(buf, -1)).toThrow(RangeError);
+    expect(() => p.ours.recvUntil(buf, '')).toThrow(RangeError);
+    expect(() => p.ours.recvUntil(Buffer.alloc(32), Buffer.alloc(17))).toThrow(RangeError);
+    expect(() => p.ours.recvUntil(Buffer.alloc(2), 'abc')).toThrow(RangeError);
+    expect(() => p.ours.recvUntil(buf, {} as never)).toThrow(TypeError);
+    expect(() => p.ours.recvUntil('buf' as never, '\n')).toThrow(TypeError);
+    expect(() => p.ours.recvUntil(buf, '\n', 'soon' as never)).toThrow(TypeError);
+    expect(() => p.ours.recvUntil(buf, '\n', { signal: 'stop' as never })).toThrow(TypeError);
+    p.peer.write('ok\n');
+    const n = await p.ours.recvUntil(buf, '\n', 2000);
+    expect(buf.toString('latin1', 0, n)).toBe('ok\n');
+  });
+
+  test('a full buffer without the delimiter is ERR_NO_DELIMITER and consumes nothing', async () => {
+    p.peer.write('0123456789');
+    const small = Buffer.alloc(8);
+    await waitFor(() => p.ours.bytesRead >= 10, 'the bytes to arrive');
+    expect(await p.ours.recvUntil(small, '\n', 2000)).toBe(-1);
+    expect(p.ours.lastError?.code).toBe('ERR_NO_DELIMITER');
+    // While waiting, too: the buffer fills as bytes come.
+    const waiting = p.ours.recvUntil(Buffer.alloc(12), '\n', 5000);
+    p.peer.write('abc');
+    expect(await waiting).toBe(-1);
+    expect(p.ours.lastError?.code).toBe('ERR_NO_DELIMITER');
+    const big = Buffer.alloc(32);
+    p.peer.write('\n');
+    const n = await p.ours.recvUntil(big, '\n', 2000);
+    expect(big.toString('latin1', 0, n)).toBe('0123456789abc\n');
+  });
+
+  test('a timeout or an abort consumes nothing; a signal aborted already fails at once', async () => {
+    const buf = Buffer.alloc(32);
+    p.peer.write('partial');
+    await waitFor(() => p.ours.bytesRead >= 7, 'the bytes to arrive');
+    expect(await p.ours.recvUntil(buf, '\n', 20)).toBe(-1);
+    expect(p.ours.lastError?.code).toBe('ETIMEDOUT');
+    const ac = new AbortController();
+    const pending = p.ours.recvUntil(buf, '\n', { signal: ac.signal });
+    ac.abort(new Error('user gave up'));
+    expect(await pending).toBe(-1);
+    expect(p.ours.lastError).toMatchObject({ code: 'ABORT_ERR', cause: ac.signal.reason });
+    expect(await p.ours.recvUntil(buf, '\n', { signal: ac.signal })).toBe(-1);
+    p.peer.write(' line\n');
+    const n = await p.ours.recvUntil(buf, '\n', { ms: 2000 });
+    expect(buf.toString('latin1', 0, n)).toBe('partial line\n');
+  });
+
+  test('the peer closes before a delimiter: 0, and what came is left for recv', async () => {
+    p.peer.end('no newline');
+    const buf = Buffer.alloc(32);
+    expect(await p.ours.recvUntil(buf, '\n', 2000)).toBe(0);
+    expect(await p.ours.recv(buf, 32, 2000)).toBe(10);
+    expect(buf.toString('latin1', 0, 10)).toBe('no newline');
+    const end = readToEnd(p.peer);
+    if ('disconnect' in p.ours) p.ours.disconnect();
+    else await p.ours.close();
+    await end;
+  });
+});
+
+describe('ByteQueue.indexOf', () => {
+  test('finds a delimiter at any split of any chunking, starting from any offset already ruled out', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...'ab\r\n'.split('')), { minLength: 0, maxLength: 60 }),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }),
+        fc.constantFrom('\n', '\r\n', '\r\n\r\n', 'ab'),
+        fc.integer({ min: 0, max: 5 }),
+        (chars, cuts, delim, consumed) => {
+          const text = chars.join('');
+          const q = new ByteQueue();
+          let at = 0;
+          for (let i = 0; at < text.length; i++) {
+            const size = cuts[i % cuts.length];
+            q.push(Buffer.from(text.slice(at, at + size), 'latin1'));
+            at += size;
+          }
+          const skip = Math.min(consumed, text.length);
+          if (skip > 0) q.read(Buffer.alloc(skip), skip);
+          const rest = text.slice(skip);
+          const d = Buffer.from(delim, 'latin1');
+          const want = rest.indexOf(delim);
+          expect(q.indexOf(d, 0, rest.length)).toBe(want);
+          // Resuming from a later offset finds the first one at or after it.
+          for (let from = 0; from <= rest.length; from++) {
+            expect(q.indexOf(d, from, rest.length)).toBe(rest.indexOf(delim, from));
+          }
+        },
+      ),
+    );
+  });
+});
