@@ -401,7 +401,7 @@ describe('maxConnections', () => {
     // Closed (FIN) or reset at once, maybe before the connect even completes; never served.
     const r = await connectAndRead(server.address()!.port);
     expect(r.data.length).toBe(0);
-    if (r.how === 'error') expect(r.error?.code).toBe('ECONNRESET');
+    expect(r.how === 'error' ? r.error?.code : r.how).toMatch(/^(ECONNRESET|end|close)$/);
     expect(calls).toBe(2);
     expect(server.connNum()).toBe(2);
     expect(await roundTrip(kept[0], 'kept')).toBe('kept');
@@ -424,7 +424,8 @@ describe('maxConnections', () => {
     await waitFor(() => server.connNum() === 1, 'one live connection');
     const excess = new Client('127.0.0.1', port, true, { ca: certs.cert });
     // TLS 1.3: the client may finish its side of the handshake before the server refuses it.
-    if (await excess.connect(3000)) expect(await excess.recv(Buffer.alloc(4), 4, 3000)).toBeLessThanOrEqual(0);
+    const excessRead = (await excess.connect(3000)) ? await excess.recv(Buffer.alloc(4), 4, 3000) : -1;
+    expect(excessRead).toBeLessThanOrEqual(0);
     excess.close();
     expect(server.connNum()).toBe(1);
     expect(await roundTrip(kept, 'kept')).toBe('kept');
@@ -469,7 +470,7 @@ describe('shutdown', () => {
     // Reset, not closed gracefully: the bytes not yet sent are dropped. (Linux reports the RST
     // as ECONNRESET; gVisor's network stack ends a reader that had stopped reading with EOF.)
     expect(result.data.length).toBeLessThan(32 * MiB);
-    if (result.how === 'error') expect(result.error?.code).toBe('ECONNRESET');
+    expect(result.how === 'error' ? result.error?.code : result.how).toMatch(/^(ECONNRESET|end)$/);
     sock.destroy();
   });
 
