@@ -12,7 +12,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as selfsigned from 'selfsigned';
 import { createInterface } from 'node:readline';
 import { type Load, oursLoad, rawLoad, sleep } from './load';
 
@@ -26,10 +29,30 @@ const ROWS: Array<{ name: string; load: Load }> = [
   { name: '64 KiB bulk stream (8 in flight)', load: { conns: 1, size: 65536, window: 8 } },
 ];
 
+/** A self-signed certificate for localhost in a temp folder, for the TLS rows. */
+async function makeCert(): Promise<{ dir: string; keyPath: string; certPath: string; cert: string }> {
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
+    days: 1,
+    keySize: 2048,
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }],
+  } as never);
+  const dir = mkdtempSync(join(tmpdir(), 'proj-bench-'));
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  writeFileSync(keyPath, pems.private);
+  writeFileSync(certPath, pems.cert);
+  return { dir, keyPath, certPath, cert: pems.cert };
+}
+
 async function main(): Promise<void> {
-  const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const cert = await makeCert();
+  const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_TLS_KEY: cert.keyPath, BENCH_TLS_CERT: cert.certPath },
+  });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const ports = JSON.parse((await lines.next()).value as string) as { ours: number; raw: number };
+  const ports = JSON.parse((await lines.next()).value as string) as { ours: number; raw: number; oursTls: number; rawTls: number };
   const serverCpu = async (): Promise<number> => {
     child.stdin.write('cpu\n');
     return Number((await lines.next()).value);
@@ -48,9 +71,20 @@ async function main(): Promise<void> {
     for (const row of ROWS) {
       await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
     }
+    console.log('\nTLS, server side (same raw tls.connect load; echo server ours vs raw node:tls)');
+    for (const row of ROWS) {
+      const load = { ...row.load, tls: cert.cert };
+      await compare(row.name, load, serverCpu, (ms) => rawLoad(ports.oursTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
+    }
+    console.log('\nTLS, client side (same raw node:tls echo server; our TLS Client vs raw tls.connect)');
+    for (const row of ROWS) {
+      const load = { ...row.load, tls: cert.cert };
+      await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
+    }
   } finally {
     child.stdin.end();
     await once(child, 'exit');
+    rmSync(cert.dir, { recursive: true, force: true });
   }
 }
 
@@ -94,10 +128,12 @@ async function compare(
   // CPU time per message includes the measurement's own small overhead (connect, close) on both sides alike.
   const oCpu = o.cpuMicros / Math.max(1, o.messages);
   const rCpu = r.cpuMicros / Math.max(1, r.messages);
+  // How busy the side under test was: near 100 % means it, not the load, set the pace.
+  const busy = (t: Tally): string => `${Math.round((100 * t.cpuMicros) / (ROUNDS * ROUND_MS * 1000))}%`;
   console.log(
     `  ${name.padEnd(34)} ours ${fmt(oRate).padStart(9)}  raw ${fmt(rRate).padStart(9)} ${unit.padEnd(14)}` +
       ` ratio ${(oRate / rRate).toFixed(2)}   CPU/msg ours ${oCpu.toFixed(2)} µs raw ${rCpu.toFixed(2)} µs` +
-      ` ratio raw/ours ${(rCpu / oCpu).toFixed(2)}`,
+      ` ratio raw/ours ${(rCpu / oCpu).toFixed(2)}   busy ours ${busy(o)} raw ${busy(r)}`,
   );
 }
 

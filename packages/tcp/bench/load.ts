@@ -1,5 +1,6 @@
-/** Load generators: a raw `net.Socket` one and one written with our `Client`. */
+/** Load generators: a raw `net.Socket` (or `tls.connect`) one and one written with our `Client`. */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { Client } from '@proj/tcp';
 
 export interface Load {
@@ -9,6 +10,8 @@ export interface Load {
   size: number;
   /** Messages in flight per connection (1 = ping-pong). */
   window: number;
+  /** Over TLS: the CA certificate (PEM) to trust; the server's name is `localhost`. */
+  tls?: string;
 }
 
 /** Runs `load` against `port` for `ms` with raw sockets; returns messages echoed back. */
@@ -20,10 +23,13 @@ export async function rawLoad(port: number, load: Load, ms: number): Promise<num
   await Promise.all(
     Array.from({ length: load.conns }, () => {
       return new Promise<void>((resolve, reject) => {
-        const sock = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => {
+        const start = (): void => {
           for (let i = 0; i < load.window; i++) sock.write(msg);
           resolve();
-        });
+        };
+        const sock: net.Socket = load.tls
+          ? tls.connect({ port, host: '127.0.0.1', ca: load.tls, servername: 'localhost' }, start).setNoDelay(true)
+          : net.connect({ port, host: '127.0.0.1', noDelay: true }, start);
         sock.on('error', reject);
         socks.push(sock);
         let pending = 0;
@@ -53,7 +59,7 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
   let running = true;
   const clients = await Promise.all(
     Array.from({ length: load.conns }, async () => {
-      const c = new Client('127.0.0.1', port);
+      const c = load.tls ? new Client('127.0.0.1', port, true, { ca: load.tls, servername: 'localhost' }) : new Client('127.0.0.1', port);
       if (!(await c.connect(5000))) throw new Error(c.strerror());
       return c;
     }),
