@@ -1,0 +1,125 @@
+/**
+ * The protocol examples of the README, run as written: the line protocol's
+ * server and client (examples/line-protocol.ts), and the RESP client
+ * (examples/resp-client.ts) against a small Redis-style responder written
+ * here on raw `node:net`, independently of our code: it parses RESP arrays
+ * of bulk strings itself and answers as Redis does.
+ */
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Client } from '../src';
+import { request, startLineServer } from '../examples/line-protocol';
+import { RespError, command } from '../examples/resp-client';
+import { rawServer, type RawServer } from '../../../test-support/net';
+import { guardLeaks } from './helpers';
+
+guardLeaks();
+
+test('line protocol: SET, GET, an unknown request, a line too long', async () => {
+  const server = await startLineServer();
+  const c = new Client('127.0.0.1', server.address()!.port);
+  try {
+    expect(await c.connect(3000)).toBe(true);
+    expect(await request(c, 'SET greeting hello world')).toBe('OK');
+    expect(await request(c, 'GET greeting')).toBe('VALUE hello world');
+    expect(await request(c, 'GET nothing')).toBe('NONE');
+    expect(await request(c, 'DANCE')).toBe('ERR unknown request');
+    expect(await request(c, `SET big ${'x'.repeat(2000)}`)).toBe('ERR line too long');
+    expect(await c.recv(Buffer.alloc(8), 8, 3000)).toBe(0); // and the server closed
+  } finally {
+    c.close();
+    await server.shutdown(1000);
+  }
+});
+
+/** A Redis-style responder on raw net: RESP arrays of bulk strings in, RESP replies out. */
+function respResponder(): Promise<RawServer> {
+  const store = new Map<string, string>();
+  const answer = (args: string[]): string => {
+    const [cmd, key, value] = args;
+    switch (cmd.toUpperCase()) {
+      case 'PING':
+        return '+PONG\r\n';
+      case 'SET':
+        store.set(key, value);
+        return '+OK\r\n';
+      case 'GET': {
+        const v = store.get(key);
+        return v === undefined ? '$-1\r\n' : `$${Buffer.byteLength(v)}\r\n${v}\r\n`;
+      }
+      case 'INCR': {
+        const n = Number(store.get(key) ?? '0') + 1;
+        store.set(key, String(n));
+        return `:${n}\r\n`;
+      }
+      case 'KEYS':
+        return `*${store.size}\r\n` + [...store.keys()].map((k) => `$${Buffer.byteLength(k)}\r\n${k}\r\n`).join('');
+      default:
+        return `-ERR unknown command '${cmd}'\r\n`;
+    }
+  };
+  return rawServer((sock: net.Socket) => {
+    let pending = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        // *<count>\r\n then <count> times $<len>\r\n<bytes>\r\n; wait for more when incomplete.
+        let at = 0;
+        const line = (): string | null => {
+          const end = pending.indexOf('\r\n', at);
+          if (end < 0) return null;
+          const s = pending.toString('latin1', at, end);
+          at = end + 2;
+          return s;
+        };
+        const head = line();
+        if (head === null) return;
+        const args: string[] = [];
+        let complete = true;
+        for (let i = 0; i < Number(head.slice(1)); i++) {
+          const len = line();
+          if (len === null || pending.length < at + Number(len.slice(1)) + 2) {
+            complete = false;
+            break;
+          }
+          args.push(pending.toString('utf8', at, at + Number(len.slice(1))));
+          at += Number(len.slice(1)) + 2;
+        }
+        if (!complete) return;
+        pending = pending.subarray(at);
+        sock.write(answer(args));
+      }
+    });
+  });
+}
+
+test('RESP client against an independent Redis-style responder: every reply type', async () => {
+  const peer = await respResponder();
+  const c = new Client('127.0.0.1', peer.port);
+  try {
+    expect(await c.connect(3000)).toBe(true);
+    expect(await command(c, ['PING'])).toBe('PONG');
+    expect(await command(c, ['SET', 'name', 'señor\r\nwith CRLF inside'])).toBe('OK');
+    expect(await command(c, ['GET', 'name'])).toBe('señor\r\nwith CRLF inside');
+    expect(await command(c, ['GET', 'missing'])).toBeNull();
+    expect(await command(c, ['INCR', 'hits'])).toBe(1);
+    expect(await command(c, ['INCR', 'hits'])).toBe(2);
+    expect(await command(c, ['KEYS'])).toEqual(['name', 'hits']);
+    const err = await command(c, ['FLY']);
+    expect(err).toBeInstanceOf(RespError);
+    expect((err as RespError).message).toBe("ERR unknown command 'FLY'");
+  } finally {
+    c.close();
+    await peer.close();
+  }
+});
+
+test('the package README shows both protocol examples as they are', () => {
+  const root = path.join(__dirname, '..');
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  for (const name of ['line-protocol.ts', 'resp-client.ts']) {
+    const code = readFileSync(path.join(root, 'examples', name), 'utf8').trim();
+    expect(readme).toContain('```ts\n' + code + '\n```');
+  }
+});
