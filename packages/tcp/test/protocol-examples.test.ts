@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Client } from '../src';
+import { Client } from '@proj/tcp';
 import { request, startLineServer } from '../examples/line-protocol';
 import { RespError, command } from '../examples/resp-client';
 import { rawServer, type RawServer } from '../../../test-support/net';
