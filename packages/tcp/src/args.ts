@@ -20,17 +20,26 @@ export function checkBuffer(buf: Uint8Array): void {
   }
 }
 
-/** Checks the chunks given to `sendv` and gives them as bytes (strings as UTF-8). @internal */
-export function sendvChunks(chunks: readonly (Uint8Array | string)[]): Uint8Array[] {
+/**
+ * Checks the chunks given to `sendv` and gives them as bytes: the array itself
+ * when every chunk is bytes already, else a copy with strings as UTF-8.
+ * @internal
+ */
+export function sendvChunks(chunks: readonly (Uint8Array | string)[]): readonly Uint8Array[] {
   if (!Array.isArray(chunks)) throw new TypeError(`chunks must be an array of Uint8Array/Buffer/string, got ${describe(chunks)}`);
-  const out = new Array<Uint8Array>(chunks.length);
+  let out: Uint8Array[] | null = null;
   for (let i = 0; i < chunks.length; i++) {
     const c: unknown = chunks[i];
-    if (typeof c === 'string') out[i] = Buffer.from(c);
-    else if (c instanceof Uint8Array) out[i] = c;
-    else throw new TypeError(`chunks[${i}] must be a Uint8Array, Buffer or string, got ${describe(c)}`);
+    if (c instanceof Uint8Array) {
+      if (out !== null) out[i] = c;
+    } else if (typeof c === 'string') {
+      out ??= chunks.slice(0, i) as Uint8Array[];
+      out[i] = Buffer.from(c);
+    } else {
+      throw new TypeError(`chunks[${i}] must be a Uint8Array, Buffer or string, got ${describe(c)}`);
+    }
   }
-  return out;
+  return out ?? (chunks as readonly Uint8Array[]);
 }
 
 /** Checks a timeout in milliseconds (negative: wait forever). @internal */

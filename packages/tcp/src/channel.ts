@@ -5,7 +5,7 @@ import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { fdOf, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
 import { bindSocket, unbindSocket } from './socket-events';
-import { FAILED, SocketWriter, WRITTEN } from './socket-writer';
+import { FAILED, PENDING, SocketWriter, WRITTEN } from './socket-writer';
 
 /**
  * Bytes received that nobody has asked for yet are kept up to this many; past
@@ -54,6 +54,14 @@ class Aborter {
     else this._channel._abortRecv();
   }
 }
+
+/**
+ * `sendv` copies frames of at most this many bytes into one buffer and writes
+ * that: measured, below about 1 KiB the copy is cheaper than a writev.
+ */
+const SENDV_COPY_MAX_BYTES = 1024;
+/** Shared by every channel: free again as soon as a write took it at once. */
+let sendvScratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
 
 function copyOut(src: Buffer, start: number, end: number): Buffer {
   const chunk = Buffer.allocUnsafe(end - start);
@@ -279,7 +287,14 @@ export abstract class Channel implements AsyncDisposable {
     let total = 0;
     for (let i = 0; i < bytes.length; i++) total += bytes[i].length;
     if (total === 0) return RESOLVED_0;
-    return this._sent(this._writer!.writev(bytes), total, ms, signal);
+    if (total > SENDV_COPY_MAX_BYTES || bytes.length === 1) return this._sent(this._writer!.writev(bytes), total, ms, signal);
+    // Small frames: copying them into one buffer costs less than a writev's gather list.
+    let scratch = sendvScratch;
+    for (let i = 0, at = 0; i < bytes.length; at += bytes[i].length, i++) copyBytes(bytes[i], 0, scratch, at, bytes[i].length);
+    const written = this._writer!.write(scratch.subarray(0, total));
+    // A write still in flight holds the scratch: the next sendv gets a new one.
+    if (written === PENDING) sendvScratch = scratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
+    return this._sent(written, total, ms, signal);
   }
 
   /** Bytes received from the peer on this connection (TLS: after decryption). */

@@ -56,7 +56,7 @@ export interface WriteReq {
 /** The part of a TCP handle that direct writes use. @internal */
 export interface WritableHandle {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
-  writev(req: WriteReq, chunks: Uint8Array[], allBuffers: boolean): number;
+  writev(req: WriteReq, chunks: readonly Uint8Array[], allBuffers: boolean): number;
 }
 
 interface StreamWrapBinding {

@@ -88,7 +88,7 @@ export class SocketWriter {
   }
 
   /** Writes `chunks` in order as one write (writev); returns as {@link SocketWriter.write} does. */
-  writev(chunks: Uint8Array[]): number {
+  writev(chunks: readonly Uint8Array[]): number {
     const sock = this.sock;
     const handle = this._handle;
     if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
