@@ -289,11 +289,11 @@ export abstract class Channel implements AsyncDisposable {
     if (total === 0) return RESOLVED_0;
     if (total > SENDV_COPY_MAX_BYTES || bytes.length === 1) return this._sent(this._writer!.writev(bytes), total, ms, signal);
     // Small frames: copying them into one buffer costs less than a writev's gather list.
-    let scratch = sendvScratch;
+    const scratch = sendvScratch;
     for (let i = 0, at = 0; i < bytes.length; at += bytes[i].length, i++) copyBytes(bytes[i], 0, scratch, at, bytes[i].length);
     const written = this._writer!.write(scratch.subarray(0, total));
     // A write still in flight holds the scratch: the next sendv gets a new one.
-    if (written === PENDING) sendvScratch = scratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
+    if (written === PENDING) sendvScratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
     return this._sent(written, total, ms, signal);
   }
 
