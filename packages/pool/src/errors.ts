@@ -51,3 +51,8 @@ export class PoolError extends Error {
     this.code = code;
   }
 }
+
+/** The rejection of a `pop()` on a closed pool, or one that was waiting when it closed. @internal */
+export function closedError(): PoolError {
+  return new PoolError(PoolErrorCode.ERR_CLOSED, 'the pool is closed');
+}

@@ -4,7 +4,7 @@ import type { Pool } from './pool';
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
- * Per pool, the step that turns what generic-pool lent into a guard; see {@link PoolGuard.acquire}.
+ * Per pool, the step that turns what the pool's store lent into a guard; see {@link PoolGuard.acquire}.
  * Pools of every item type share it, and `Pool<T>` is invariant in `T`: keys and values are typed loosely.
  */
 const GUARD_MAKERS = new WeakMap<object, (r: unknown) => unknown>();

@@ -1,0 +1,333 @@
+import { createPool, type Factory, type Pool as GenericPool } from 'generic-pool';
+import { PoolErrorCode, closedError, type PoolErrorCodeName } from './errors';
+import type { ResolvedPoolOptions } from './pool-options';
+import { describe, isPromiseLike } from './values';
+
+/**
+ * Everything `@proj/pool` knows about the npm package generic-pool lives in this file: how our
+ * options map onto its config, the markers and hand-offs that work around its issues, and the one
+ * internal it needs, `_createResource()` (checked on generic-pool 3.9.0, pinned by
+ * test/generic-pool-behaviour.test.ts so that an upgrade that changes it fails there first).
+ * `Pool` (pool.ts) speaks only of items: acquire, release, destroy, adopt.
+ */
+
+/** What the adapter needs from the pool it serves: co's side of each step. @internal */
+export interface GenericPoolHooks<T> {
+  /** The user's `create`, or `null`. */
+  readonly create: (() => T | Promise<T>) | null;
+  /**
+   * Called synchronously with what `create` made (never `null`). Returns `false` when the pool has
+   * closed meanwhile, having destroyed the item: the adapter then hands out no item.
+   */
+  accept(item: T): boolean;
+  /** generic-pool destroys an item (evicted, invalid, destroyed instead of pushed, cleared): forget it and dispose of it. */
+  destroy(item: T): Promise<void>;
+  /** The user's `validate`, or `null`. */
+  readonly validate: ((item: T) => boolean | Promise<boolean>) | null;
+  /** Reports a failure that reaches no caller (`onError`). */
+  report(code: PoolErrorCodeName, message: string, item: T | undefined, cause?: unknown): void;
+}
+
+/**
+ * What the factory hands generic-pool when there is no item to give: `create`
+ * failed (`failed`, with its `error`), there is no `create`, `create` returned
+ * nothing, or the pool closed. {@link GenericPoolAdapter.unwrap} turns it into a
+ * throw or `null`. Each one is a fresh object because generic-pool keys its
+ * loans by resource.
+ */
+class NoItem {
+  constructor(
+    readonly failed: boolean,
+    readonly error: unknown,
+  ) {}
+}
+
+/** generic-pool's internal this file uses, as generic-pool 3.9.0 has it (lib/Pool.js). */
+interface GenericPoolInternals {
+  /** Its creation step: calls `factory.create()` synchronously and pools what the promise gives. See {@link GenericPoolAdapter.adopt}. */
+  _createResource(): void;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
+
+/** generic-pool's `max` when ours is unbounded: it needs a number, and this one never binds. */
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The item store of a {@link Pool}: a generic-pool configured as co's pool
+ * behaves, with its sharp edges worked around. @internal
+ */
+export class GenericPoolAdapter<T> {
+  private readonly _gp: GenericPool<T | NoItem>;
+  private readonly _hooks: GenericPoolHooks<T>;
+  private readonly _acquireTimeoutMs: number;
+  /** The item {@link GenericPoolAdapter.adopt} is handing to generic-pool's creation step, which calls our factory synchronously. */
+  private _handoff: Promise<T | NoItem> | null = null;
+  /** Adopted items generic-pool has not yet put in its idle list (it does so a microtask later). */
+  private _adopting = 0;
+  private _lastAdoption: Promise<void> = RESOLVED;
+  /**
+   * Items `create` just made, not yet handed out. generic-pool validates them too, so a validate
+   * that always fails (a health check whose server is down) would make it create and destroy in a
+   * loop; a fresh item needs no check anyway. Kept only when there is a `validate`.
+   */
+  private readonly _fresh = new Set<T>();
+  /** While {@link GenericPoolAdapter.destroyIdle} takes the idle items out, validating them would be wasted work. */
+  private _clearing = false;
+  private _closed = false;
+  private readonly _creates = new Set<Promise<unknown>>();
+
+  constructor(hooks: GenericPoolHooks<T>, o: ResolvedPoolOptions<T>) {
+    this._hooks = hooks;
+    this._acquireTimeoutMs = o.acquireTimeoutMs;
+    const factory: Factory<T | NoItem> = { create: this._factoryCreate, destroy: this._factoryDestroy };
+    if (o.validate !== null) factory.validate = this._factoryValidate;
+    this._gp = createPool(factory, {
+      max: o.max === Infinity ? UNBOUNDED : o.max,
+      min: 0,
+      // co hands out the most recently pushed item: hot connections stay hot, the rest can idle out.
+      fifo: false,
+      testOnBorrow: o.validate !== null,
+      // generic-pool arms a timer per acquire when this is set, so it is set only when asked for.
+      acquireTimeoutMillis: o.acquireTimeoutMs > 0 ? o.acquireTimeoutMs : undefined,
+      // "Do not wait" is generic-pool's maxWaitingClients 0: acquire rejects when nothing is free or creatable.
+      maxWaitingClients: o.acquireTimeoutMs === 0 ? 0 : undefined,
+      // generic-pool only evicts when evictionRunIntervalMillis > 0 (its issue #178), and checks 3
+      // items per run unless told otherwise (#200): run often enough, check every idle item.
+      evictionRunIntervalMillis: o.idleTimeoutMs > 0 ? evictionIntervalMs(o.idleTimeoutMs) : 0,
+      numTestsPerEvictionRun: o.idleTimeoutMs > 0 ? UNBOUNDED : undefined,
+      idleTimeoutMillis: o.idleTimeoutMs > 0 ? o.idleTimeoutMs : undefined,
+      // destroyTimeoutMillis is not used: its timer is never cleared and its error carries no item;
+      // the pool bounds every destroy itself (destroyTimeoutMs).
+    });
+    const internals = this._gp as unknown as Partial<GenericPoolInternals>;
+    if (typeof internals._createResource !== 'function') {
+      throw new Error('@proj/pool needs generic-pool 3.x: Pool._createResource is missing');
+    }
+  }
+
+  /** Idle items, adoptions in flight included. */
+  get idle(): number {
+    return this._gp.available + this._adopting;
+  }
+
+  /** Acquires waiting for an item. */
+  get waiting(): number {
+    return this._gp.pending;
+  }
+
+  /** Whether one more item may live under `max`. */
+  get hasRoom(): boolean {
+    return this._gp.spareResourceCapacity >= 1;
+  }
+
+  /** Creates still in flight. */
+  get creating(): number {
+    return this._creates.size;
+  }
+
+  /** Whether `item` is lent out by this store (and so may be released or destroyed). */
+  isLent(item: T): boolean {
+    return this._gp.isBorrowedResource(item);
+  }
+
+  /**
+   * Takes an idle item, or creates one, or waits under `max`. Resolves with what
+   * {@link GenericPoolAdapter.unwrap} turns into the item; rejects as
+   * {@link GenericPoolAdapter.timedOut} tells.
+   */
+  acquire(): Promise<unknown> {
+    return this._gp.acquire();
+  }
+
+  /**
+   * What an acquire resolved with, as the pool hands it out: the item, or `null` (no `create`, or
+   * it gave nothing). A failed create's marker throws that create's error; a closed pool's marker
+   * throws `ERR_CLOSED`.
+   */
+  unwrap(r: unknown): T | null {
+    if (r instanceof NoItem) {
+      void this._gp.destroy(r);
+      if (r.failed) throw r.error;
+      return null;
+    }
+    return r as T | null;
+  }
+
+  /** Whether an acquire's rejection is generic-pool giving up on waiting (`acquireTimeoutMs`, or `0` with nothing free). */
+  timedOut(err: unknown): boolean {
+    return (err instanceof Error && err.name === 'TimeoutError') || this._acquireTimeoutMs === 0;
+  }
+
+  /** Puts a lent item back on top of the idle list, or gives it to the first waiting acquire. */
+  release(item: T): void {
+    void this._gp.release(item);
+  }
+
+  /** Destroys a lent item (through the pool's `destroy` hook); a waiting acquire may then get a new one. */
+  destroy(item: T): void {
+    void this._gp.destroy(item);
+  }
+
+  /**
+   * Puts an item the pool did not make into generic-pool's idle list. The item must not be known
+   * here, and {@link GenericPoolAdapter.hasRoom} must hold.
+   *
+   * generic-pool has no public way to do that (in its model the factory makes every resource), but
+   * co's `push` takes any item and a pool without `create` is filled only this way. Its creation
+   * step `_createResource()` does all an item needs: counts it against `max`, puts it on top of
+   * the idle list, serves a waiting acquire. It calls `factory.create` synchronously, which returns
+   * `_handoff`. Its public paths cannot stand in: `acquire()` calls `create` only when no idle item
+   * could serve it. The item lands a microtask later; `_adopting` keeps {@link GenericPoolAdapter.idle}
+   * exact meanwhile.
+   */
+  adopt(item: T): void {
+    const handoff = Promise.resolve<T | NoItem>(item);
+    this._adopting++;
+    this._handOver(handoff);
+    // Registered after generic-pool's own reaction to `handoff`, so it runs once the item is idle.
+    this._lastAdoption = handoff.then(this._adopted);
+  }
+
+  /**
+   * From now on, creates give no item and what a create in flight makes is refused (see
+   * {@link GenericPoolHooks.accept}); every acquire waiting now rejects at once with `ERR_CLOSED`.
+   */
+  close(): void {
+    this._closed = true;
+    // Waiting acquires wait for an item that, now, will be destroyed when it comes back: give each
+    // waiter a marker through the creation step so that it rejects at once.
+    for (let n = this._gp.pending; n > 0; n--) this._handOver(Promise.resolve(new NoItem(true, closedError())));
+  }
+
+  /**
+   * Destroys every idle item, adoptions in flight included. Not generic-pool's clear(): it destroys
+   * idle items but leaves them in its idle list, so a later acquire hands out a destroyed item (its
+   * issue #217, pinned by a test), and it first waits for every create in flight. Instead, the idle
+   * items are taken out through acquire() and destroyed. Resolves once they are handed to the pool's
+   * `destroy` hook (not once that settles).
+   */
+  async destroyIdle(): Promise<void> {
+    for (;;) {
+      // Acquires already waiting come first in generic-pool's queue and would take some of the items
+      // acquired here, leaving as many of these acquires waiting for ever: take only the surplus.
+      const n = this._gp.available - this._gp.pending;
+      if (n > 0) {
+        const taken: Array<Promise<T | NoItem>> = [];
+        this._clearing = true;
+        try {
+          for (let i = 0; i < n; i++) taken.push(this._gp.acquire());
+        } finally {
+          this._clearing = false;
+        }
+        for (const r of await Promise.allSettled(taken)) {
+          if (r.status === 'fulfilled') void this._gp.destroy(r.value);
+        }
+      }
+      if (this._adopting === 0) break;
+      await this._lastAdoption;
+    }
+  }
+
+  /** Settles once every create in flight now has settled, whatever its outcome. */
+  createsSettled(): Promise<unknown> {
+    return Promise.allSettled(this._creates);
+  }
+
+  /**
+   * Makes generic-pool refuse acquires and stop its eviction timer once every loan is back.
+   * Resolves at once when items are still lent out (they do not delay a close).
+   */
+  drain(): Promise<void> {
+    const drained = this._gp.drain();
+    return this._gp.borrowed === 0 ? drained : RESOLVED;
+  }
+
+  private readonly _adopted = (): void => {
+    this._adopting--;
+  };
+
+  private _handOver(resource: Promise<T | NoItem>): void {
+    this._handoff = resource;
+    try {
+      (this._gp as unknown as GenericPoolInternals)._createResource();
+    } finally {
+      this._handoff = null;
+    }
+  }
+
+  private readonly _factoryCreate = (): Promise<T | NoItem> => {
+    const handoff = this._handoff;
+    if (handoff !== null) {
+      this._handoff = null;
+      return handoff;
+    }
+    if (this._closed) return Promise.resolve(new NoItem(true, closedError()));
+    const create = this._hooks.create;
+    if (create === null) return Promise.resolve(new NoItem(false, undefined));
+    let made: T | Promise<T>;
+    try {
+      made = create();
+    } catch (err) {
+      return Promise.resolve(this._createFailed(err));
+    }
+    const creating = Promise.resolve(made).then(this._created, this._createFailed);
+    this._creates.add(creating);
+    const forget = (): void => void this._creates.delete(creating);
+    creating.then(forget, forget);
+    return creating;
+  };
+
+  private readonly _created = (item: T): T | NoItem => {
+    if (item === null || item === undefined) return new NoItem(false, undefined);
+    if (!this._hooks.accept(item)) return new NoItem(true, closedError());
+    if (this._hooks.validate !== null) this._fresh.add(item);
+    return item;
+  };
+
+  /**
+   * generic-pool answers a rejected create by calling create again for as long as an acquire waits:
+   * a busy loop (its issues #175, #183, #273). Resolving with a marker instead hands the failure to
+   * the waiting acquire, whose pop rejects with this very error, and nothing is retried.
+   */
+  private readonly _createFailed = (err: unknown): NoItem | Promise<never> => {
+    if (this._gp.pending > 0) return new NoItem(true, err);
+    // Nobody waits any more (the pop timed out): with no waiter, a rejection makes generic-pool stop.
+    this._hooks.report(PoolErrorCode.ERR_CREATE, `create failed and no pop was waiting: ${describe(err)}`, undefined, err);
+    return Promise.reject(err);
+  };
+
+  private readonly _factoryDestroy = (r: T | NoItem): Promise<void> => {
+    if (r instanceof NoItem) return RESOLVED;
+    this._fresh.delete(r);
+    return this._hooks.destroy(r);
+  };
+
+  private readonly _factoryValidate = (r: T | NoItem): Promise<boolean> => {
+    if (this._clearing || r instanceof NoItem || this._fresh.delete(r)) return RESOLVED_TRUE;
+    let ok: boolean | Promise<boolean>;
+    try {
+      ok = this._hooks.validate!(r);
+    } catch (err) {
+      this._validateFailed(r, err);
+      return RESOLVED_FALSE;
+    }
+    if (!isPromiseLike(ok)) return ok ? RESOLVED_TRUE : RESOLVED_FALSE;
+    // generic-pool leaves a rejected validate unhandled (its issue #195): it becomes "invalid" here.
+    return Promise.resolve(ok).then(Boolean, (err: unknown) => {
+      this._validateFailed(r, err);
+      return false;
+    });
+  };
+
+  private _validateFailed(item: T, err: unknown): void {
+    this._hooks.report(PoolErrorCode.ERR_VALIDATE, `validate failed, the item is destroyed: ${describe(err)}`, item, err);
+  }
+}
+
+/** Half the idle timeout, within [10 ms, 30 s]: an idle item goes between 1x and 1.5x `idleTimeoutMs`. */
+function evictionIntervalMs(idleTimeoutMs: number): number {
+  return Math.min(Math.max(Math.ceil(idleTimeoutMs / 2), 10), 30_000);
+}
