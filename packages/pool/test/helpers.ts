@@ -1,5 +1,7 @@
 import { PoolError } from '../src';
 
+export { sleep, waitFor } from '../../../test-support/net';
+
 /** A plain item: what the unit tests pool instead of sockets. */
 export interface Item {
   id: number;
@@ -32,8 +34,6 @@ export function tracker() {
   };
   return t;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Jest 30 fails the running test on an unhandled rejection. A rejection left by a

@@ -5,12 +5,10 @@
  * rejection. Found by the hostile suite (pooled clients of a server that
  * resets connections); pinned here without sockets.
  */
-import { Pool, PoolError } from '../src';
-import { failOnLateUnhandledRejections } from './helpers';
+import { Pool, PoolErrorCode, type PoolError } from '../src';
+import { failOnLateUnhandledRejections, sleep } from './helpers';
 
 failOnLateUnhandledRejections();
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('close() resolves when a create in flight fails after it: the pop gets ERR_CLOSED, the failure is reported', async () => {
   const reported: PoolError[] = [];
@@ -29,8 +27,8 @@ test('close() resolves when a create in flight fails after it: the pop gets ERR_
   );
   await sleep(5); // the create is under way
   await expect(pool.close()).resolves.toBeUndefined();
-  expect(await popping).toBe('ERR_CLOSED');
-  expect(reported.map((e) => e.code)).toEqual(['ERR_CREATE']);
+  expect(await popping).toBe(PoolErrorCode.ERR_CLOSED);
+  expect(reported.map((e) => e.code)).toEqual([PoolErrorCode.ERR_CREATE]);
   expect((reported[0].cause as { code?: string }).code).toBe('ECONNREFUSED');
 });
 

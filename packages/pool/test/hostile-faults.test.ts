@@ -7,8 +7,9 @@
  * again on another one. Every message gets through once, every byte checked
  * against the pattern on both ends, nothing is left open.
  */
-import { Client, Server, type Connection } from '@proj/tcp';
-import { Pool, PoolGuard } from '../src';
+import { Client, Server, TcpErrorCode, type Connection } from '@proj/tcp';
+import { PoolGuard } from '../src';
+import { clientPool } from './client-pool';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, patternSlice } from '../../../test-support/net';
 import { figure, openFds } from '../../../test-support/hostile';
@@ -75,18 +76,8 @@ test.each([
   const fdsBefore = openFds();
   const port = server.address()!.port;
   const proto = useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port);
-  const made: Client[] = [];
   const CAP = 4;
-  const pool = new Pool<Client>(
-    () => {
-      const c = new Client(proto);
-      made.push(c);
-      return c;
-    },
-    (c) => c.close(),
-    CAP,
-    { max: CAP, acquireTimeoutMs: 20_000, validate: (c) => c.connected() },
-  );
+  const { pool, made } = clientPool(proto, CAP, { max: CAP, acquireTimeoutMs: 20_000 });
   const failures = new Map<string, number>();
   let delivered = 0;
   const TASKS = 12;
@@ -127,7 +118,7 @@ test.each([
   expect(delivered).toBe(TASKS * MESSAGES);
   expect(stats.mismatches).toBe(0);
   expect(failures.has('MISMATCH')).toBe(false);
-  for (const code of failures.keys()) expect(['ECONNRESET', 'EPIPE', 'EOF', 'ENOTCONN']).toContain(code);
+  for (const code of failures.keys()) expect([TcpErrorCode.ECONNRESET, 'EPIPE', 'EOF', TcpErrorCode.ENOTCONN]).toContain(code);
   expect(stats.resets).toBeGreaterThan(0);
   expect(made.every((c) => !c.connected())).toBe(true);
   const deadline = Date.now() + 3000;

@@ -13,8 +13,9 @@
  * what it sent. A failure prints the seed and the shrunk case.
  */
 import fc from 'fast-check';
-import { Client, Server, type Connection } from '@proj/tcp';
-import { Pool, PoolGuard } from '../src';
+import { Client, Server, TcpErrorCode, type Connection } from '@proj/tcp';
+import { PoolGuard } from '../src';
+import { clientPool } from './client-pool';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, patternSlice, PATTERN_SLICE_MAX } from '../../../test-support/net';
 import { figure, mib } from '../../../test-support/hostile';
@@ -40,7 +41,7 @@ async function echoChecked(conn: Connection): Promise<void> {
   for (let i = 0; ; i++) {
     const { sizes, timeoutsMs } = serverReads;
     const n = await conn.recv(buf, Math.min(buf.length, sizes[i % sizes.length]), timeoutsMs[i % timeoutsMs.length]);
-    if (n < 0 && conn.lastError?.code === 'ETIMEDOUT') continue; // consumed nothing: read again
+    if (n < 0 && conn.lastError?.code === TcpErrorCode.ETIMEDOUT) continue; // consumed nothing: read again
     if (n <= 0) return;
     const bad = firstPatternMismatch(buf, offset, n);
     if (bad !== -1) {
@@ -115,7 +116,7 @@ async function exchange(c: Client, m: Message): Promise<void> {
     const op = m.reads[i % m.reads.length];
     const want = Math.min(op.size, end - got);
     const n = op.exact ? await c.recvn(buf, want, op.ms) : await c.recv(buf, want, op.ms);
-    if (n < 0 && c.lastError?.code === 'ETIMEDOUT') {
+    if (n < 0 && c.lastError?.code === TcpErrorCode.ETIMEDOUT) {
       if (op.ms === 0) await new Promise((r) => setImmediate(r)); // let the bytes come
       continue;
     }
@@ -162,17 +163,7 @@ async function runCase(original: Case): Promise<void> {
   serverFailures.length = 0;
   const server = k.tls ? secure : plain;
   const proto = k.tls ? new Client('127.0.0.1', server.address()!.port, true, { ca: certs.cert }) : new Client('127.0.0.1', server.address()!.port);
-  const made: Client[] = [];
-  const pool = new Pool<Client>(
-    () => {
-      const c = new Client(proto);
-      made.push(c);
-      return c;
-    },
-    (c) => c.close(),
-    k.clients,
-    { max: k.clients, acquireTimeoutMs: 15_000, validate: (c) => c.connected() },
-  );
+  const { pool, made } = clientPool(proto, k.clients, { max: k.clients, acquireTimeoutMs: 15_000 });
   try {
     await Promise.all(
       k.tasks.map(async (messages) => {

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Pool, PoolErrorCode } from '../src';
-import { failOnLateUnhandledRejections, sleep, tracker, type Item } from './helpers';
+import { failOnLateUnhandledRejections, sleep, tracker, waitFor, type Item } from './helpers';
 
 failOnLateUnhandledRejections();
 
@@ -147,8 +147,7 @@ describe('idleTimeoutMs', () => {
     const items = await Promise.all(Array.from({ length: 6 }, () => pool.pop()));
     for (const item of items.slice(0, 5)) pool.push(item); // more than generic-pool's 3 checks per run
     expect(pool.size()).toBe(5);
-    await sleep(200);
-    expect(pool.size()).toBe(0);
+    await waitFor(() => pool.size() === 0, 'the evictor to destroy the 5 idle items');
     expect(new Set(t.destroyed)).toEqual(new Set(items.slice(0, 5)));
     expect(items[5]!.destroyed).toBe(false);
     pool.push(items[5]);
@@ -156,15 +155,20 @@ describe('idleTimeoutMs', () => {
     expect(t.live()).toBe(0);
   });
 
-  test('an item in use is not evicted for the time it was lent out', async () => {
+  test('an item in use is not evicted for the time it was lent out: its idle time starts when it is pushed', async () => {
     const t = tracker();
     const pool = new Pool(t.create, t.destroy, -1, { idleTimeoutMs: 60 });
-    const a = await pool.pop();
-    await sleep(120);
+    const a = (await pool.pop())!;
+    await sleep(120); // lent out for twice idleTimeoutMs: the case under test, not a synchronization
+    const pushedAt = Date.now();
     pool.push(a);
-    await sleep(20);
-    expect(await pool.pop()).toBe(a); // idle only 20 ms
-    pool.push(a);
+    expect(pool.size()).toBe(1);
+    await waitFor(() => a.destroyed, 'the evictor to destroy the pushed item');
+    // The check runs every 30 ms: had the 120 ms lent out counted as idle, the first run after the
+    // push would have ended it, within 30 ms. It went only once idle for idleTimeoutMs.
+    expect(Date.now() - pushedAt).toBeGreaterThanOrEqual(60);
+    expect(t.destroyed).toEqual([a]);
+    expect(pool.size()).toBe(0);
     await pool.close();
   });
 

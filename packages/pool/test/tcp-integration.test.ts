@@ -1,8 +1,9 @@
 // 64 async tasks share 8 pooled @proj/tcp Clients doing ping-pong against a @proj/tcp Server
 // on loopback, as in the client example of co's TCP page. Every reply is checked.
 import { Client, Server, type Connection } from '@proj/tcp';
-import { Pool, PoolGuard } from '../src';
-import { failOnLateUnhandledRejections } from './helpers';
+import { PoolGuard } from '../src';
+import { clientPool } from './client-pool';
+import { failOnLateUnhandledRejections, waitFor } from './helpers';
 
 failOnLateUnhandledRejections();
 
@@ -32,17 +33,7 @@ test('64 tasks share 8 pooled clients; every reply is checked', async () => {
   const server = new Server({ onError: (err) => void serverErrors.push(err) }).onConnection(pingPongServer);
   await server.start('127.0.0.1', 0);
   const proto = new Client('127.0.0.1', server.address()!.port);
-  const made: Client[] = [];
-  const pool = new Pool<Client>(
-    () => {
-      const c = new Client(proto);
-      made.push(c);
-      return c;
-    },
-    (c) => c.close(),
-    CLIENTS,
-    { max: CLIENTS, acquireTimeoutMs: 10_000, validate: (c) => c.connected() },
-  );
+  const { pool, made } = clientPool(proto, CLIENTS, { max: CLIENTS, acquireTimeoutMs: 10_000 });
   let maxConnections = 0;
   const replies = new Array<number>(TASKS).fill(0);
 
@@ -87,17 +78,7 @@ test('a client whose server went away is not handed out again (validate)', async
   await server.start('127.0.0.1', 0);
   const port = server.address()!.port;
   const proto = new Client('127.0.0.1', port);
-  const made: Client[] = [];
-  const pool = new Pool<Client>(
-    () => {
-      const c = new Client(proto);
-      made.push(c);
-      return c;
-    },
-    (c) => c.close(),
-    -1,
-    { validate: (c) => c.connected() },
-  );
+  const { pool, made } = clientPool(proto, -1);
   try {
     {
       await using c = await PoolGuard.acquire(pool);
@@ -105,7 +86,7 @@ test('a client whose server went away is not handed out again (validate)', async
     }
     expect(pool.size()).toBe(1);
     await server.shutdown(1000); // closes the pooled client's connection from the server side
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => !made[0].connected(), 'the pooled client to see its connection closed');
     const c2 = await PoolGuard.acquire(pool);
     expect(c2.value).not.toBe(made[0]); // the dead one failed validate and was destroyed
     expect(made).toHaveLength(2);
