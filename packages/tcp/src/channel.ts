@@ -1,6 +1,7 @@
 import type * as net from 'node:net';
 import { type WaitOptions, checkBuffer, checkRecvArgs, delimiterBytes, describe, sendvChunks, waitMs, waitSignal } from './args';
 import { ByteQueue, copyBytes } from './byte-queue';
+import { type CloseHow, type ConnectionSide, connectionClose, connectionOpen } from './diagnostics';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { fdOf, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
@@ -116,6 +117,11 @@ export abstract class Channel implements AsyncDisposable {
   private _sendAborter: Aborter | null = null;
   private _bytesRead = 0;
   private _bytesWritten = 0;
+  /** When the current socket was attached (for tracing), and whether its close was traced. */
+  private _openedAt = 0;
+  private _closeTraced = true;
+  /** Which end this is, for tracing. */
+  private readonly _side: ConnectionSide;
   /** Writes to the current socket; `null` with no socket. */
   private _writer: SocketWriter | null = null;
   /** The current socket has reported an error (its code is in lastError). */
@@ -123,7 +129,8 @@ export abstract class Channel implements AsyncDisposable {
   /** The socket reads through `onread` into the shared buffer, not through `'data'`. */
   private _viaOnread = false;
 
-  protected constructor(maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
+  protected constructor(side: ConnectionSide, maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
+    this._side = side;
     this._maxReadBufferBytes = maxReadBufferBytes;
   }
 
@@ -386,6 +393,9 @@ export abstract class Channel implements AsyncDisposable {
     this._writer = new SocketWriter(sock, this, viaOnread ? writableHandleOf(sock) : null);
     this._queue.clear();
     bindSocket(sock, this, viaOnread);
+    this._openedAt = performance.now();
+    this._closeTraced = false;
+    if (connectionOpen.hasSubscribers) connectionOpen.publish({ connection: this, side: this._side, ...this._peerOf(), tls: sock !== raw });
   }
 
   /** Where the peer is, for errors. @internal */
@@ -398,7 +408,7 @@ export abstract class Channel implements AsyncDisposable {
    * Stops all I/O and lets the socket go, closing it gracefully or with an
    * RST: a pending `recv`/`send` resolves `-1` with `why` as its error. @internal
    */
-  protected _detach(why: TcpError, reset: boolean): void {
+  protected _detach(why: TcpError, reset: boolean, failure: TcpError | null = null): void {
     this._dead = true;
     this._queue.clear();
     if (this._recvResolve !== null || this._sendResolve !== null) {
@@ -406,7 +416,7 @@ export abstract class Channel implements AsyncDisposable {
       this._settleRecv(-1);
       this._settleSend(-1);
     }
-    this._release(reset);
+    this._release(reset, failure);
   }
 
   /**
@@ -414,14 +424,38 @@ export abstract class Channel implements AsyncDisposable {
    * sent reaches the peer, then FIN) or with an RST. Reads and events of the
    * socket no longer reach this channel. @internal
    */
-  private _release(reset: boolean): void {
+  private _release(reset: boolean, failure: TcpError | null): void {
     const sock = this._sock;
     const raw = this._raw;
     if (sock === null || raw === null) return;
     this._dead = true;
     unbindSocket(sock);
+    this._traceClose(failure !== null ? 'error' : reset ? 'reset' : 'closed', failure);
     if (reset) resetSocket(sock, raw);
     else closeGracefully(sock);
+  }
+
+  /** Publishes the close of the current socket, once. */
+  private _traceClose(how: CloseHow, error: TcpError | null): void {
+    if (this._closeTraced) return;
+    this._closeTraced = true;
+    if (!connectionClose.hasSubscribers) return;
+    connectionClose.publish({
+      connection: this,
+      side: this._side,
+      ...this._peerOf(),
+      tls: this._sock !== this._raw,
+      bytesRead: this._bytesRead,
+      bytesWritten: this._bytesWritten,
+      durationMs: performance.now() - this._openedAt,
+      how,
+      error,
+    });
+  }
+
+  private _peerOf(): { address: string; port: number } {
+    const where = this._where();
+    return { address: where.address ?? '', port: where.port ?? 0 };
   }
 
   /**
@@ -495,6 +529,8 @@ export abstract class Channel implements AsyncDisposable {
   _onClose(sock: net.Socket): void {
     if (sock !== this._sock) return;
     this._dead = true;
+    if (this._sockFailed) this._traceClose('error', this.lastError);
+    else this._traceClose('peer', null);
     if (this._recvResolve !== null || this._sendResolve !== null) {
       if (!this._sockFailed) {
         this.lastError = new TcpError(TcpErrorCode.ENOTCONN, 'the connection is closed', this._where());
@@ -551,7 +587,7 @@ export abstract class Channel implements AsyncDisposable {
     this._dead = true;
     this._settleSend(-1);
     this._settleRecv(-1);
-    if (this._sock !== null) this._release(true);
+    if (this._sock !== null) this._release(true, err);
   }
 
   /** recvUntil: looks for the delimiter in what came since the last look. */

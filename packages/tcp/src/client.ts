@@ -3,6 +3,7 @@ import * as tls from 'node:tls';
 import { type WaitOptions, waitMs, waitSignal } from './args';
 import { Channel } from './channel';
 import { CHANNEL_ONREAD } from './socket-events';
+import { clientConnect } from './diagnostics';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 
 /** TLS settings of a {@link Client}; used only when `useSsl` is true. */
@@ -63,7 +64,7 @@ export class Client extends Channel {
   /** Copies ip, port, useSsl and the TLS settings of `other`, not its connection (co's copy constructor). */
   constructor(other: Client);
   constructor(ipOrOther: string | Client, port?: number, useSsl = false, tlsOptions: ClientTlsOptions = {}) {
-    super();
+    super('client');
     if (ipOrOther instanceof Client) {
       this.ip = ipOrOther.ip;
       this.port = ipOrOther.port;
@@ -161,6 +162,7 @@ export class Client extends Channel {
   }
 
   private _connect(ms: number, signal: AbortSignal | null): Promise<boolean> {
+    const startedAt = performance.now();
     return new Promise<boolean>((resolve) => {
       const host = this.ip;
       const raw = net.connect({
@@ -195,6 +197,17 @@ export class Client extends Channel {
         sock.off(this.useSsl ? 'secureConnect' : 'connect', onConnected);
         this._abortConnect = null;
         this._connecting = null;
+        if (clientConnect.hasSubscribers) {
+          clientConnect.publish({
+            client: this,
+            address: this.ip,
+            port: this.port,
+            tls: this.useSsl,
+            ok: err === null,
+            durationMs: performance.now() - startedAt,
+            error: err,
+          });
+        }
         if (err === null) {
           this.lastError = null;
           this._attach(sock, raw, !this.useSsl);

@@ -23,7 +23,7 @@ export class Connection extends Channel {
    * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`.
    */
   constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean) {
-    super(maxReadBufferBytes);
+    super('server', maxReadBufferBytes);
     this._peerAddress = sock.remoteAddress ?? '';
     this._peerPort = sock.remotePort ?? 0;
     this._attach(sock, raw, viaOnread);
@@ -74,7 +74,7 @@ export class Connection extends Channel {
       this._where(),
     );
     this.lastError = err;
-    this._shutNow(true, err);
+    this._shutNow(true, err, err);
   }
 
   /** @internal */
@@ -105,7 +105,7 @@ export class Connection extends Channel {
     return this._whenClosed();
   }
 
-  private _shutNow(reset: boolean, why: TcpError): void {
+  private _shutNow(reset: boolean, why: TcpError, failure: TcpError | null = null): void {
     const sock = this._sock;
     if (sock === null) return;
     if (this._delayTimer !== null) {
@@ -114,7 +114,7 @@ export class Connection extends Channel {
     }
     if (this._shut && !reset) return;
     this._shut = true;
-    this._detach(why, reset);
+    this._detach(why, reset, failure);
   }
 
   private _whenClosed(): Promise<void> {

@@ -28,6 +28,15 @@ export type { WaitOptions } from './args';
 export { Channel, DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 export { Client, type ClientTlsOptions } from './client';
 export { Connection } from './connection';
+export {
+  TcpChannels,
+  type ClientConnectMessage,
+  type CloseHow,
+  type ConnectionCloseMessage,
+  type ConnectionOpenMessage,
+  type ConnectionSide,
+  type ServerListenMessage,
+} from './diagnostics';
 export { TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
 export { fastPaths, NO_INTERNALS_ENV, type FastPaths } from './node-internals';
 export { Server, type ConnectionHandler } from './server';

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { type WaitOptions, waitMs, waitSignal } from './args';
 import { Connection } from './connection';
+import { serverExit, serverListen } from './diagnostics';
 import { TcpError, TcpErrorCode, abortError, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
@@ -107,6 +108,9 @@ export class Server {
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
       this._listener = listener;
+      if (serverListen.hasSubscribers) {
+        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: listener instanceof tls.Server });
+      }
     } finally {
       this._starting = false;
     }
@@ -124,9 +128,13 @@ export class Server {
   exit(): void {
     const listener = this._listener;
     if (listener === null) return;
+    const where = this._address!;
     this._listener = null;
     this._address = null;
     listener.close();
+    if (serverExit.hasSubscribers) {
+      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: listener instanceof tls.Server });
+    }
     process.nextTick(() => {
       for (const cb of this._exitCallbacks) {
         try {

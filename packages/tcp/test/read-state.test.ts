@@ -102,7 +102,7 @@ class FedChannel extends Channel {
   readonly sock = new net.Socket();
 
   constructor(maxReadBufferBytes: number) {
-    super(maxReadBufferBytes);
+    super('server', maxReadBufferBytes);
     this._attach(this.sock, this.sock, true);
   }
 
