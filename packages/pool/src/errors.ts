@@ -1,7 +1,8 @@
 /**
- * Stable codes of {@link PoolError}. A `create` that fails is not among them:
- * `pop()` rejects with the very error `create` threw, so callers see their own
- * failure (`ECONNREFUSED`, ...) and not a wrapper.
+ * Stable codes of the package's errors: {@link PoolError} has all but
+ * `ABORT_ERR`, which is {@link PoolAbortError}'s. A `create` that fails is not
+ * among them: `pop()` rejects with the very error `create` threw, so callers
+ * see their own failure (`ECONNREFUSED`, ...) and not a wrapper.
  */
 export const PoolErrorCode = {
   /** `pop()` waited for a free item (only with `max`) longer than `acquireTimeoutMs`. */
@@ -24,6 +25,8 @@ export const PoolErrorCode = {
   ERR_NO_ITEM: 'ERR_NO_ITEM',
   /** Thrown by `PoolGuard.reset` after the guard already pushed its item back. */
   ERR_GUARD_RELEASED: 'ERR_GUARD_RELEASED',
+  /** {@link PoolAbortError}: the `signal` given to `pop()` or `PoolGuard.acquire()` aborted. */
+  ABORT_ERR: 'ABORT_ERR',
 } as const;
 
 /** One of the {@link PoolErrorCode} values. */
@@ -38,17 +41,38 @@ export type PoolErrorCodeName = (typeof PoolErrorCode)[keyof typeof PoolErrorCod
 export class PoolError extends Error {
   /** `'PoolError'`. */
   override readonly name = 'PoolError';
-  /** Stable code, one of {@link PoolErrorCode}. */
+  /** Stable code, one of {@link PoolErrorCode} (never `ABORT_ERR`, which is {@link PoolAbortError}'s). */
   readonly code: PoolErrorCodeName;
 
   /**
-   * @param code - one of {@link PoolErrorCode}.
+   * @param code - one of {@link PoolErrorCode} (not `ABORT_ERR`).
    * @param message - what happened, for people.
    * @param cause - the underlying error (what `destroy` threw, generic-pool's timeout, ...).
    */
   constructor(code: PoolErrorCodeName, message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.code = code;
+  }
+}
+
+/**
+ * What `pop({ signal })` and `PoolGuard.acquire(pool, { signal })` reject with
+ * when `signal` aborts before they have an item, or was aborted already: as
+ * Node's own APIs reject, `name` is `'AbortError'`, `code` is `'ABORT_ERR'`
+ * and `cause` is `signal.reason`. Match on {@link PoolAbortError.code}.
+ */
+export class PoolAbortError extends Error {
+  /** `'AbortError'`, as Node's own aborted calls. */
+  override readonly name = 'AbortError';
+  /** Always {@link PoolErrorCode}`.ABORT_ERR`. */
+  readonly code = PoolErrorCode.ABORT_ERR;
+
+  /**
+   * @param message - what was aborted, for people.
+   * @param reason - the signal's `reason`, kept as `cause`.
+   */
+  constructor(message: string, reason: unknown) {
+    super(message, { cause: reason });
   }
 }
 

@@ -5,9 +5,10 @@ import { describe, isPromiseLike } from './values';
 
 /**
  * Everything `@proj/pool` knows about the npm package generic-pool lives in this file: how our
- * options map onto its config, the markers and hand-offs that work around its issues, and the one
- * internal it needs, `_createResource()` (checked on generic-pool 3.9.0, pinned by
- * test/generic-pool-behaviour.test.ts so that an upgrade that changes it fails there first).
+ * options map onto its config, the markers and hand-offs that work around its issues, and the two
+ * internals it needs, `_createResource()` and `_waitingClientsQueue.tail` (each checked on
+ * generic-pool 3.9.0, each pinned by test/generic-pool-behaviour.test.ts so that an upgrade that
+ * changes one fails there first).
  * `Pool` (pool.ts) speaks only of items: acquire, release, destroy, adopt.
  */
 
@@ -28,6 +29,14 @@ export interface GenericPoolHooks<T> {
   report(code: PoolErrorCodeName, message: string, item: T | undefined, cause?: unknown): void;
 }
 
+/** A `pop` in generic-pool's queue, and the means to take it back out while it waits. @internal */
+export interface CancellableAcquire {
+  /** What generic-pool lends: give it to {@link GenericPoolAdapter.unwrap}. */
+  readonly promise: Promise<unknown>;
+  /** Takes the request out of generic-pool's queue if it still waits there; else does nothing. */
+  cancel(): void;
+}
+
 /**
  * What the factory hands generic-pool when there is no item to give: `create`
  * failed (`failed`, with its `error`), there is no `create`, `create` returned
@@ -42,12 +51,31 @@ class NoItem {
   ) {}
 }
 
-/** generic-pool's internal this file uses, as generic-pool 3.9.0 has it (lib/Pool.js). */
+/**
+ * generic-pool's internals this file uses, as generic-pool 3.9.0 has them (lib/Pool.js,
+ * lib/PriorityQueue.js, lib/ResourceRequest.js, lib/Queue.js).
+ */
 interface GenericPoolInternals {
   /** Its creation step: calls `factory.create()` synchronously and pools what the promise gives. See {@link GenericPoolAdapter.adopt}. */
   _createResource(): void;
+  /** Its queue of waiting acquires; `tail` is the request `acquire()` queued last. See {@link GenericPoolAdapter.acquireCancellable}. */
+  _waitingClientsQueue?: { readonly tail?: WaitingRequest };
 }
 
+/** One of generic-pool's ResourceRequests (a Deferred with a timeout). */
+interface WaitingRequest {
+  readonly promise: Promise<unknown>;
+  reject(reason: unknown): void;
+}
+
+/**
+ * The reason a cancelled acquire is rejected with. generic-pool's queue unlinks a request that
+ * rejects with an error named `TimeoutError` (lib/Queue.js, what its own acquire timeout relies
+ * on), so that is its name; nobody else sees it (the pop has already rejected with its AbortError).
+ */
+const CANCELLED: Error = Object.freeze(Object.assign(new Error('acquire cancelled by its signal'), { name: 'TimeoutError' }));
+
+const NOT_CANCELLABLE = (): void => {};
 const RESOLVED: Promise<void> = Promise.resolve();
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
 const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
@@ -63,6 +91,8 @@ export class GenericPoolAdapter<T> {
   private readonly _gp: GenericPool<T | NoItem>;
   private readonly _hooks: GenericPoolHooks<T>;
   private readonly _acquireTimeoutMs: number;
+  /** Whether the queue of waiting acquires is where generic-pool 3.9.0 keeps it; else an aborted pop is not taken out of it. */
+  private readonly _canCancel: boolean;
   /** The item {@link GenericPoolAdapter.adopt} is handing to generic-pool's creation step, which calls our factory synchronously. */
   private _handoff: Promise<T | NoItem> | null = null;
   /** Adopted items generic-pool has not yet put in its idle list (it does so a microtask later). */
@@ -106,6 +136,8 @@ export class GenericPoolAdapter<T> {
     if (typeof internals._createResource !== 'function') {
       throw new Error('@proj/pool needs generic-pool 3.x: Pool._createResource is missing');
     }
+    const queue = internals._waitingClientsQueue;
+    this._canCancel = typeof queue === 'object' && queue !== null && 'tail' in queue;
   }
 
   /** Idle items, adoptions in flight included. */
@@ -140,6 +172,25 @@ export class GenericPoolAdapter<T> {
    */
   acquire(): Promise<unknown> {
     return this._gp.acquire();
+  }
+
+  /**
+   * {@link GenericPoolAdapter.acquire} that can be taken back while it waits (an aborted pop).
+   *
+   * generic-pool has no public way to withdraw a waiting acquire: its `acquire()` returns only a
+   * promise. Its queue keeps the request object (`_waitingClientsQueue.tail` right after the call),
+   * and rejecting that request with a `TimeoutError` takes it out, as its own acquire timeout does.
+   * Without that, every aborted pop would stay queued until an item came for it. Where the queue
+   * is not found (another generic-pool version), `cancel` does nothing and what the request gets
+   * later is given back by the caller, which has to handle that race anyway.
+   */
+  acquireCancellable(): CancellableAcquire {
+    const promise = this._gp.acquire();
+    if (!this._canCancel) return { promise, cancel: NOT_CANCELLABLE };
+    const tail = (this._gp as unknown as GenericPoolInternals)._waitingClientsQueue?.tail;
+    // Not the tail: acquire() was served at once, or rejected before it queued anything.
+    if (tail === undefined || tail.promise !== promise) return { promise, cancel: NOT_CANCELLABLE };
+    return { promise, cancel: () => tail.reject(CANCELLED) };
   }
 
   /**

@@ -31,7 +31,8 @@
  * ```
  * @packageDocumentation
  */
-export { PoolError, PoolErrorCode, type PoolErrorCodeName } from './errors';
+export { PoolAbortError, PoolError, PoolErrorCode, type PoolErrorCodeName } from './errors';
 export { Pool } from './pool';
 export { PoolGuard } from './pool-guard';
+export { type PopOptions } from './pop-options';
 export { DEFAULT_DESTROY_TIMEOUT_MS, type PoolOptions } from './pool-options';

@@ -1,5 +1,6 @@
 import { PoolError, PoolErrorCode } from './errors';
 import type { Pool } from './pool';
+import type { PopOptions } from './pop-options';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -33,17 +34,19 @@ export class PoolGuard<T> implements Disposable, AsyncDisposable {
   /**
    * Pops an item from `pool` and guards it (co's `PoolGuard(pool)`).
    *
+   * @param opts - as for {@link Pool.pop}: `signal` cancels the wait.
    * @returns a guard whose item may be `null` when the pool is empty and has no `create`.
-   * @throws (rejects) whatever {@link Pool.pop} rejects with.
+   * @throws (rejects) whatever {@link Pool.pop} rejects with (`PoolAbortError`
+   *   when `opts.signal` aborts first); throws a TypeError at once for bad options.
    */
-  static acquire<T>(pool: Pool<T>): Promise<PoolGuard<T>> {
+  static acquire<T>(pool: Pool<T>, opts?: PopOptions): Promise<PoolGuard<T>> {
     // One step per pop, made once per pool: no closure, and no promise more than pop() has.
     let makeGuard = GUARD_MAKERS.get(pool) as ((r: unknown) => PoolGuard<T>) | undefined;
     if (makeGuard === undefined) {
       makeGuard = (r) => new PoolGuard(pool, pool._settle(r));
       GUARD_MAKERS.set(pool, makeGuard);
     }
-    return pool._popThen(makeGuard);
+    return pool._popThen(makeGuard, opts);
   }
 
   /**

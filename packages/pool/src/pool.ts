@@ -1,7 +1,8 @@
 import { DestroyRunner } from './destroy-runner';
-import { PoolError, PoolErrorCode, closedError, type PoolErrorCodeName } from './errors';
+import { PoolAbortError, PoolError, PoolErrorCode, closedError, type PoolErrorCodeName } from './errors';
 import { GenericPoolAdapter, type GenericPoolHooks } from './generic-pool-adapter';
 import { ItemOwnership } from './item-ownership';
+import { popSignal, type PopOptions } from './pop-options';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './pool-options';
 import { describe } from './values';
 
@@ -83,14 +84,17 @@ export class Pool<T> implements AsyncDisposable {
    * one from `create`. With `max`, waits in order while `max` items are live.
    * With `validate`, idle items that fail it are destroyed and skipped.
    *
+   * @param opts - `signal` cancels the pop while it waits; see {@link PopOptions}.
    * @returns the item; `null` only when the pool is empty and has no `create`
    *   (or `create` returned nothing).
    * @throws (rejects) the error `create` threw, when it failed; `PoolError`
-   *   `ERR_ACQUIRE_TIMEOUT` after `acquireTimeoutMs`; `ERR_CLOSED` after `close()`.
+   *   `ERR_ACQUIRE_TIMEOUT` after `acquireTimeoutMs`; `ERR_CLOSED` after `close()`;
+   *   `PoolAbortError` (`ABORT_ERR`) when `opts.signal` aborts first.
+   *   Throws a TypeError at once for bad options.
    */
-  pop(): Promise<T | null> {
-    if (this._create === null && !this._closed && this._store.idle === 0) return RESOLVED_NULL;
-    return this._popThen(this._onAcquired);
+  pop(opts?: PopOptions): Promise<T | null> {
+    if (opts === undefined && this._create === null && !this._closed && this._store.idle === 0) return RESOLVED_NULL;
+    return this._popThen(this._onAcquired, opts);
   }
 
   /**
@@ -98,10 +102,14 @@ export class Pool<T> implements AsyncDisposable {
    * lent and `next` calls {@link Pool._settle}. `PoolGuard.acquire` makes its guard in that same
    * step, instead of one promise more after `pop()`'s. @internal
    */
-  _popThen<R>(next: (r: unknown) => R): Promise<R> {
+  _popThen<R>(next: (r: unknown) => R, opts?: PopOptions): Promise<R> {
+    const signal = opts === undefined ? null : popSignal(opts);
+    // Before anything else: an aborted signal takes nothing and creates nothing.
+    if (signal !== null && signal.aborted) return Promise.reject(abortError(signal));
     if (this._closed) return Promise.reject(closedError());
     if (this._create === null && this._store.idle === 0) return Promise.resolve(next(null));
-    return this._store.acquire().then(next, this._onAcquireFailed);
+    if (signal === null) return this._store.acquire().then(next, this._onAcquireFailed);
+    return this._popUntilAborted(next, signal);
   }
 
   /**
@@ -226,6 +234,65 @@ export class Pool<T> implements AsyncDisposable {
     throw err;
   };
 
+  /**
+   * A pop that `signal` may cancel while it waits. The abort rejects it at once; an item that still
+   * comes for it (lent just before the abort, or whose create was under way) is pushed back. The
+   * listener goes when the pop settles, so one long-lived signal serves any number of pops.
+   */
+  private _popUntilAborted<R>(next: (r: unknown) => R, signal: AbortSignal): Promise<R> {
+    const request = this._store.acquireCancellable();
+    return new Promise<R>((resolve, reject) => {
+      let settled = false;
+      const onAbort = (): void => {
+        settled = true;
+        request.cancel();
+        reject(abortError(signal));
+      };
+      // `create` runs inside acquire(): if it aborted the signal, that abort counts too.
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      request.promise.then(
+        (r) => {
+          if (settled) {
+            this._returnUnwanted(r);
+            return;
+          }
+          settled = true;
+          signal.removeEventListener('abort', onAbort);
+          try {
+            resolve(next(r));
+          } catch (err) {
+            reject(err);
+          }
+        },
+        (err: unknown) => {
+          // After an abort: the cancelled request's own rejection, or a timeout nobody waits for.
+          if (settled) return;
+          settled = true;
+          signal.removeEventListener('abort', onAbort);
+          try {
+            this._onAcquireFailed(err);
+          } catch (failure) {
+            reject(failure);
+          }
+        },
+      );
+    });
+  }
+
+  /** What the store lent for a pop that was aborted meanwhile: the item goes back, a failure is reported. */
+  private _returnUnwanted(r: unknown): void {
+    let item: T | null;
+    try {
+      item = this._store.unwrap(r);
+    } catch (err) {
+      if (err instanceof PoolError && err.code === PoolErrorCode.ERR_CLOSED) return;
+      this._report(PoolErrorCode.ERR_CREATE, `create failed and its pop had been aborted: ${describe(err)}`, undefined, err);
+      return;
+    }
+    this.push(item);
+  }
+
   /** A push of an item the store has not lent out: a double push, another pool's item, or a new one. */
   private _pushNotLent(item: T): void {
     if (this._refused(item, 'pushed')) return;
@@ -290,4 +357,8 @@ export class Pool<T> implements AsyncDisposable {
       process.emitWarning(new PoolError(code, `onError threw while reporting "${message}": ${describe(hookErr)}`, hookErr));
     }
   }
+}
+
+function abortError(signal: AbortSignal): PoolAbortError {
+  return new PoolAbortError('pop aborted by its signal', signal.reason);
 }

@@ -72,3 +72,25 @@ test('_createResource() exists, calls factory.create synchronously and pools wha
   expect(gp.available).toBe(1);
   expect(await gp.acquire()).toBe(stranger);
 });
+
+// The second internal (GenericPoolAdapter.acquireCancellable says why): how an aborted pop leaves
+// generic-pool's queue. If an upgrade changes it, aborted pops still reject, but each stays queued
+// until an item comes for it; this test fails first.
+test('_waitingClientsQueue.tail is the request acquire() just queued; rejecting it as a TimeoutError unqueues it: GenericPoolAdapter.acquireCancellable', async () => {
+  const { factory } = counting();
+  const gp = createPool(factory, { max: 1 });
+  const a = await gp.acquire();
+  const waiting = gp.acquire();
+  const queue = (gp as unknown as { _waitingClientsQueue?: { tail?: { promise: Promise<unknown>; reject(reason: unknown): void } } })
+    ._waitingClientsQueue;
+  expect(queue).toBeDefined();
+  expect('tail' in queue!).toBe(true);
+  const request = queue!.tail!;
+  expect(request.promise).toBe(waiting);
+  expect(gp.pending).toBe(1);
+  request.reject(Object.assign(new Error('cancelled'), { name: 'TimeoutError' }));
+  await expect(waiting).rejects.toThrow('cancelled');
+  expect(gp.pending).toBe(0);
+  await gp.release(a);
+  expect(gp.available).toBe(1); // nobody waits for it any more
+});

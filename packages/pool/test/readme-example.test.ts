@@ -1,7 +1,8 @@
-// The README's example is examples/ping-pong.ts, word for word; this runs it and checks the README still shows it.
+// The README's examples are examples/*.ts, word for word; this runs each and checks the README still shows it.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pingPong } from '../examples/ping-pong';
+import { popWithSignal } from '../examples/pop-with-signal';
 import { failOnLateUnhandledRejections } from './helpers';
 
 failOnLateUnhandledRejections();
@@ -12,9 +13,15 @@ test('the README example runs: 16 tasks, 3 pongs each, over 8 pooled connections
   expect(lines).toEqual(new Array(48).fill('client recv pong'));
 });
 
-test('the README shows examples/ping-pong.ts as it is', () => {
+test('the README example of a pop with a signal runs: the first task gives up, the second gets the item', async () => {
+  const lines: string[] = [];
+  await popWithSignal((...args) => lines.push(args.join(' ')));
+  expect(lines).toEqual(['gave up waiting: AbortError', 'got item 1']);
+});
+
+test.each(['ping-pong.ts', 'pop-with-signal.ts'])('the README shows examples/%s as it is', (file) => {
   const root = path.join(__dirname, '..');
-  const example = readFileSync(path.join(root, 'examples', 'ping-pong.ts'), 'utf8').trim();
+  const example = readFileSync(path.join(root, 'examples', file), 'utf8').trim();
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   expect(readme).toContain('```ts\n' + example + '\n```');
 });
