@@ -6,6 +6,8 @@ import { TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { fdOf, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
 import { bindSocket, unbindSocket } from './socket-events';
+import { makeReadable, makeWritable } from './web-streams';
+import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { FAILED, PENDING, SocketWriter, WRITTEN } from './socket-writer';
 
 /**
@@ -122,6 +124,11 @@ export abstract class Channel implements AsyncDisposable {
   private _closeTraced = true;
   /** Which end this is, for tracing. */
   private readonly _side: ConnectionSide;
+  /** The WHATWG streams, made on first access. */
+  private _readable: ReadableStream<Uint8Array> | null = null;
+  private _writable: WritableStream<Uint8Array> | null = null;
+  /** A call made by those streams themselves, which their lock does not refuse. */
+  private _fromStream = false;
   /** Writes to the current socket; `null` with no socket. */
   private _writer: SocketWriter | null = null;
   /** The current socket has reported an error (its code is in lastError). */
@@ -153,7 +160,7 @@ export abstract class Channel implements AsyncDisposable {
     checkRecvArgs(buf, n);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._recvResolve !== null) return this._concurrent('recv');
+    if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recv');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recv', signal);
     const queue = this._queue;
     if (queue.length > 0 && !this._closedHere()) {
@@ -179,7 +186,7 @@ export abstract class Channel implements AsyncDisposable {
     checkRecvArgs(buf, n);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._recvResolve !== null) return this._concurrent('recvn');
+    if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recvn');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recvn', signal);
     const queue = this._queue;
     if (queue.length >= n && !this._closedHere()) {
@@ -218,7 +225,7 @@ export abstract class Channel implements AsyncDisposable {
     }
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._recvResolve !== null) return this._concurrent('recvUntil');
+    if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recvUntil');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recvUntil', signal);
     const queue = this._queue;
     let from = 0;
@@ -264,7 +271,7 @@ export abstract class Channel implements AsyncDisposable {
     }
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._sendResolve !== null) return this._concurrent('send');
+    if (this._sendResolve !== null || this._writerHolds()) return this._concurrent('send');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('send', signal);
     const sock = this._sock;
     if (sock === null || this._dead || !sock.writable) return this._notConnected('send');
@@ -287,7 +294,7 @@ export abstract class Channel implements AsyncDisposable {
     const bytes = sendvChunks(chunks);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._sendResolve !== null) return this._concurrent('sendv');
+    if (this._sendResolve !== null || this._writerHolds()) return this._concurrent('sendv');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('sendv', signal);
     const sock = this._sock;
     if (sock === null || this._dead || !sock.writable) return this._notConnected('sendv');
@@ -302,6 +309,73 @@ export abstract class Channel implements AsyncDisposable {
     // A write still in flight holds the scratch: the next sendv gets a new one.
     if (written === PENDING) sendvScratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
     return this._sent(written, total, ms, signal);
+  }
+
+  /**
+   * The bytes from the peer as a WHATWG byte stream (BYOB readers read straight
+   * into their buffers), made on first access on the same read queue as
+   * `recv`. While a reader holds it, `recv`/`recvn`/`recvUntil` reject with
+   * `ERR_CONCURRENT_RECV`. Cancelling it stops reading: bytes not yet read
+   * stay for `recv`.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of conn.readable) process(chunk);
+   * ```
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return (this._readable ??= makeReadable(this));
+  }
+
+  /**
+   * A WHATWG writable whose writes are `send`s (each resolves when the send
+   * does: backpressure), made on first access. While a writer holds it,
+   * `send`/`sendv` reject with `ERR_CONCURRENT_SEND`. Closing it sends FIN
+   * (reading goes on); aborting it resets the connection.
+   */
+  get writable(): WritableStream<Uint8Array> {
+    return (this._writable ??= makeWritable(this));
+  }
+
+  /** @internal */
+  _streamRecv(view: Uint8Array, signal: AbortSignal): Promise<number> {
+    this._fromStream = true;
+    try {
+      return this.recv(view, view.length, { signal });
+    } finally {
+      this._fromStream = false;
+    }
+  }
+
+  /** @internal */
+  _streamSend(chunk: Uint8Array): Promise<number> {
+    this._fromStream = true;
+    try {
+      return this.send(chunk);
+    } finally {
+      this._fromStream = false;
+    }
+  }
+
+  /** @internal */
+  _streamEnd(): void {
+    const sock = this._sock;
+    if (sock !== null && !this._dead && !sock.writableEnded) sock.end();
+  }
+
+  /** @internal */
+  _streamReset(): void {
+    if (this._sock !== null && !this._dead) {
+      this._failSend(new TcpError(TcpErrorCode.ABORT_ERR, 'the writable was aborted: the connection was reset', this._where()));
+    }
+  }
+
+  private _readerHolds(): boolean {
+    return this._readable !== null && this._readable.locked && !this._fromStream;
+  }
+
+  private _writerHolds(): boolean {
+    return this._writable !== null && this._writable.locked && !this._fromStream;
   }
 
   /** Bytes received from the peer on this connection (TLS: after decryption). */
@@ -680,9 +754,10 @@ export abstract class Channel implements AsyncDisposable {
     const sending = what === 'send' || what === 'sendv';
     const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
     const other = sending ? 'send/sendv' : 'recv/recvn/recvUntil';
-    return Promise.reject(
-      new TcpError(code, `${what} called while another ${other} is pending on the same connection; await the first one`),
-    );
+    const why = (sending ? this._writerHolds() : this._readerHolds())
+      ? `a ${sending ? 'writer holds conn.writable' : 'reader holds conn.readable'}; release its lock first`
+      : `another ${other} is pending on the same connection; await the first one`;
+    return Promise.reject(new TcpError(code, `${what} called while ${why}`));
   }
 
   /** A call whose signal was aborted before it started: fails with no side effect. */
