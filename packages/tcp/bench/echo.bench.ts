@@ -10,7 +10,7 @@
  * cheaper): CPU time per message is much less disturbed by other load on the
  * machine than a rate is.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     for (const row of ROWS) {
       await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
     }
+    await againstC(ports.ours, serverCpu);
     console.log('\nTLS, server side (same raw tls.connect load; echo server ours vs raw node:tls)');
     for (const row of ROWS) {
       const load = { ...row.load, tls: cert.cert };
@@ -107,6 +108,7 @@ async function compare(
   cpu: () => Promise<number>,
   ours: (ms: number) => Promise<number>,
   raw: (ms: number) => Promise<number>,
+  rawCpu: () => Promise<number> = cpu,
 ): Promise<void> {
   const o: Tally = { messages: 0, cpuMicros: 0 };
   const r: Tally = { messages: 0, cpuMicros: 0 };
@@ -114,9 +116,9 @@ async function compare(
     // Alternate which goes first so that warm-up and drift hit both alike.
     if (round % 2 === 0) {
       await measure(ours, cpu, o);
-      await measure(raw, cpu, r);
+      await measure(raw, rawCpu, r);
     } else {
-      await measure(raw, cpu, r);
+      await measure(raw, rawCpu, r);
       await measure(ours, cpu, o);
     }
   }
@@ -145,3 +147,33 @@ main().catch((err) => {
   console.error(err);
   process.exit(1);
 });
+
+/**
+ * The machine's ceiling: our echo server against a C epoll echo server (one
+ * thread, edge-triggered), compiled here with gcc; skipped where there is none.
+ */
+async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promise<void> {
+  const source = join(__dirname, '..', 'bench', 'c', 'epoll-echo.c');
+  const binary = join(__dirname, 'epoll-echo');
+  const built = spawnSync('gcc', ['-O2', '-o', binary, source], { stdio: 'inherit' });
+  if (built.error || built.status !== 0) {
+    console.log('\nAgainst C: skipped (no gcc)');
+    return;
+  }
+  const c = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: c.stdout })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value);
+  const cCpu = async (): Promise<number> => {
+    c.stdin.write('cpu\n');
+    return Number((await lines.next()).value);
+  };
+  try {
+    console.log('\nAgainst a C epoll echo server (the same raw load; "raw" is C: ratio ours/C, CPU C/ours)');
+    for (const row of ROWS.slice(0, 3)) {
+      await compare(row.name, row.load, oursCpu, (ms) => rawLoad(oursPort, row.load, ms), (ms) => rawLoad(port, row.load, ms), cCpu);
+    }
+  } finally {
+    c.stdin.end();
+    await once(c, 'exit');
+  }
+}
