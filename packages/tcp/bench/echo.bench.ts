@@ -63,15 +63,18 @@ async function main(): Promise<void> {
   };
   console.log(`@proj/tcp benchmark: ${ROUNDS} rounds of ${ROUND_MS} ms per side, alternating; node ${process.version}\n`);
   try {
-    console.log('Server side (same raw load generator; echo server ours vs raw net)');
+    const cBuilt = buildC();
+    // Server side: a load generator in C where gcc is, so that the load is not the bottleneck.
+    const serverLoad = cBuilt ? cLoad : rawLoad;
+    console.log(`Server side (same ${cBuilt ? 'C' : 'raw node:net'} load generator; echo server ours vs raw net)`);
     for (const row of ROWS) {
-      await compare(row.name, row.load, serverCpu, (ms) => rawLoad(ports.ours, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
+      await compare(row.name, row.load, serverCpu, (ms) => serverLoad(ports.ours, row.load, ms), (ms) => serverLoad(ports.raw, row.load, ms));
     }
     console.log('\nClient side (same raw echo server; our Client vs raw net.Socket)');
     for (const row of ROWS) {
       await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
     }
-    await againstC(ports.ours, serverCpu);
+    if (cBuilt) await againstC(ports.ours, serverCpu);
     console.log('\nTLS, server side (same raw tls.connect load; echo server ours vs raw node:tls)');
     for (const row of ROWS) {
       const load = { ...row.load, tls: cert.cert };
@@ -148,19 +151,35 @@ main().catch((err) => {
   process.exit(1);
 });
 
-/**
- * The machine's ceiling: our echo server against a C epoll echo server (one
- * thread, edge-triggered), compiled here with gcc; skipped where there is none.
- */
-async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promise<void> {
-  const source = join(__dirname, '..', 'bench', 'c', 'epoll-echo.c');
-  const binary = join(__dirname, 'epoll-echo');
-  const built = spawnSync('gcc', ['-O2', '-o', binary, source], { stdio: 'inherit' });
-  if (built.error || built.status !== 0) {
-    console.log('\nAgainst C: skipped (no gcc)');
-    return;
+const C_DIR = join(__dirname, '..', 'bench', 'c');
+
+/** Compiles the C echo server and load generator with gcc; false where there is no gcc. */
+function buildC(): boolean {
+  for (const name of ['epoll-echo', 'load']) {
+    const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, name), join(C_DIR, `${name}.c`)], { stdio: 'inherit' });
+    if (built.error || built.status !== 0) {
+      console.log('(no gcc: the C load generator and the C echo server are skipped)');
+      return false;
+    }
   }
-  const c = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return true;
+}
+
+/** Runs `load` against `port` for `ms` with the C load generator; returns messages echoed back. */
+async function cLoad(port: number, load: Load, ms: number): Promise<number> {
+  const child = spawn(join(__dirname, 'load'), [port, load.conns, load.size, load.window, ms].map(String), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the C load generator failed (exit ${code})`);
+  return Number(out.trim());
+}
+
+/** The machine's ceiling: our echo server against a C epoll echo server (one thread, edge-triggered), both driven by the C load. */
+async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promise<void> {
+  const c = spawn(join(__dirname, 'epoll-echo'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: c.stdout })[Symbol.asyncIterator]();
   const port = Number((await lines.next()).value);
   const cCpu = async (): Promise<number> => {
@@ -168,9 +187,9 @@ async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promi
     return Number((await lines.next()).value);
   };
   try {
-    console.log('\nAgainst a C epoll echo server (the same raw load; "raw" is C: ratio ours/C, CPU C/ours)');
+    console.log('\nAgainst a C epoll echo server (the same C load; "raw" is C: ratio ours/C, CPU C/ours)');
     for (const row of ROWS.slice(0, 3)) {
-      await compare(row.name, row.load, oursCpu, (ms) => rawLoad(oursPort, row.load, ms), (ms) => rawLoad(port, row.load, ms), cCpu);
+      await compare(row.name, row.load, oursCpu, (ms) => cLoad(oursPort, row.load, ms), (ms) => cLoad(port, row.load, ms), cCpu);
     }
   } finally {
     c.stdin.end();
