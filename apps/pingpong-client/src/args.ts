@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { UsageError, describeFileError, integerOption, parseOptions } from 'app-support';
 
 /** What the command line asked for, checked and with defaults filled in. */
 export interface ClientArgs {
@@ -35,13 +35,6 @@ export interface ClientArgs {
   quiet: boolean;
   /** `--help`: print {@link CLIENT_USAGE} and exit 0. */
   help: boolean;
-}
-
-/** A command line that cannot be run: the CLI prints its message and exits 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  /** Stable code for callers that match on it. */
-  readonly code = 'ERR_USAGE';
 }
 
 /** The `--help` text. */
@@ -96,12 +89,7 @@ const MAX_MS = 2 ** 31 - 1;
  * @throws UsageError for an unknown option, a bad value or a `--ca` file that cannot be read.
  */
 export function parseClientArgs(argv: readonly string[]): ClientArgs {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseOptions(argv, OPTIONS);
   const ip = values.ip ?? '127.0.0.1';
   if (ip.trim() === '') throw new UsageError('--ip must not be empty');
   const insecure = Boolean(values.insecure);
@@ -114,8 +102,7 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
     try {
       ca = readFileSync(caPath);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new UsageError(`--ca ${caPath}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code)}`);
+      throw new UsageError(`--ca ${caPath}: ${describeFileError(err)}`);
     }
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca ${caPath}: not a PEM certificate`);
   }
@@ -123,33 +110,20 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
   const bench = Boolean(values.bench);
   return {
     ip,
-    port: integer('--port', values.port, 7788, 1, 65535),
+    port: integerOption('--port', values.port, 7788, 1, 65535),
     ssl: Boolean(values.ssl) || insecure || caPath !== undefined,
     caPath,
     ca,
     servername: values.servername,
     insecure,
-    clients: integer('--clients', values.clients, bench ? 64 : 8, 1, 10_000),
-    rounds: integer('--rounds', values.rounds, 3, 1, 1_000_000),
-    intervalMs: integer('--interval-ms', values['interval-ms'], 3000, 0, MAX_MS),
+    clients: integerOption('--clients', values.clients, bench ? 64 : 8, 1, 10_000),
+    rounds: integerOption('--rounds', values.rounds, 3, 1, 1_000_000),
+    intervalMs: integerOption('--interval-ms', values['interval-ms'], 3000, 0, MAX_MS),
     bench,
-    seconds: integer('--seconds', values.seconds, 10, 1, 24 * 3600),
-    timeoutMs: integer('--timeout-ms', values['timeout-ms'], 3000, 1, MAX_MS),
-    retries: integer('--retries', values.retries, 5, 0, 1000),
+    seconds: integerOption('--seconds', values.seconds, 10, 1, 24 * 3600),
+    timeoutMs: integerOption('--timeout-ms', values['timeout-ms'], 3000, 1, MAX_MS),
+    retries: integerOption('--retries', values.retries, 5, 0, 1000),
     quiet: Boolean(values.quiet),
     help: Boolean(values.help),
   };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
-}
-
-/** Parses a decimal integer option within [min, max]; `fallback` when absent. */
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
-  const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${text}`);
-  return n;
 }

@@ -1,9 +1,9 @@
 import { PoolGuard } from '@proj/pool';
+import { sleep } from 'app-support';
 import type { ClientArgs } from './args';
 import type { ClientPool } from './client-pool';
 import { LatencyRecorder } from './latency';
 import { retryDelayMs, roundTrip, type RoundTripFailed } from './round-trip';
-import { sleep } from './sleep';
 
 /** What {@link runBench} measured. */
 export interface BenchResult {

@@ -1,7 +1,7 @@
-import { CLIENT_USAGE, UsageError, parseClientArgs, type ClientArgs } from './args';
+import { UsageError, formatMs, hostPort } from 'app-support';
+import { CLIENT_USAGE, parseClientArgs, type ClientArgs } from './args';
 import { fmtInt, runBench } from './bench';
 import { ClientPool } from './client-pool';
-import { formatMs } from './latency';
 import { runPingRounds } from './ping-rounds';
 import { makeProtoClient } from './round-trip';
 
@@ -84,7 +84,7 @@ export async function runClientCli(argv: readonly string[], io: CliOutput = stdi
     void clients.closeAll();
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  const target = `${args.ip.includes(':') ? `[${args.ip}]` : args.ip}:${args.port}`;
+  const target = hostPort(args.ip, args.port);
   const transport = args.ssl ? (args.insecure ? 'tls, certificate NOT verified' : 'tls') : 'tcp';
   try {
     if (args.bench) {

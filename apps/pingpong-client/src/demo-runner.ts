@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { integerOption, parseOptions } from 'app-support';
 import { ChildApp, describeExit } from './child-app';
 
 /** Settings of {@link runDemo}. */
@@ -22,6 +22,7 @@ Starts the pingpong server and runs the client against it, plain TCP then TLS:
 a few ping/pong rounds and a short benchmark each; stops the server with SIGTERM.`;
 
 const START_TIMEOUT_MS = 20_000;
+const DEFAULT_BENCH_SECONDS = 3;
 
 /** What one part (plain or TLS) of the demo measured. */
 interface PartResult {
@@ -37,18 +38,9 @@ interface PartResult {
  */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | { print: string; code: number } {
   try {
-    const { values } = parseArgs({
-      args: [...argv],
-      options: { 'bench-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    });
+    const values = parseOptions(argv, { 'bench-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) return { print: DEMO_USAGE, code: 0 };
-    const text = values['bench-seconds'];
-    if (text !== undefined && !/^[1-9]\d*$/.test(text)) {
-      return { print: `demo: --bench-seconds must be a positive integer, got "${text}"`, code: 2 };
-    }
-    return { benchSeconds: text === undefined ? undefined : Number(text) };
+    return { benchSeconds: integerOption('--bench-seconds', values['bench-seconds'], DEFAULT_BENCH_SECONDS, 1, 24 * 3600) };
   } catch (err) {
     return { print: `demo: ${(err as Error).message} (see --help)`, code: 2 };
   }
@@ -67,7 +59,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const serverMain = options.serverMain ?? resolve(__dirname, '../../pingpong-server/dist/main.js');
   const clientMain = options.clientMain ?? resolve(__dirname, 'main.js');
-  const benchSeconds = options.benchSeconds ?? 3;
+  const benchSeconds = options.benchSeconds ?? DEFAULT_BENCH_SECONDS;
   for (const script of [serverMain, clientMain]) {
     if (!existsSync(script)) {
       out(`demo: ${script} is missing; build first: npx nx run-many -t build -p pingpong-server pingpong-client`);

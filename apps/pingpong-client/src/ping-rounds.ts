@@ -1,9 +1,9 @@
 import { PoolGuard } from '@proj/pool';
 import type { ClientArgs } from './args';
 import type { ClientPool } from './client-pool';
-import { LatencyRecorder, formatMs } from './latency';
+import { formatMs, sleep } from 'app-support';
+import { LatencyRecorder } from './latency';
 import { retryDelayMs, roundTrip, type RoundTripFailed } from './round-trip';
-import { sleep } from './sleep';
 
 /** What {@link runPingRounds} did. */
 export interface PingRoundsSummary {

@@ -35,5 +35,5 @@ test('the demo runs plain TCP then TLS, stops the server and exits 0 by itself',
 test('a bad option: one line and exit code 2', async () => {
   const demo = await runApp(DEMO_MAIN, ['--bench-seconds', 'x']);
   expect(demo.exit.code).toBe(2);
-  expect(demo.stderr).toMatch(/^demo: --bench-seconds must be a positive integer, got "x"\n$/);
+  expect(demo.stderr).toMatch(/^demo: --bench-seconds must be an integer from 1 to 86400, got "x" \(see --help\)\n$/);
 });

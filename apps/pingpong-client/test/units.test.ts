@@ -1,7 +1,7 @@
-import { UsageError, parseClientArgs } from '../src/args';
-import { LatencyRecorder, formatMs } from '../src/latency';
+import { UsageError } from 'app-support';
+import { parseClientArgs } from '../src/args';
+import { LatencyRecorder } from '../src/latency';
 import { retryDelayMs } from '../src/round-trip';
-import { sleep } from '../src/sleep';
 
 describe('LatencyRecorder', () => {
   test('exact nearest-rank percentiles, max and mean, past its first growth', () => {
@@ -20,10 +20,6 @@ describe('LatencyRecorder', () => {
     expect(r.percentile(0)).toBe(0.5);
   });
 
-  test('formatMs', () => {
-    expect(formatMs(0.1234)).toBe('0.123 ms');
-    expect(formatMs(12.345)).toBe('12.35 ms');
-  });
 });
 
 test('retry delays double from 100 ms and stay at most 2 s (±20%)', () => {
@@ -33,17 +29,6 @@ test('retry delays double from 100 ms and stay at most 2 s (±20%)', () => {
     expect(d).toBeGreaterThanOrEqual(Math.floor(base * 0.8));
     expect(d).toBeLessThanOrEqual(Math.ceil(base * 1.2));
   }
-});
-
-test('sleep: true after the wait, false at once when aborted', async () => {
-  expect(await sleep(5)).toBe(true);
-  const ac = new AbortController();
-  const started = Date.now();
-  const p = sleep(10_000, ac.signal);
-  ac.abort();
-  expect(await p).toBe(false);
-  expect(Date.now() - started).toBeLessThan(1000);
-  expect(await sleep(10, ac.signal)).toBe(false);
 });
 
 describe('parseClientArgs', () => {

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
+import { UsageError, describeFileError, integerOption, parseOptions } from 'app-support';
 
 /** What the command line asked for, checked and with defaults filled in. */
 export interface ServerArgs {
@@ -22,13 +22,6 @@ export interface ServerArgs {
   graceMs: number;
   /** `--help` was given: print {@link SERVER_USAGE} and exit 0. */
   help: boolean;
-}
-
-/** A command line that cannot be run: the CLI prints its message and exits 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  /** Stable code for callers that match on it. */
-  readonly code = 'ERR_USAGE';
 }
 
 /** The `--help` text. */
@@ -68,12 +61,7 @@ const OPTIONS = {
  * @throws UsageError for an unknown option, a bad value or a key/certificate file that cannot be read.
  */
 export function parseServerArgs(argv: readonly string[]): ServerArgs {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseOptions(argv, OPTIONS);
   const ip = values.ip ?? '127.0.0.1';
   if (ip !== '' && isIP(ip) === 0) throw new UsageError(`--ip must be an IPv4 or IPv6 address, got "${ip}"`);
   const keyPath = values.key;
@@ -85,36 +73,21 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
   if (certPath !== undefined) checkReadable('--cert', certPath);
   return {
     ip,
-    port: integer('--port', values.port, 7788, 0, 65535),
+    port: integerOption('--port', values.port, 7788, 0, 65535),
     ssl: Boolean(values.ssl) || keyPath !== undefined,
     keyPath,
     certPath,
     quiet: Boolean(values.quiet),
-    statsIntervalMs: integer('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
-    graceMs: integer('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
+    statsIntervalMs: integerOption('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
+    graceMs: integerOption('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
     help: Boolean(values.help),
   };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
-}
-
-/** Parses a decimal integer option within [min, max]; `fallback` when absent. */
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
-  const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${text}`);
-  return n;
 }
 
 function checkReadable(name: string, path: string): void {
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code);
-    throw new UsageError(`${name} ${path}: ${why}`);
+    throw new UsageError(`${name} ${path}: ${describeFileError(err)}`);
   }
 }

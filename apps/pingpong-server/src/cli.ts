@@ -1,5 +1,6 @@
 import { TcpErrorCode, type TcpError } from '@proj/tcp';
-import { SERVER_USAGE, UsageError, parseServerArgs, type ServerArgs } from './args';
+import { UsageError, hostPort } from 'app-support';
+import { SERVER_USAGE, parseServerArgs, type ServerArgs } from './args';
 import { PingPongServer } from './pingpong-server';
 import { SELF_SIGNED_NAMES, generateSelfSignedCert, type GeneratedCert } from './self-signed';
 
@@ -120,8 +121,4 @@ function nextSignal(): Promise<NodeJS.Signals> {
     };
     process.on('SIGINT', on).on('SIGTERM', on);
   });
-}
-
-function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

@@ -1,4 +1,5 @@
-import { UsageError, parseServerArgs } from '../src/args';
+import { UsageError } from 'app-support';
+import { parseServerArgs } from '../src/args';
 import { PingCounter } from '../src/ping-counter';
 
 describe('PingCounter', () => {

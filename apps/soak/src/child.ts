@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { sleep } from 'app-support';
 import type { Memory } from './stats';
 
 /** What a server child reports when asked. */
@@ -45,6 +46,19 @@ export class ServerChild {
     });
   }
 
+  /**
+   * Runs `body` with a server child started from `script` (see {@link ServerChild.start}),
+   * and kills the child when `body` is done, however it ends.
+   */
+  static async run<R>(script: string, body: (child: ServerChild) => Promise<R>): Promise<R> {
+    const child = await ServerChild.start(script);
+    try {
+      return await body(child);
+    } finally {
+      child.kill();
+    }
+  }
+
   /** Starts `script` (a file of this folder) and waits for its port. */
   static start(script: string, args: string[] = [], timeoutMs = 30_000): Promise<ServerChild> {
     const child = fork(join(__dirname, script), args, { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -87,6 +101,17 @@ export class ServerChild {
       });
     }
     return stats;
+  }
+
+  /** Its stats once its server holds no connection any more, or after `timeoutMs` (polled every 200 ms). */
+  async drained(timeoutMs = 30_000): Promise<ChildStats> {
+    const deadline = Date.now() + timeoutMs;
+    let s = await this.stats();
+    while (s.connNum > 0 && Date.now() < deadline) {
+      await sleep(200);
+      s = await this.stats();
+    }
+    return s;
   }
 
   kill(): void {

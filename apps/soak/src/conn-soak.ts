@@ -6,8 +6,9 @@
  * count of both processes back where it started.
  */
 import { Client } from '@proj/tcp';
-import { ServerChild, type ChildStats } from './child';
-import { Counts, Histogram, PeakMemory, fmtMemory, fmtMs, memory, openFds, sleep, type Memory } from './stats';
+import { formatMs, sleep } from 'app-support';
+import { ServerChild } from './child';
+import { Counts, Histogram, PeakMemory, fmtMemory, memory, openFds, type LatencySummary, type Memory } from './stats';
 
 export interface ConnSoakOptions {
   connections: number;
@@ -32,19 +33,14 @@ export interface ConnSoakReport {
   serverRoundTrips: number;
   errors: Record<string, number>;
   serverErrors: Record<string, number>;
-  latency: { p50: number; p99: number; max: number; mean: number };
+  latency: LatencySummary;
   client: { start: Memory; peak: Memory; end: Memory; fdsStart: number; fdsEnd: number };
   server: { start: Memory; peak: Memory; end: Memory; fdsStart: number; fdsEnd: number; connNumEnd: number };
   ok: boolean;
 }
 
-export async function connSoak(o: ConnSoakOptions): Promise<ConnSoakReport> {
-  const child = await ServerChild.start('conn-server.js');
-  try {
-    return await run(o, child);
-  } finally {
-    child.kill();
-  }
+export function connSoak(o: ConnSoakOptions): Promise<ConnSoakReport> {
+  return ServerChild.run('conn-server.js', (child) => run(o, child));
 }
 
 async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakReport> {
@@ -130,7 +126,7 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
     heldMax = Math.max(heldMax, s.connNum);
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
-      log(`  held ${s.connNum}, ${roundTrips} round trips (+${roundTrips - lastRound}), p99 ${fmtMs(latency.percentile(99))}, errors ${errors.toString()}; client ${fmtMemory(memory())}; server ${fmtMemory(s.memory)}`);
+      log(`  held ${s.connNum}, ${roundTrips} round trips (+${roundTrips - lastRound}), p99 ${formatMs(latency.percentile(99))}, errors ${errors.toString()}; client ${fmtMemory(memory())}; server ${fmtMemory(s.memory)}`);
       lastRound = roundTrips;
     }
   }
@@ -140,12 +136,7 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
   stopping = true;
   await Promise.all(loops);
   for (const c of clients) c.close();
-  const drainEnd = Date.now() + 30_000;
-  let s: ChildStats = await child.stats();
-  while (s.connNum > 0 && Date.now() < drainEnd) {
-    await sleep(200);
-    s = await child.stats();
-  }
+  const s = await child.drained();
   clearInterval(sampler);
   clients.length = 0;
   await sleep(200);
@@ -165,7 +156,7 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
     serverRoundTrips: serverEnd.counters.roundTrips ?? 0,
     errors: errors.toJSON(),
     serverErrors: serverEnd.errors,
-    latency: { p50: latency.percentile(50), p99: latency.percentile(99), max: latency.max, mean: latency.mean },
+    latency: latency.summary(),
     client: { start, peak: peak.peak, end, fdsStart, fdsEnd },
     server: { start: serverStart.memory, peak: serverPeak, end: serverEnd.memory, fdsStart: serverStart.fds, fdsEnd: s.fds, connNumEnd: s.connNum },
     ok: false,
@@ -180,7 +171,7 @@ export function printConnReport(r: ConnSoakReport, log: (line: string) => void):
   log(`  connections held: ${r.heldMin} (min) / ${r.heldMax} (max) of ${r.target} for ${r.holdSeconds} s; connected ${r.connected} in ${r.connectSeconds.toFixed(1)} s`);
   log(`  round trips: ${r.roundTrips} (server counted ${r.serverRoundTrips})`);
   log(`  errors by code: ${fmtCounts(r.errors)}; server onError: ${fmtCounts(r.serverErrors)}`);
-  log(`  latency: p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)}`);
+  log(`  latency: p50 ${formatMs(r.latency.p50)}, p99 ${formatMs(r.latency.p99)}, max ${formatMs(r.latency.max)}`);
   log(`  client memory: start ${fmtMemory(r.client.start)}; peak ${fmtMemory(r.client.peak)}; end ${fmtMemory(r.client.end)}`);
   log(`  server memory: start ${fmtMemory(r.server.start)}; peak ${fmtMemory(r.server.peak)}; end ${fmtMemory(r.server.end)}`);
   log(`  file descriptors: client ${r.client.fdsStart} at start, ${r.client.fdsEnd} at end (${r.client.fdsEnd - r.client.fdsStart} left open); server ${r.server.fdsStart} at start, ${r.server.fdsEnd} at end (${r.server.fdsEnd - r.server.fdsStart} left open), connNum ${r.server.connNumEnd}`);

@@ -22,57 +22,26 @@
  *   SOAK_JSON          [--json]           also write the reports to this file
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { UsageError } from 'app-support';
 import { connSoak, printConnReport, type ConnSoakReport } from './conn-soak';
 import { printRpcReport, rpcSoak, type RpcSoakReport } from './rpc-soak';
-
-const FLAGS = {
-  part: 'SOAK_PART',
-  connections: 'SOAK_CONNECTIONS',
-  'conn-seconds': 'SOAK_CONN_SECONDS',
-  'think-ms': 'SOAK_THINK_MS',
-  seconds: 'SOAK_SECONDS',
-  callers: 'SOAK_CALLERS',
-  'drop-every-ms': 'SOAK_DROP_EVERY_MS',
-  'replace-every-ms': 'SOAK_REPLACE_EVERY_MS',
-  json: 'SOAK_JSON',
-} as const;
-
-function settings(): Record<keyof typeof FLAGS, string | undefined> {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-    strict: true,
-  });
-  const out = {} as Record<keyof typeof FLAGS, string | undefined>;
-  for (const [flag, env] of Object.entries(FLAGS) as Array<[keyof typeof FLAGS, string]>) {
-    out[flag] = (values as Record<string, string | undefined>)[flag] ?? process.env[env];
-  }
-  return out;
-}
-
-function int(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${v}`);
-  return n;
-}
+import { soakSettings } from './settings';
 
 function log(line: string): void {
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
 async function main(): Promise<number> {
-  const s = settings();
-  const part = s.part ?? 'all';
-  if (!['connections', 'rpc', 'all'].includes(part)) throw new Error(`--part must be connections, rpc or all, got ${part}`);
+  const s = soakSettings(process.argv.slice(2));
+  const part = s.part;
   const reports: Array<ConnSoakReport | RpcSoakReport> = [];
   let passed = true;
   log(`soak on node ${process.version}, pid ${process.pid}; fd limit: see ulimit -n`);
   if (part !== 'rpc') {
     const r = await connSoak({
-      connections: int('connections', s.connections, 10_000, 1),
-      holdSeconds: int('conn-seconds', s['conn-seconds'], 60, 1),
-      thinkMs: int('think-ms', s['think-ms'], 1000, 0),
+      connections: s.connections,
+      holdSeconds: s.connSeconds,
+      thinkMs: s.thinkMs,
       connectConcurrency: 256,
       log,
     });
@@ -82,12 +51,12 @@ async function main(): Promise<number> {
   }
   if (part !== 'connections') {
     const r = await rpcSoak({
-      seconds: int('seconds', s.seconds, 600, 1),
-      callers: int('callers', s.callers, 64, 1),
+      seconds: s.seconds,
+      callers: s.callers,
       clients: 8,
       connectionsPerClient: 2,
-      dropEveryMs: int('drop-every-ms', s['drop-every-ms'], 500, 0),
-      replaceEveryMs: int('replace-every-ms', s['replace-every-ms'], 5000, 0),
+      dropEveryMs: s.dropEveryMs,
+      replaceEveryMs: s.replaceEveryMs,
       log,
     });
     printRpcReport(r, log);
@@ -104,7 +73,8 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`soak: ${(err as Error)?.stack ?? String(err)}\n`);
+    // A bad setting is one line; anything else, the whole stack.
+    process.stderr.write(`soak: ${err instanceof UsageError ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
     process.exitCode = 2;
   },
 );

@@ -4,7 +4,8 @@
  */
 import { RpcServer } from '@proj/rpc-lite';
 import { serveParent } from './child-side';
-import { Counts, sleep } from './stats';
+import { sleep } from 'app-support';
+import { Counts } from './stats';
 
 const errors = new Counts();
 const calls = new Counts();

@@ -11,10 +11,11 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { RpcClient, RpcError } from '@proj/rpc-lite';
+import { formatMs, sleep } from 'app-support';
 import { ChaosProxy } from './chaos-proxy';
 import { ServerChild, type ChildStats } from './child';
 import { fmtCounts } from './conn-soak';
-import { Counts, Histogram, PeakMemory, fmtMemory, fmtMs, memory, mib, openFds, sleep, type Memory } from './stats';
+import { Counts, Histogram, PeakMemory, fmtMemory, memory, mib, openFds, type LatencySummary, type Memory } from './stats';
 
 export interface RpcSoakOptions {
   seconds: number;
@@ -44,9 +45,9 @@ export interface RpcSoakReport {
   serverCalls: Record<string, number>;
   serverErrors: Record<string, number>;
   /** Round trips of echo calls (1 B - 32 KiB), ms. */
-  latency: { p50: number; p99: number; max: number; mean: number };
+  latency: LatencySummary;
   /** sleep calls (0-20 ms of handler time included), ms. */
-  sleepLatency: { p50: number; p99: number; max: number; mean: number };
+  sleepLatency: LatencySummary;
   client: { start: Memory; warm: Memory; peak: Memory; end: Memory; fdsStart: number; fdsEnd: number };
   server: { start: Memory; warm: Memory; peak: Memory; end: Memory; fdsStart: number; fdsEnd: number; connNumEnd: number };
   passed: boolean;
@@ -64,13 +65,8 @@ const EXPECTED: Record<Op, string[]> = { echo: [], sleep: [], fail: ['E_SOAK'], 
 /** What a drop (proxy reset or a client replaced) makes a call fail with. */
 const DROP_CODES = new Set(['CONNECTION_CLOSED']);
 
-export async function rpcSoak(o: RpcSoakOptions): Promise<RpcSoakReport> {
-  const child = await ServerChild.start('rpc-server.js');
-  try {
-    return await run(o, child);
-  } finally {
-    child.kill();
-  }
+export function rpcSoak(o: RpcSoakOptions): Promise<RpcSoakReport> {
+  return ServerChild.run('rpc-server.js', (child) => run(o, child));
 }
 
 async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport> {
@@ -174,7 +170,7 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
   let lastCalls = 0;
   const progress = setInterval(() => {
     log(
-      `  ${Math.round((o.seconds * 1000 - (deadline - Date.now())) / 1000)} s: ${calls} calls (+${calls - lastCalls}), ${ok} ok, echo p99 ${fmtMs(latency.percentile(99))}, ` +
+      `  ${Math.round((o.seconds * 1000 - (deadline - Date.now())) / 1000)} s: ${calls} calls (+${calls - lastCalls}), ${ok} ok, echo p99 ${formatMs(latency.percentile(99))}, ` +
         `errors ${errors.toString()}, unexpected ${unexpected.toString()}, wrong ${wrongResults}, drops ${proxy.drops}, replaced ${clientsReplaced}; ${fmtMemory(memory())}`,
     );
     lastCalls = calls;
@@ -187,12 +183,7 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
   await Promise.all(clients.map((c) => c.close()));
   await Promise.all(retired);
   await proxy.close();
-  const drainEnd = Date.now() + 30_000;
-  let s = await child.stats();
-  while (s.connNum > 0 && Date.now() < drainEnd) {
-    await sleep(200);
-    s = await child.stats();
-  }
+  const s = await child.drained();
   await sleep(200);
   const end = memory(true);
   const fdsEnd = openFds();
@@ -210,8 +201,8 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
     clientsReplaced,
     serverCalls: serverEnd.counters,
     serverErrors: serverEnd.errors,
-    latency: { p50: latency.percentile(50), p99: latency.percentile(99), max: latency.max, mean: latency.mean },
-    sleepLatency: { p50: sleepLatency.percentile(50), p99: sleepLatency.percentile(99), max: sleepLatency.max, mean: sleepLatency.mean },
+    latency: latency.summary(),
+    sleepLatency: sleepLatency.summary(),
     client: { start, warm, peak: peak.peak, end, fdsStart, fdsEnd },
     server: {
       start: serverStart.memory,
@@ -233,8 +224,8 @@ export function printRpcReport(r: RpcSoakReport, log: (line: string) => void): v
   log(`  ${r.callers} callers for ${r.seconds} s: ${r.calls} calls, ${r.ok} ok, ${r.wrongResults} wrong results; ${r.drops} connections dropped by the proxy, ${r.clientsReplaced} clients replaced`);
   log(`  errors by code: ${fmtCounts(r.errors)} (unexpected: ${fmtCounts(r.unexpected)})`);
   log(`  server: calls ${fmtCounts(r.serverCalls)}; onError ${fmtCounts(r.serverErrors)}`);
-  log(`  latency of echo calls: p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)}`);
-  log(`  latency of sleep calls (0-20 ms in the handler): p50 ${fmtMs(r.sleepLatency.p50)}, p99 ${fmtMs(r.sleepLatency.p99)}, max ${fmtMs(r.sleepLatency.max)}`);
+  log(`  latency of echo calls: p50 ${formatMs(r.latency.p50)}, p99 ${formatMs(r.latency.p99)}, max ${formatMs(r.latency.max)}`);
+  log(`  latency of sleep calls (0-20 ms in the handler): p50 ${formatMs(r.sleepLatency.p50)}, p99 ${formatMs(r.sleepLatency.p99)}, max ${formatMs(r.sleepLatency.max)}`);
   log(`  client memory: start ${fmtMemory(r.client.start)}; warm ${fmtMemory(r.client.warm)}; peak ${fmtMemory(r.client.peak)}; end ${fmtMemory(r.client.end)}`);
   log(`  server memory: start ${fmtMemory(r.server.start)}; warm ${fmtMemory(r.server.warm)}; peak ${fmtMemory(r.server.peak)}; end ${fmtMemory(r.server.end)}`);
   log(`  heap after GC, warm -> end: client ${mib(r.client.warm.heapUsed)} -> ${mib(r.client.end.heapUsed)}, server ${mib(r.server.warm.heapUsed)} -> ${mib(r.server.end.heapUsed)}`);

@@ -1,5 +1,13 @@
 import { readdirSync } from 'node:fs';
 
+/** What a report says of a set of latencies, ms. */
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
 /**
  * Latencies in logarithmic buckets (2% wide, from 1 µs to about 10 min):
  * constant memory however long the run, percentiles within 2%.
@@ -42,6 +50,11 @@ export class Histogram {
       if (seen >= rank) return Math.min(this._max, Histogram.MIN_MS * Histogram.GROWTH ** i);
     }
     return this._max;
+  }
+
+  /** The median, p99, max and mean, for a report. */
+  summary(): LatencySummary {
+    return { p50: this.percentile(50), p99: this.percentile(99), max: this.max, mean: this.mean };
   }
 }
 
@@ -108,10 +121,3 @@ export function fmtMemory(m: Memory): string {
   return `rss ${mib(m.rss)}, heap ${mib(m.heapUsed)}, arrayBuffers ${mib(m.arrayBuffers)}`;
 }
 
-export function fmtMs(ms: number): string {
-  return ms < 1 ? `${ms.toFixed(3)} ms` : `${ms.toFixed(2)} ms`;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
