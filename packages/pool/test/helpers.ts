@@ -36,6 +36,22 @@ export function tracker() {
 }
 
 /**
+ * What `p` resolves with, or `'still pending after <ms> ms'` if it takes longer. The timer is
+ * cleared either way, so a passing test leaves nothing for Jest to wait for.
+ */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`still pending after ${ms} ms`), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Jest 30 fails the running test on an unhandled rejection. A rejection left by a
  * test's last step would only surface after it ended: give it a turn to surface inside it.
  */

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Pool, PoolErrorCode } from '../src';
-import { failOnLateUnhandledRejections, sleep, tracker, waitFor, type Item } from './helpers';
+import { failOnLateUnhandledRejections, sleep, tracker, waitFor, within, type Item } from './helpers';
 
 failOnLateUnhandledRejections();
 
@@ -136,7 +136,7 @@ describe('close() with a pop waiting on a create in flight', () => {
     const closing = pool.close();
     finish();
     expect(await popped).toBe(succeeds ? PoolErrorCode.ERR_CLOSED : 'create failed');
-    await expect(Promise.race([closing.then(() => 'closed'), sleep(2000).then(() => 'hung')])).resolves.toBe('closed');
+    expect(await within(closing.then(() => 'closed'), 2000)).toBe('closed');
   });
 });
 
