@@ -83,13 +83,23 @@ export function fromNodeError(err: unknown, doing: string, where: TcpErrorOption
 
 /**
  * The rejection of a call that returns no status (`Server.shutdown`) when its
- * signal is aborted: `name` `'AbortError'`, `code` `'ABORT_ERR'`, `cause` the
- * signal's reason, as Node's own APIs reject.
- * @internal
+ * signal is aborted: as Node's own APIs reject, `name` is `'AbortError'`,
+ * `code` is `'ABORT_ERR'` and `cause` is `signal.reason`. Match on
+ * {@link TcpAbortError.code}. (Calls that return a status, `recv`, `send`,
+ * `connect`, ..., give `-1`/`false` and a {@link TcpError} with code
+ * `ABORT_ERR` in `lastError` instead.)
  */
-export function abortError(what: string, signal: AbortSignal): Error & { code: 'ABORT_ERR' } {
-  const err = new Error(`${what} aborted by its signal`, { cause: signal.reason }) as Error & { code: 'ABORT_ERR' };
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
+export class TcpAbortError extends Error {
+  /** `'AbortError'`, as Node's own aborted calls. */
+  override readonly name = 'AbortError';
+  /** Always {@link TcpErrorCode}`.ABORT_ERR`. */
+  readonly code = TcpErrorCode.ABORT_ERR;
+
+  /**
+   * @param message - what was aborted, for people.
+   * @param reason - the signal's `reason`, kept as `cause`.
+   */
+  constructor(message: string, reason: unknown) {
+    super(message, { cause: reason });
+  }
 }

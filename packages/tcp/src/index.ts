@@ -37,7 +37,7 @@ export {
   type ConnectionSide,
   type ServerListenMessage,
 } from './diagnostics';
-export { TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
+export { TcpAbortError, TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
 export { fastPaths, NO_INTERNALS_ENV, type FastPaths } from './node-internals';
 export { Server, type ConnectionHandler } from './server';
 export type { ServerOptions } from './server-options';

@@ -3,7 +3,7 @@ import * as tls from 'node:tls';
 import { type WaitOptions, waitMs, waitSignal } from './args';
 import { Connection } from './connection';
 import { serverExit, serverListen } from './diagnostics';
-import { TcpError, TcpErrorCode, abortError, fromNodeError } from './errors';
+import { TcpAbortError, TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
 import { resetSocket } from './socket-close';
@@ -164,7 +164,7 @@ export class Server {
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
     const ms = typeof opts === 'object' && opts !== null && opts.ms === undefined ? 5000 : waitMs(opts);
     const signal = waitSignal(opts);
-    if (signal !== null && signal.aborted) throw abortError('shutdown', signal);
+    if (signal !== null && signal.aborted) throw new TcpAbortError('shutdown aborted by its signal', signal.reason);
     this.exit();
     // A TLS handshake still under way would otherwise finish later and be served after shutdown.
     for (const raw of this._handshaking.values()) raw.destroy();
@@ -178,7 +178,7 @@ export class Server {
     const interrupted = new Promise<boolean>((resolve, reject) => {
       if (ms >= 0) timer = setTimeout(resolve, ms, true);
       if (signal !== null) {
-        onAbort = () => reject(abortError('shutdown', signal));
+        onAbort = () => reject(new TcpAbortError('shutdown aborted by its signal', signal.reason));
         signal.addEventListener('abort', onAbort);
       }
     });

@@ -6,7 +6,7 @@
  * adds is gone when it settles (100,000 calls on one long-lived signal).
  */
 import { getEventListeners } from 'node:events';
-import { Client, Server } from '../src';
+import { Client, Server, TcpAbortError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { collectGarbage } from '../../../test-support/hostile';
 import { pattern, rawConnect, rawServer, readToEnd, silentListener, waitFor } from '../../../test-support/net';
@@ -168,6 +168,7 @@ describe('Server.shutdown', () => {
     const reason = new Error('deploy cancelled');
     ac.abort(reason);
     await expect(shutting).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: reason });
+    await expect(shutting).rejects.toBeInstanceOf(TcpAbortError);
     expect(server.address()).toBeNull(); // exit() had run
     peer.destroy();
     await server.shutdown(1000);
