@@ -61,56 +61,60 @@ export class SocketWriter {
    * `chunk` must not change; the writer keeps it alive) or {@link FAILED}.
    */
   write(chunk: Uint8Array): number {
-    const sock = this.sock;
-    const handle = this._handle;
-    // A socket with an idle timeout goes through socket.write, which refreshes it.
-    if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
+    const handle = this._directHandle();
+    if (handle !== null) {
       const req = newWriteReq(handle, onDirectWriteComplete);
-      const status = handle.writeBuffer(req, chunk);
-      if (status !== 0) {
-        this._directFailed(status);
-        return FAILED;
-      }
-      // Written at once, the usual case: the kernel has the bytes.
-      if (!lastWriteWasAsync()) return WRITTEN;
-      // The kernel took part of it; the rest is written from `chunk` itself.
-      req.async = true;
-      req.buffer = chunk;
-      req.owner = this;
-      return PENDING;
+      return this._directIssued(req, handle.writeBuffer(req, chunk), chunk);
     }
-    sock.write(chunk, this._onStreamWritten);
-    this._issued++;
-    // Finished inside write(): the bytes are in the kernel (TLS: encrypted into the socket's memory).
-    if (sock.writableLength === 0 && !sock.destroyed) return WRITTEN;
-    this._waitingFor = this._issued;
-    return PENDING;
+    this.sock.write(chunk, this._onStreamWritten);
+    return this._streamIssued();
   }
 
   /** Writes `chunks` in order as one write (writev); returns as {@link SocketWriter.write} does. */
   writev(chunks: readonly Uint8Array[]): number {
-    const sock = this.sock;
-    const handle = this._handle;
-    if (handle !== null && sock.writableLength === 0 && sock.timeout === undefined) {
+    const handle = this._directHandle();
+    if (handle !== null) {
       const req = newWriteReq(handle, onDirectWriteComplete);
-      const status = handle.writev(req, chunks, true);
-      if (status !== 0) {
-        this._directFailed(status);
-        return FAILED;
-      }
-      if (!lastWriteWasAsync()) return WRITTEN;
-      req.async = true;
-      req.buffer = chunks;
-      req.owner = this;
-      return PENDING;
+      return this._directIssued(req, handle.writev(req, chunks, true), chunks);
     }
     // Corked, the stream hands the chunks to the socket as one writev.
+    const sock = this.sock;
     sock.cork();
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) sock.write(chunks[i]);
     sock.write(chunks[last], this._onStreamWritten);
     sock.uncork();
+    return this._streamIssued();
+  }
+
+  /** The handle to write to directly now, or `null` to go through `socket.write`. */
+  private _directHandle(): WritableHandle | null {
+    const sock = this.sock;
+    // Not while the stream still holds writes of its own; and a socket with an
+    // idle timeout goes through socket.write, which refreshes it.
+    return this._handle !== null && sock.writableLength === 0 && sock.timeout === undefined ? this._handle : null;
+  }
+
+  /** How a direct write issued with `req` went (`status` from the handle); `data` is what it writes from. */
+  private _directIssued(req: WriteReq, status: number, data: Uint8Array | readonly Uint8Array[]): number {
+    if (status !== 0) {
+      this._directFailed(status);
+      return FAILED;
+    }
+    // Written at once, the usual case: the kernel has the bytes.
+    if (!lastWriteWasAsync()) return WRITTEN;
+    // The kernel took part of it; the rest is written from `data` itself, kept alive until then.
+    req.async = true;
+    req.buffer = data;
+    req.owner = this;
+    return PENDING;
+  }
+
+  /** How a write handed to `socket.write` went. */
+  private _streamIssued(): number {
+    const sock = this.sock;
     this._issued++;
+    // Finished inside write(): the bytes are in the kernel (TLS: encrypted into the socket's memory).
     if (sock.writableLength === 0 && !sock.destroyed) return WRITTEN;
     this._waitingFor = this._issued;
     return PENDING;
