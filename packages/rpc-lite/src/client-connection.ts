@@ -1,14 +1,9 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
 import { MessageType, type BadMessageError, type MessageCodec } from './codec';
 import { RpcError, RpcErrorCode, fromWireError } from './errors';
-import { FrameDecoder } from './frame';
+import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
-import { Slab } from './slab';
-
-/** Responses are read into slabs of this size; frames inside one read are decoded in place. */
-const READ_SLAB_BYTES = 64 * 1024;
-/** A `recv` asks for at least this many bytes; with less left in the slab, a new one starts. */
-const MIN_READ_BYTES = 16 * 1024;
+import type { SlabPool } from './slab-pool';
 
 /** Where and how a {@link ClientConnection} connects. @internal */
 export interface ClientConnectionConfig {
@@ -18,6 +13,8 @@ export interface ClientConnectionConfig {
   tls: ClientTlsOptions;
   maxFrameBytes: number;
   codec: MessageCodec;
+  /** Memory for response frames, shared by the connections of a client. */
+  slabs: SlabPool;
 }
 
 /** One call awaiting its response. */
@@ -50,25 +47,25 @@ function onCallTimeout(call: PendingCall, ms: number): void {
 /**
  * One connection of an {@link RpcClient}: a `@proj/tcp` `Client`, the calls
  * pending on it (matched by msgid), the writer that merges the requests of a
- * tick into one `send`, and a reader that decodes the responses in place.
+ * tick into one `send`, and the frame reader that hands the responses over in place.
  * @internal
  */
 export class ClientConnection {
   private readonly _tcp: Client;
   private readonly _cfg: ClientConnectionConfig;
   private readonly _writer: FrameWriter;
+  private readonly _reader: FrameReader;
   private readonly _pending = new Map<number, PendingCall>();
   private _nextMsgid = 0;
   private _msgidWrapped = false;
   private _closed: RpcError | null = null;
   private _connected = false;
-  private readonly _onFrame: (bytes: Uint8Array, start: number, end: number) => void;
 
   constructor(cfg: ClientConnectionConfig) {
     this._cfg = cfg;
     this._tcp = new Client(cfg.ip, cfg.port, cfg.ssl, cfg.tls);
     this._writer = new FrameWriter(this._tcp, () => this._fail(this._transportError('sending failed')));
-    this._onFrame = (bytes, start, end) => this._frame(bytes, start, end);
+    this._reader = new FrameReader(cfg.maxFrameBytes, cfg.slabs, 'slab');
   }
 
   /** Calls awaiting their response. */
@@ -216,39 +213,32 @@ export class ClientConnection {
   }
 
   private async _readLoop(): Promise<void> {
-    const tcp = this._tcp;
-    // Bytes are read into pieces of a slab that are never overwritten, so the
-    // frames in them are decoded in place and binary values in the results
-    // are views of them, without a copy.
-    const slab = new Slab(READ_SLAB_BYTES);
-    const decoder = new FrameDecoder(this._cfg.maxFrameBytes);
-    const onFrame = this._onFrame;
-    while (this._closed === null) {
-      const room = slab.reserveRest(MIN_READ_BYTES);
-      const buf = slab.buf;
-      const start = slab.offset;
-      const n = await tcp.recv(new Uint8Array(buf.buffer, buf.byteOffset + start, room), room);
-      if (n <= 0) {
-        this._fail(
-          n === 0
-            ? new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} closed the connection`, this._where())
-            : this._transportError('receiving failed'),
-        );
-        return;
+    const reader = this._reader;
+    try {
+      while (this._closed === null) {
+        if (reader.next()) {
+          this._frame(reader.bytes, reader.start, reader.end);
+          continue;
+        }
+        const n = await reader.fill(this._tcp);
+        if (n <= 0) {
+          this._fail(
+            n === 0
+              ? new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} closed the connection`, this._where())
+              : this._transportError('receiving failed'),
+          );
+        }
       }
-      slab.commit(n);
-      try {
-        decoder.push(buf, start, start + n, onFrame);
-      } catch (err) {
-        const e = err as RpcError;
-        this._fail(
-          new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} sent a bad frame: ${e.message}`, {
-            cause: e,
-            ...this._where(),
-          }),
-        );
-        return;
-      }
+    } catch (err) {
+      if (!(err instanceof RpcError)) throw err;
+      this._fail(
+        new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} sent a bad frame: ${err.message}`, {
+          cause: err,
+          ...this._where(),
+        }),
+      );
+    } finally {
+      reader.close();
     }
   }
 

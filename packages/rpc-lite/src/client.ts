@@ -3,7 +3,9 @@ import { Client, type ClientTlsOptions } from '@proj/tcp';
 import { ClientConnection, type ClientConnectionConfig } from './client-connection';
 import { MessageCodec } from './codec';
 import { RpcError, RpcErrorCode } from './errors';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
+import { SLAB_BYTES } from './frame-reader';
+import { SlabPool } from './slab-pool';
 
 /** Options of {@link RpcClient}; every one is optional. */
 export interface RpcClientOptions {
@@ -118,6 +120,7 @@ export class RpcClient implements AsyncDisposable {
       tls: { ...o.tls },
       maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       codec: new MessageCodec(),
+      slabs: new SlabPool(SLAB_BYTES),
     };
     if (!this._cfg.ssl && o.tls !== undefined && Object.keys(o.tls).length > 0) {
       throw new TypeError('tls options were given without ssl: true');

@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, writeFrameLength } from './frame';
+import { FRAME_HEADER_BYTES, writeFrameLength } from './frame-header';
 
 /** What the writer needs of a connection: `@proj/tcp`'s `send`. @internal */
 export interface FrameSink {

@@ -30,13 +30,7 @@
 export { RpcClient, type RpcCallOptions, type RpcClientOptions } from './client';
 export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './codec';
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
-export {
-  DEFAULT_MAX_FRAME_BYTES,
-  FRAME_HEADER_BYTES,
-  FrameDecoder,
-  readFrameLength,
-  writeFrameLength,
-  type FrameHandler,
-} from './frame';
+export { FrameDecoder, type FrameHandler } from './frame-decoder';
+export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './frame-header';
 export { RpcServer, type RpcServerOptions } from './server';
 export { type RpcContext, type RpcHandler } from './server-session';

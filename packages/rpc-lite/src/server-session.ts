@@ -1,9 +1,9 @@
 import type { Connection } from '@proj/tcp';
 import { BadMessageError, MessageType, type MessageCodec } from './codec';
 import { RpcError, RpcErrorCode, toWireError } from './errors';
-import { FRAME_HEADER_BYTES, readFrameLength } from './frame';
+import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
-import type { Slab } from './slab';
+import type { SlabPool } from './slab-pool';
 
 /** What a handler learns about the message it serves. */
 export interface RpcContext {
@@ -28,8 +28,8 @@ export type RpcHandler<P = any, R = unknown> = (params: P, ctx: RpcContext) => R
 /** What a session needs of its server. @internal */
 export interface SessionHost {
   readonly codec: MessageCodec;
-  /** Memory for request bodies, shared by the connections. */
-  readonly slab: Slab;
+  /** Memory for request frames, shared by the connections. */
+  readonly slabs: SlabPool;
   readonly maxFrameBytes: number;
   readonly maxInFlight: number;
   readonly maxQueuedBytes: number;
@@ -59,14 +59,15 @@ class RequestContext implements RpcContext {
 }
 
 /**
- * One client connection on the server: the reader loop (`recvn` of the
- * 4-byte header, then `recvn` of the body), the dispatch of each message to
+ * One client connection on the server: the reader loop (the shared
+ * {@link FrameReader}), the dispatch of each message to
  * its handler, and the writer that merges the responses. Requests run
  * concurrently; each response is queued as soon as its handler finishes.
  * @internal
  */
 export class ServerSession {
   readonly peer: string;
+  private readonly _reader: FrameReader;
   private readonly _writer: FrameWriter;
   private _inFlight = 0;
   /** Wakes the reader when it waits for room (in-flight or write backlog). */
@@ -85,6 +86,7 @@ export class ServerSession {
     private readonly _host: SessionHost,
   ) {
     this.peer = _conn.peer();
+    this._reader = new FrameReader(_host.maxFrameBytes, _host.slabs, 'header');
     this._writer = new FrameWriter(_conn, () => this._onWriteFailed());
   }
 
@@ -100,54 +102,34 @@ export class ServerSession {
    * answers still in flight are sent before this returns.
    */
   async run(): Promise<void> {
-    const conn = this._conn;
     const host = this._host;
-    const max = host.maxFrameBytes;
-    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    const slab = host.slab;
+    const reader = this._reader;
     let peerClosed = false;
     let protocolError = false;
-    for (;;) {
-      if (this._inFlight >= host.maxInFlight || this._writer.queuedBytes > host.maxQueuedBytes) {
-        await this._roomToRead();
-        if (this._closed) break;
+    try {
+      while (!this._closed) {
+        if (this._inFlight >= host.maxInFlight || this._writer.queuedBytes > host.maxQueuedBytes) {
+          await this._roomToRead();
+          continue;
+        }
+        if (reader.next()) {
+          if (this._dispatch(reader.bytes, reader.start, reader.end)) continue;
+          protocolError = true;
+          break;
+        }
+        const n = await reader.fill(this._conn);
+        if (n <= 0) {
+          peerClosed = this._peerClosed = n === 0;
+          break;
+        }
       }
-      let n = await conn.recvn(header, FRAME_HEADER_BYTES);
-      if (n !== FRAME_HEADER_BYTES) {
-        peerClosed = this._peerClosed = n === 0;
-        break;
-      }
-      let length: number;
-      try {
-        length = readFrameLength(header, 0, max);
-      } catch (err) {
-        // The length is the framing: past a bad one, nothing can be trusted.
-        this._protocolError(err as RpcError);
-        protocolError = true;
-        break;
-      }
-      let buf: Buffer;
-      let start = 0;
-      if (length <= LARGE_FRAME_BYTES) {
-        // The body goes to a piece of the server's slab, never overwritten: binary
-        // values in the request are views of it, handed to the handler uncopied.
-        slab.reserve(length);
-        buf = slab.buf;
-        start = slab.offset;
-        n = await conn.recvn(start === 0 && buf.length === length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, length), length);
-      } else {
-        const body = await readLargeBody(conn, length);
-        n = typeof body === 'number' ? body : length;
-        buf = typeof body === 'number' ? EMPTY : body;
-      }
-      if (n !== length) {
-        peerClosed = this._peerClosed = n === 0;
-        break;
-      }
-      if (!this._dispatch(buf, start, start + length)) {
-        protocolError = true;
-        break;
-      }
+    } catch (err) {
+      // A length out of range: the length is the framing, past a bad one nothing can be trusted.
+      if (!(err instanceof RpcError)) throw err;
+      this._protocolError(err);
+      protocolError = true;
+    } finally {
+      reader.close();
     }
     if (peerClosed && !this._closed) {
       // A client may send its requests and then close its side (half-close):
@@ -391,30 +373,4 @@ export class ServerSession {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-
-/** Bodies up to this size are read in one `recvn` into memory reserved for them. */
-const LARGE_FRAME_BYTES = 64 * 1024;
-const EMPTY = Buffer.alloc(0);
-
-/**
- * Reads a body larger than {@link LARGE_FRAME_BYTES} into a buffer that grows
- * (doubling) as the bytes actually arrive, so a peer that announces a large
- * frame and sends nothing, or little, holds memory only for what it sent, not
- * for what it announced. Returns the body, or what `recv` returned (`0`, `< 0`).
- */
-async function readLargeBody(conn: Connection, length: number): Promise<Buffer | number> {
-  let buf = Buffer.allocUnsafeSlow(LARGE_FRAME_BYTES);
-  let got = 0;
-  while (got < length) {
-    if (got === buf.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.min(length, buf.length * 2));
-      buf.copy(bigger, 0, 0, got);
-      buf = bigger;
-    }
-    const n = await conn.recv(buf.subarray(got), Math.min(buf.length, length) - got);
-    if (n <= 0) return n;
-    got += n;
-  }
-  return buf;
 }

@@ -1,9 +1,10 @@
 import { Server, type Connection, type ServerOptions, type TcpError } from '@proj/tcp';
 import { MessageCodec } from './codec';
 import { RpcError, RpcErrorCode } from './errors';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
+import { SLAB_BYTES } from './frame-reader';
 import { ServerSession, type RpcHandler } from './server-session';
-import { Slab } from './slab';
+import { SlabPool } from './slab-pool';
 
 /** Options of {@link RpcServer}; every one is optional. */
 export interface RpcServerOptions {
@@ -48,15 +49,12 @@ const OPTION_KEYS = new Set([
   'onError',
 ]);
 
-/** Request bodies are read into slabs of this size, shared by all connections. */
-const SLAB_BYTES = 64 * 1024;
-
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
 
 /**
  * An RPC server (msgpack-rpc messages in length-prefixed frames) on
- * `@proj/tcp`'s `Server`: each connection is read with `recvn`, its requests
+ * `@proj/tcp`'s `Server`: each connection is read by a `FrameReader`, its requests
  * run concurrently, and the answers ready in one tick leave in one `send`.
  *
  * @example
@@ -73,7 +71,7 @@ export class RpcServer implements AsyncDisposable {
   // The @internal members make it its sessions' SessionHost (checked where _serve passes `this`); no
   // `implements SessionHost`: that interface is internal, stripped from the published declarations.
   /** @internal */ readonly codec = new MessageCodec();
-  /** @internal */ readonly slab = new Slab(SLAB_BYTES);
+  /** @internal */ readonly slabs = new SlabPool(SLAB_BYTES);
   /** @internal */ readonly maxFrameBytes: number;
   /** @internal */ readonly maxInFlight: number;
   /** @internal */ readonly maxQueuedBytes = MAX_QUEUED_BYTES;
