@@ -1,8 +1,9 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
-import { MessageType, type BadMessageError, type MessageCodec } from './codec';
-import { RpcError, RpcErrorCode, fromWireError } from './errors';
+import { fromWireError, messageOf, type MessageCodec } from './codec';
+import { RpcError, RpcErrorCode, type BadMessageError } from './errors';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
+import { MessageType } from './message';
 import type { SlabPool } from './slab-pool';
 
 /** Where and how a {@link ClientConnection} connects. @internal */
@@ -90,7 +91,7 @@ export class ClientConnection {
     }
     this._connected = true;
     this._readLoop().catch((err: unknown) =>
-      this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${(err as Error)?.message ?? err}`, { cause: err, ...this._where() })),
+      this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${messageOf(err)}`, { cause: err, ...this._where() })),
     );
   }
 
@@ -198,7 +199,7 @@ export class ClientConnection {
     } catch (err) {
       return new RpcError(
         RpcErrorCode.BAD_MESSAGE,
-        `the params of "${method}" cannot be encoded as MessagePack: ${(err as Error)?.message ?? err}`,
+        `the params of "${method}" cannot be encoded as MessagePack: ${messageOf(err)}`,
         { method, cause: err },
       );
     }

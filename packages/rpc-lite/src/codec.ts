@@ -1,40 +1,6 @@
 import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
-import { RpcError, RpcErrorCode } from './errors';
-
-/** The first element of every message (msgpack-rpc). */
-export const MessageType = {
-  REQUEST: 0,
-  RESPONSE: 1,
-  NOTIFICATION: 2,
-} as const;
-
-/** `[0, msgid, method, params]` */
-export type RequestMessage = [type: 0, msgid: number, method: string, params: unknown];
-/** `[1, msgid, error, result]`; `error` is `null` or `{ code, message }`. */
-export type ResponseMessage = [type: 1, msgid: number, error: unknown, result: unknown];
-/** `[2, method, params]` */
-export type NotificationMessage = [type: 2, method: string, params: unknown];
-/** Any valid message. */
-export type Message = RequestMessage | ResponseMessage | NotificationMessage;
-
-/** Largest msgid: msgids are unsigned 32-bit integers, as in msgpack-rpc. @internal */
-export const MAX_MSGID = 0xffff_ffff;
-
-/**
- * A message that could not be used. `msgid` is set when the bytes held a
- * recognisable msgid, so that the peer can be answered; otherwise the peer
- * cannot be told which message was wrong. @internal
- */
-export class BadMessageError extends RpcError {
-  readonly msgid: number | undefined;
-  /** The message type (element 0) when it was one of the known ones. */
-  readonly type: number | undefined;
-  constructor(message: string, msgid: number | undefined, type?: number, cause?: unknown) {
-    super(RpcErrorCode.BAD_MESSAGE, message, { cause });
-    this.msgid = msgid;
-    this.type = type;
-  }
-}
+import { BadMessageError, RpcError, RpcErrorCode } from './errors';
+import { checkMessage, type Message } from './message';
 
 /**
  * Encoder and decoder for messages, made once per server or client and
@@ -85,61 +51,53 @@ export class MessageCodec {
       range.end = end;
       value = this._unpackr.unpack(bytes, range);
     } catch (err) {
-      throw new BadMessageError(`frame is not one MessagePack value: ${(err as Error)?.message ?? err}`, undefined, undefined, err);
+      throw new BadMessageError(`frame is not one MessagePack value: ${messageOf(err)}`, undefined, undefined, err);
     }
     return checkMessage(value);
   }
 }
 
-function isMsgid(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_MSGID;
+/**
+ * What goes on the wire for a handler's failure: its own string `code` if it
+ * has one, else `HANDLER_ERROR`; its message; never its stack. @internal
+ */
+export function toWireError(err: unknown): { code: string; message: string } {
+  if (err !== null && typeof err === 'object') {
+    const e = err as { code?: unknown; message?: unknown };
+    const code = typeof e.code === 'string' && e.code !== '' ? e.code : RpcErrorCode.HANDLER_ERROR;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error object: its own toString, or [object Object]
+    const message = typeof e.message === 'string' ? e.message : String(err);
+    return { code, message };
+  }
+  return { code: RpcErrorCode.HANDLER_ERROR, message: String(err) };
 }
 
-/** Checks the shape of a decoded value. @internal */
-export function checkMessage(decoded: unknown): Message {
-  if (!Array.isArray(decoded)) {
-    throw new BadMessageError(`a message must be an array, got ${describe(decoded)}`, undefined);
+/** The {@link RpcError} (`remote: true`) a response's `error` field stands for. @internal */
+export function fromWireError(error: unknown, method: string | undefined, where: { address?: string; port?: number }): RpcError {
+  let code: string = RpcErrorCode.HANDLER_ERROR;
+  let message: string;
+  if (error !== null && typeof error === 'object' && !Array.isArray(error)) {
+    const e = error as { code?: unknown; message?: unknown };
+    if (typeof e.code === 'string' && e.code !== '') code = e.code;
+    message = typeof e.message === 'string' ? e.message : 'the server reported an error without a message';
+  } else {
+    // A peer in another language may send a bare string (or anything else) as the error.
+    message = typeof error === 'string' ? error : `the server reported an error: ${safeString(error)}`;
   }
-  const value: readonly unknown[] = decoded;
-  const type = value[0];
-  switch (type) {
-    case MessageType.REQUEST:
-    case MessageType.RESPONSE: {
-      const what = type === MessageType.REQUEST ? 'request' : 'response';
-      const msgid = value[1];
-      if (!isMsgid(msgid)) {
-        throw new BadMessageError(`${what} without a valid msgid (an unsigned 32-bit integer)`, undefined, type);
-      }
-      if (value.length !== 4) throw new BadMessageError(`${what} must have 4 elements, got ${value.length}`, msgid, type);
-      if (type === MessageType.REQUEST) {
-        if (typeof value[2] !== 'string') {
-          throw new BadMessageError(`request method must be a string, got ${describe(value[2])}`, msgid, type);
-        }
-      } else {
-        const error = value[2];
-        if (error !== null && (typeof error !== 'object' || Array.isArray(error)) && typeof error !== 'string') {
-          throw new BadMessageError(`response error must be nil or a map, got ${describe(error)}`, msgid, type);
-        }
-      }
-      return value as Message;
-    }
-    case MessageType.NOTIFICATION:
-      if (value.length !== 3) throw new BadMessageError(`notification must have 3 elements, got ${value.length}`, undefined, type);
-      if (typeof value[1] !== 'string') {
-        throw new BadMessageError(`notification method must be a string, got ${describe(value[1])}`, undefined, type);
-      }
-      return value as Message;
-    default:
-      throw new BadMessageError(
-        `unknown message type ${typeof type === 'number' ? type : describe(type)} (0 request, 1 response, 2 notification)`,
-        isMsgid(value[1]) ? value[1] : undefined,
-      );
-  }
+  return new RpcError(code, message, { method, remote: true, address: where.address, port: where.port });
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'nil';
-  if (Array.isArray(v)) return 'an array';
-  if (v instanceof Uint8Array) return 'binary';
-  return typeof v;
+/** The message of a caught value, for an error message of ours. @internal */
+export function messageOf(err: unknown): string {
+  // Not `instanceof Error`: an error from another realm (a vm context) has a message too.
+  const message = (err as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(err);
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}` : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }

@@ -1,23 +1,24 @@
 /**
  * Stable error codes of this package. A handler may also throw an error with a
- * `code` of its own; that code reaches the caller unchanged.
+ * `code` of its own; that code reaches the caller unchanged, with
+ * {@link RpcError.remote} `true`.
  */
 export const RpcErrorCode = {
-  /** The call got no response within its `timeoutMs`. */
+  /** The call got no response within its `timeoutMs` (local). */
   TIMEOUT: 'TIMEOUT',
-  /** The call's `AbortSignal` fired before the response came. */
+  /** The call's `AbortSignal` fired before the response came (local). */
   ABORTED: 'ABORTED',
-  /** The server has no handler for the method. */
+  /** The server has no handler for the method (remote: the server says so). */
   METHOD_NOT_FOUND: 'METHOD_NOT_FOUND',
-  /** The handler threw or rejected with an error that has no string `code` of its own. */
+  /** The handler threw or rejected with an error that has no string `code` of its own (remote). */
   HANDLER_ERROR: 'HANDLER_ERROR',
   /** A frame (request or response) is longer than `maxFrameBytes`. */
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** Bytes that are not one MessagePack value, or a value that is not a valid message. */
   BAD_MESSAGE: 'BAD_MESSAGE',
-  /** The connection closed (or was closed here) before the response came. */
+  /** The connection closed (or was closed here) before the response came (local). */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
-  /** No connection could be made within `connectTimeoutMs`. */
+  /** No connection could be made within `connectTimeoutMs` (local). */
   CONNECT_FAILED: 'CONNECT_FAILED',
 } as const;
 
@@ -34,18 +35,31 @@ export interface RpcErrorOptions {
   address?: string;
   /** Remote port, when known. */
   port?: number;
+  /** The peer reported this error in its response (see {@link RpcError.remote}). Default `false`. */
+  remote?: boolean;
 }
 
 /**
- * Every failure of a call: match on {@link RpcError.code}, never on the message.
- * The same class carries the error a handler threw on the server
- * (`{ code, message }` on the wire) back to the caller.
+ * Every failure of a call: match on {@link RpcError.code} (the
+ * {@link RpcErrorCode} constants), never on the message. The same class
+ * carries the error a handler threw on the server (`{ code, message }` on the
+ * wire) back to the caller, with {@link RpcError.remote} set.
  */
 export class RpcError extends Error {
   /** `'RpcError'`. */
   override readonly name = 'RpcError';
   /** One of {@link RpcErrorCode}, or the handler's own code. */
   readonly code: string;
+  /**
+   * `true` when the peer reported the error in its response: its handler's
+   * error (the code as the handler gave it), or the server's own answer that
+   * it has no such method, could not read the request or could not send the
+   * result (`METHOD_NOT_FOUND`, `BAD_MESSAGE`, `FRAME_TOO_LARGE`). `false` for
+   * failures here: timeout, abort, connection, framing, a request that could
+   * not be encoded. So a handler that throws `{ code: 'TIMEOUT' }` is told
+   * apart from a call that timed out.
+   */
+  readonly remote: boolean;
   /** Method of the call concerned, when there is one. */
   readonly method?: string;
   /** Remote address, when known. */
@@ -56,11 +70,12 @@ export class RpcError extends Error {
   /**
    * @param code - one of {@link RpcErrorCode}, or a handler's own code.
    * @param message - what happened, for people.
-   * @param options - the call's method, the peer's address and port, the cause.
+   * @param options - the call's method, the peer's address and port, the cause, `remote`.
    */
   constructor(code: string, message: string, options: RpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.remote = options.remote === true;
     if (options.method !== undefined) this.method = options.method;
     if (options.address !== undefined) this.address = options.address;
     if (options.port !== undefined) this.port = options.port;
@@ -68,39 +83,18 @@ export class RpcError extends Error {
 }
 
 /**
- * What goes on the wire for a handler's failure: its own string `code` if it
- * has one, else `HANDLER_ERROR`; its message; never its stack. @internal
+ * A message that could not be used (code `BAD_MESSAGE`). `msgid` is set when
+ * the bytes held a recognisable msgid, so that the peer can be answered;
+ * otherwise the peer cannot be told which message was wrong. @internal
  */
-export function toWireError(err: unknown): { code: string; message: string } {
-  if (err !== null && typeof err === 'object') {
-    const e = err as { code?: unknown; message?: unknown };
-    const code = typeof e.code === 'string' && e.code !== '' ? e.code : RpcErrorCode.HANDLER_ERROR;
-    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error object: its own toString, or [object Object]
-    const message = typeof e.message === 'string' ? e.message : String(err);
-    return { code, message };
-  }
-  return { code: RpcErrorCode.HANDLER_ERROR, message: String(err) };
-}
-
-/** The {@link RpcError} a response's `error` field stands for. @internal */
-export function fromWireError(error: unknown, method: string | undefined, where: { address?: string; port?: number }): RpcError {
-  let code: string = RpcErrorCode.HANDLER_ERROR;
-  let message: string;
-  if (error !== null && typeof error === 'object' && !Array.isArray(error)) {
-    const e = error as { code?: unknown; message?: unknown };
-    if (typeof e.code === 'string' && e.code !== '') code = e.code;
-    message = typeof e.message === 'string' ? e.message : 'the server reported an error without a message';
-  } else {
-    // A peer in another language may send a bare string (or anything else) as the error.
-    message = typeof error === 'string' ? error : `the server reported an error: ${safeString(error)}`;
-  }
-  return new RpcError(code, message, { method, ...where });
-}
-
-function safeString(v: unknown): string {
-  try {
-    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}` : x)) ?? String(v);
-  } catch {
-    return String(v);
+export class BadMessageError extends RpcError {
+  /** The message's msgid, when one could be read. */
+  readonly msgid: number | undefined;
+  /** The message type (element 0) when it was one of the known ones. */
+  readonly type: number | undefined;
+  constructor(message: string, msgid: number | undefined, type?: number, cause?: unknown) {
+    super(RpcErrorCode.BAD_MESSAGE, message, { cause });
+    this.msgid = msgid;
+    this.type = type;
   }
 }

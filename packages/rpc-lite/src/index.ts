@@ -28,7 +28,7 @@
  * @packageDocumentation
  */
 export { RpcClient, type RpcCallOptions, type RpcClientOptions } from './client';
-export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './codec';
+export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './message';
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
 export { FrameDecoder, type FrameHandler } from './frame-decoder';
 export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './frame-header';

@@ -1,8 +1,9 @@
 import type { Connection } from '@proj/tcp';
-import { BadMessageError, MessageType, type MessageCodec } from './codec';
-import { RpcError, RpcErrorCode, toWireError } from './errors';
+import { toWireError, type MessageCodec } from './codec';
+import { BadMessageError, RpcError, RpcErrorCode } from './errors';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
+import { MessageType } from './message';
 import type { SlabPool } from './slab-pool';
 
 /** What a handler learns about the message it serves. */
@@ -34,8 +35,10 @@ export interface SessionHost {
   readonly maxInFlight: number;
   readonly maxQueuedBytes: number;
   lookup(method: string): RpcHandler | undefined;
-  /** A failure nobody else will hear of: a bad frame, a failed notification handler. */
+  /** What a bad client did (a bad frame, a notification for no method): for `onError` only. */
   report(err: RpcError, peer: string): void;
+  /** A failure of the application nobody else hears of (a failed notification handler): `onError`, else a warning. */
+  warn(err: RpcError, peer: string): void;
 }
 
 class RequestContext implements RpcContext {
@@ -230,7 +233,7 @@ export class ServerSession {
     }
     const failed = (err: unknown): void => {
       const wire = toWireError(err);
-      this._host.report(
+      this._host.warn(
         new RpcError(wire.code, `notification handler for "${method}" failed: ${wire.message}`, { method, cause: err }),
         this.peer,
       );

@@ -1,6 +1,6 @@
-import { Server, type Connection, type ServerOptions, type TcpError } from '@proj/tcp';
+import { Server, TcpErrorCode, type Connection, type ServerOptions, type TcpError } from '@proj/tcp';
 import { MessageCodec } from './codec';
-import { RpcError, RpcErrorCode } from './errors';
+import type { RpcError } from './errors';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
 import { SLAB_BYTES } from './frame-reader';
 import { ServerSession, type RpcHandler } from './server-session';
@@ -33,8 +33,10 @@ export interface RpcServerOptions {
    * (`RpcError` `BAD_MESSAGE`/`FRAME_TOO_LARGE`), a notification whose handler
    * failed or is missing, a failed TLS handshake (`TcpError`). `peer` is the
    * client's `"ip:port"` when known. Default: failed notification handlers
-   * print one line on stderr; the rest is dropped (a bad client must not be
-   * able to flood the log).
+   * (and a failure of the server itself, `TcpError` `ERR_HANDLER`) become a
+   * process warning (`process.emitWarning`: one line on stderr unless the
+   * application listens for `'warning'`); the rest is dropped (a bad client
+   * must not be able to flood the log).
    */
   onError?: (err: Error, peer: string | null) => void;
 }
@@ -103,7 +105,7 @@ export class RpcServer implements AsyncDisposable {
     this.maxInFlight = o.maxInFlight ?? 1024;
     this._onError = o.onError;
     const tcpOptions: ServerOptions = {
-      onError: (err: TcpError, conn: Connection | null) => this._report(err, conn === null ? null : conn.peer()),
+      onError: (err: TcpError, conn: Connection | null) => this._report(err, conn === null ? null : conn.peer(), err.code === TcpErrorCode.ERR_HANDLER),
     };
     if (o.maxConnections !== undefined) tcpOptions.maxConnections = o.maxConnections;
     if (o.idleTimeoutMs !== undefined) tcpOptions.idleTimeoutMs = o.idleTimeoutMs;
@@ -193,7 +195,12 @@ export class RpcServer implements AsyncDisposable {
 
   /** @internal */
   report(err: RpcError, peer: string): void {
-    this._report(err, peer);
+    this._report(err, peer, false);
+  }
+
+  /** @internal */
+  warn(err: RpcError, peer: string): void {
+    this._report(err, peer, true);
   }
 
   private async _serve(conn: Connection): Promise<void> {
@@ -206,7 +213,8 @@ export class RpcServer implements AsyncDisposable {
     }
   }
 
-  private _report(err: Error, peer: string | null): void {
+  /** To `onError`; without it, a process warning when `warn`, else nothing (a bad client must not flood the log). */
+  private _report(err: RpcError | TcpError, peer: string | null, warn: boolean): void {
     const onError = this._onError;
     if (onError !== undefined) {
       try {
@@ -214,13 +222,9 @@ export class RpcServer implements AsyncDisposable {
       } catch {
         // A throwing hook must not take the server down.
       }
-      return;
-    }
-    const code = (err as { code?: unknown }).code;
-    const isProtocol = code === RpcErrorCode.BAD_MESSAGE || code === RpcErrorCode.FRAME_TOO_LARGE;
-    const isTransport = err.name === 'TcpError' && code !== 'ERR_HANDLER';
-    if (!isProtocol && !isTransport && code !== RpcErrorCode.METHOD_NOT_FOUND) {
-      process.stderr.write(`[@proj/rpc-lite] ${peer ?? ''} ${err.message}\n`);
+    } else if (warn) {
+      // By message, type and code: Node refuses an Error object from another realm (a test runner's vm context).
+      process.emitWarning(peer === null ? err.message : `${err.message} (client ${peer})`, { type: err.name, code: err.code });
     }
   }
 }

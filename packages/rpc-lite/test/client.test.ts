@@ -1,5 +1,5 @@
 /** End to end on loopback: RpcClient against RpcServer. */
-import { RpcClient, RpcError, RpcServer, type RpcContext } from '../src';
+import { RpcClient, RpcError, RpcErrorCode, RpcServer, type RpcContext } from '../src';
 import { sleep, startServer, type Started } from './helpers';
 
 const opened: Array<{ close(): Promise<void> }> = [];
@@ -171,6 +171,34 @@ describe('errors from the server', () => {
     expect(s.server.connNum()).toBe(1);
   });
 
+  test('remote tells what the peer reported from what failed here: a handler that throws TIMEOUT is not a timeout', async () => {
+    const s = await serve((server) => {
+      echoServer(server);
+      server
+        .handle('fakeTimeout', () => {
+          throw Object.assign(new Error('the database timed out'), { code: RpcErrorCode.TIMEOUT });
+        })
+        .handle('big', () => 'x'.repeat(2000));
+    }, { maxFrameBytes: 1024 });
+    const c = client(s.port, { maxFrameBytes: 1024 });
+    const theirs = await rejection(c.call('fakeTimeout'));
+    const ours = await rejection(c.call('later', [5000, 'late'], { timeoutMs: 20 }));
+    expect([theirs.code, theirs.remote, theirs.message]).toEqual([RpcErrorCode.TIMEOUT, true, 'the database timed out']);
+    expect([ours.code, ours.remote]).toEqual([RpcErrorCode.TIMEOUT, false]);
+    // The server's own answers are remote too; what this client refused or lost is not.
+    expect([(await rejection(c.call('nope'))).code, (await rejection(c.call('nope'))).remote]).toEqual([RpcErrorCode.METHOD_NOT_FOUND, true]);
+    const tooLargeThere = await rejection(c.call('big'));
+    expect([tooLargeThere.code, tooLargeThere.remote]).toEqual([RpcErrorCode.FRAME_TOO_LARGE, true]);
+    const tooLargeHere = await rejection(c.call('echo', ['x'.repeat(2000)]));
+    expect([tooLargeHere.code, tooLargeHere.remote]).toEqual([RpcErrorCode.FRAME_TOO_LARGE, false]);
+    const aborted = await rejection(c.call('echo', [], { signal: AbortSignal.abort() }));
+    expect([aborted.code, aborted.remote]).toEqual([RpcErrorCode.ABORTED, false]);
+    await c.close();
+    const closed = await rejection(c.call('echo'));
+    expect([closed.code, closed.remote]).toEqual([RpcErrorCode.CONNECTION_CLOSED, false]);
+    expect(new RpcError('X', 'made here').remote).toBe(false);
+  });
+
   test('a request over the client maxFrameBytes is refused before it is sent', async () => {
     const s = await serve(echoServer);
     const c = client(s.port, { maxFrameBytes: 100 });
@@ -290,6 +318,55 @@ describe('closing', () => {
     await s.server.shutdown(100);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect((await stuck).code).toBe('CONNECTION_CLOSED');
+  });
+});
+
+describe('what the server reports without onError', () => {
+  test('a failed notification handler becomes a process warning (not a write to stderr); a bad client is not reported', async () => {
+    const warnings = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const stderr = jest.spyOn(process.stderr, 'write');
+    try {
+      let failed!: () => void;
+      const handlerFailed = new Promise<void>((resolve) => (failed = resolve));
+      const server = new RpcServer()
+        .handle('echo', (p: unknown) => p)
+        .handle('note', () => {
+          failed();
+          throw Object.assign(new Error('disk full'), { code: 'E_DISK' });
+        });
+      await server.start('127.0.0.1', 0);
+      servers.push({ server, port: server.address()!.port, errors: [] });
+      const c = client(server.address()!.port);
+      await c.notify('nobody', []); // no handler: a bad client's doing, dropped
+      await c.notify('note', []);
+      await handlerFailed;
+      expect(await c.call('echo', [1])).toEqual([1]); // the notifications came before this answer
+      expect(warnings.mock.calls).toEqual([
+        [expect.stringMatching(/^notification handler for "note" failed: disk full \(client 127\.0\.0\.1:\d+\)$/), { type: 'RpcError', code: 'E_DISK' }],
+      ]);
+      expect(stderr).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+      stderr.mockRestore();
+    }
+  });
+
+  test('with onError, no warning: the hook hears of it all', async () => {
+    const warnings = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      let told!: (err: Error) => void;
+      const heard = new Promise<Error>((resolve) => (told = resolve));
+      const server = new RpcServer({ onError: (err) => told(err) }).handle('note', () => {
+        throw new Error('nope');
+      });
+      await server.start('127.0.0.1', 0);
+      servers.push({ server, port: server.address()!.port, errors: [] });
+      await client(server.address()!.port).notify('note', []);
+      expect(await heard).toMatchObject({ name: 'RpcError', code: RpcErrorCode.HANDLER_ERROR, remote: false });
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
-import { BadMessageError, MessageCodec } from '../src/codec';
+import { MessageCodec } from '../src/codec';
+import { BadMessageError } from '../src/errors';
 
 const codec = new MessageCodec();
 
@@ -8,14 +9,15 @@ function decode(bytes: number[] | Uint8Array): unknown {
 }
 
 function badMessage(bytes: number[] | Uint8Array): BadMessageError {
+  let thrown: unknown = null;
   try {
     decode(bytes);
   } catch (err) {
-    expect(err).toBeInstanceOf(BadMessageError);
-    expect((err as BadMessageError).code).toBe('BAD_MESSAGE');
-    return err as BadMessageError;
+    thrown = err;
   }
-  throw new Error('decode did not throw');
+  expect(thrown).toBeInstanceOf(BadMessageError);
+  expect((thrown as BadMessageError).code).toBe('BAD_MESSAGE');
+  return thrown as BadMessageError;
 }
 
 // [0, 1, "echo", ["hi"]] packed by hand, byte by byte (MessagePack spec).
