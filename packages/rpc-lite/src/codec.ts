@@ -1,16 +1,28 @@
 import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { BadMessageError, RpcError, RpcErrorCode } from './errors';
-import { checkMessage, type Message } from './message';
+import { DEFAULT_MAX_FRAME_BYTES } from './frame-header';
+import { MessageType, checkMessage, type Message } from './message';
+
+/** Where a peer is, for the errors about it. @internal */
+export interface PeerAddress {
+  address?: string;
+  port?: number;
+}
 
 /**
- * Encoder and decoder for messages, made once per server or client and
+ * Encoder and decoder for the messages of one server or client, made once and
  * reused for every message (msgpackr keeps its scratch memory between calls).
+ * It writes whole messages only: a request, a notification, a response with
+ * its result, an error response; each within `maxFrameBytes`.
  *
  * Settings chosen for peers in other languages: plain MessagePack maps (no
  * msgpackr records), `undefined` sent as nil, 64-bit integers read as numbers
  * when they fit in 53 bits. Binary values are decoded as views of the frame
  * (no copy): {@link MessageCodec.decode} must be given bytes that nobody
  * overwrites afterwards.
+ *
+ * Every `encode*` returns a view of msgpackr's scratch memory: copy it (the
+ * frame writer does) before the next `encode*`.
  *
  * @internal
  */
@@ -24,9 +36,11 @@ export class MessageCodec {
   });
   private readonly _range = { start: 0, end: 0 };
 
+  /** @param maxFrameBytes - the largest message body this side sends (and reads). */
+  constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
+
   /**
-   * Encodes one value. The bytes are a view of msgpackr's scratch memory:
-   * copy them before the next `encode`.
+   * Encodes one value, whatever its size.
    * @throws Error when the value has no MessagePack form.
    */
   encode(value: unknown): Uint8Array {
@@ -55,6 +69,74 @@ export class MessageCodec {
     }
     return checkMessage(value);
   }
+
+  /**
+   * A request (`msgid` a number) or a notification (`msgid` `null`), or the
+   * local error that says why it cannot be sent: `BAD_MESSAGE` when `params`
+   * has no MessagePack form, `FRAME_TOO_LARGE` when it is over `maxFrameBytes`.
+   */
+  encodeCall(msgid: number | null, method: string, params: unknown): Uint8Array | RpcError {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.encode(msgid === null ? [MessageType.NOTIFICATION, method, params] : [MessageType.REQUEST, msgid, method, params]);
+    } catch (err) {
+      return new RpcError(RpcErrorCode.BAD_MESSAGE, `the params of "${method}" cannot be encoded as MessagePack: ${messageOf(err)}`, {
+        method,
+        cause: err,
+      });
+    }
+    if (bytes.length > this.maxFrameBytes) {
+      return new RpcError(
+        RpcErrorCode.FRAME_TOO_LARGE,
+        `the message for "${method}" is ${bytes.length} bytes, more than maxFrameBytes (${this.maxFrameBytes}); nothing was sent`,
+        { method },
+      );
+    }
+    return bytes;
+  }
+
+  /**
+   * The response carrying `result`; when `result` has no MessagePack form or
+   * is over `maxFrameBytes`, the error response that says so instead
+   * (`HANDLER_ERROR`, `FRAME_TOO_LARGE`).
+   */
+  encodeResult(msgid: number, result: unknown): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.encode([MessageType.RESPONSE, msgid, null, result]);
+    } catch (err) {
+      return this.encodeError(msgid, RpcErrorCode.HANDLER_ERROR, `the result cannot be encoded as MessagePack: ${messageOf(err)}`);
+    }
+    if (bytes.length > this.maxFrameBytes) {
+      return this.encodeError(
+        msgid,
+        RpcErrorCode.FRAME_TOO_LARGE,
+        `the response of ${bytes.length} bytes is larger than maxFrameBytes (${this.maxFrameBytes})`,
+      );
+    }
+    return bytes;
+  }
+
+  /** The error response for what a handler threw (see {@link toWireError}). */
+  encodeThrown(msgid: number, thrown: unknown): Uint8Array {
+    const wire = toWireError(thrown);
+    return this.encodeError(msgid, wire.code, wire.message);
+  }
+
+  /**
+   * The error response `[1, msgid, { code, message }, nil]`, always within
+   * `maxFrameBytes` (at least 64): a message too long for a frame is replaced
+   * by a short one, keeping the code.
+   */
+  encodeError(msgid: number, code: string, message: string): Uint8Array {
+    const max = this.maxFrameBytes;
+    let bytes = this.encode([MessageType.RESPONSE, msgid, { code, message }, null]);
+    if (bytes.length > max) {
+      bytes = this.encode([MessageType.RESPONSE, msgid, { code, message: 'error message too long for a frame' }, null]);
+      if (bytes.length > max) bytes = this.encode([MessageType.RESPONSE, msgid, { code: RpcErrorCode.HANDLER_ERROR, message: '' }, null]);
+    }
+    return bytes;
+  }
 }
 
 /**
@@ -73,7 +155,7 @@ export function toWireError(err: unknown): { code: string; message: string } {
 }
 
 /** The {@link RpcError} (`remote: true`) a response's `error` field stands for. @internal */
-export function fromWireError(error: unknown, method: string | undefined, where: { address?: string; port?: number }): RpcError {
+export function fromWireError(error: unknown, method: string, where: PeerAddress): RpcError {
   let code: string = RpcErrorCode.HANDLER_ERROR;
   let message: string;
   if (error !== null && typeof error === 'object' && !Array.isArray(error)) {

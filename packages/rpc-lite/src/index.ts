@@ -32,5 +32,6 @@ export { MessageType, type Message, type NotificationMessage, type RequestMessag
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
 export { FrameDecoder, type FrameHandler } from './frame-decoder';
 export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './frame-header';
-export { RpcServer, type RpcServerOptions } from './server';
-export { type RpcContext, type RpcHandler } from './server-session';
+export { type RpcContext, type RpcHandler } from './request-context';
+export { RpcServer } from './server';
+export { type RpcServerOptions } from './server-options';

@@ -1,63 +1,19 @@
-import { Server, TcpErrorCode, type Connection, type ServerOptions, type TcpError } from '@proj/tcp';
+import { Server, TcpErrorCode, type Connection, type TcpError } from '@proj/tcp';
 import { MessageCodec } from './codec';
 import type { RpcError } from './errors';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
 import { SLAB_BYTES } from './frame-reader';
-import { ServerSession, type RpcHandler } from './server-session';
+import type { RpcHandler } from './request-context';
+import { ServerSession } from './server-session';
+import { serverConfig, type RpcServerOptions } from './server-options';
 import { SlabPool } from './slab-pool';
-
-/** Options of {@link RpcServer}; every one is optional. */
-export interface RpcServerOptions {
-  /**
-   * Largest frame body accepted or sent, in bytes. A request frame longer than
-   * this closes the connection (its msgid cannot be known); a response longer
-   * than this is replaced by a `FRAME_TOO_LARGE` error. Default 4 MiB (4194304).
-   */
-  maxFrameBytes?: number;
-  /** Most live connections; further ones are closed as they arrive. Default: no limit. */
-  maxConnections?: number;
-  /**
-   * Most requests of one connection running at once. Past it the server stops
-   * reading that connection until one finishes (backpressure, so a client
-   * cannot pile up unbounded work). Default `1024`.
-   */
-  maxInFlight?: number;
-  /** Reset a connection on which nothing was received or sent for this long. Default `0` (off). */
-  idleTimeoutMs?: number;
-  /** TLS only: a client must finish its handshake within this time. Default `10000`. */
-  handshakeTimeoutMs?: number;
-  /** Extra TLS options (ciphers, `minVersion`, `requestCert`, ...), as for `@proj/tcp`'s `Server`. */
-  tls?: ServerOptions['tls'];
-  /**
-   * Told of every failure no caller hears of: a bad frame from a client
-   * (`RpcError` `BAD_MESSAGE`/`FRAME_TOO_LARGE`), a notification whose handler
-   * failed or is missing, a failed TLS handshake (`TcpError`). `peer` is the
-   * client's `"ip:port"` when known. Default: failed notification handlers
-   * (and a failure of the server itself, `TcpError` `ERR_HANDLER`) become a
-   * process warning (`process.emitWarning`: one line on stderr unless the
-   * application listens for `'warning'`); the rest is dropped (a bad client
-   * must not be able to flood the log).
-   */
-  onError?: (err: Error, peer: string | null) => void;
-}
-
-const OPTION_KEYS = new Set([
-  'maxFrameBytes',
-  'maxConnections',
-  'maxInFlight',
-  'idleTimeoutMs',
-  'handshakeTimeoutMs',
-  'tls',
-  'onError',
-]);
 
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
 
 /**
  * An RPC server (msgpack-rpc messages in length-prefixed frames) on
- * `@proj/tcp`'s `Server`: each connection is read by a `FrameReader`, its requests
- * run concurrently, and the answers ready in one tick leave in one `send`.
+ * `@proj/tcp`'s `Server`: each connection is read by a `FrameReader`, its
+ * requests run concurrently, and the answers ready in one tick leave in one `send`.
  *
  * @example
  * ```ts
@@ -72,9 +28,8 @@ const MAX_QUEUED_BYTES = 1024 * 1024;
 export class RpcServer implements AsyncDisposable {
   // The @internal members make it its sessions' SessionHost (checked where _serve passes `this`); no
   // `implements SessionHost`: that interface is internal, stripped from the published declarations.
-  /** @internal */ readonly codec = new MessageCodec();
+  /** @internal */ readonly codec: MessageCodec;
   /** @internal */ readonly slabs = new SlabPool(SLAB_BYTES);
-  /** @internal */ readonly maxFrameBytes: number;
   /** @internal */ readonly maxInFlight: number;
   /** @internal */ readonly maxQueuedBytes = MAX_QUEUED_BYTES;
   private readonly _handlers = new Map<string, RpcHandler>();
@@ -87,32 +42,14 @@ export class RpcServer implements AsyncDisposable {
    * @throws TypeError/RangeError for an unknown option or a bad value.
    */
   constructor(options: RpcServerOptions = {}) {
-    if (options === null || typeof options !== 'object') throw new TypeError('RpcServer options must be an object');
-    for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.has(key)) {
-        throw new TypeError(`unknown RpcServer option "${key}"; known: ${[...OPTION_KEYS].join(', ')}`);
-      }
-    }
-    const o = options;
-    checkInteger('maxFrameBytes', o.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES);
-    checkInteger('maxInFlight', o.maxInFlight, 1, Number.MAX_SAFE_INTEGER);
-    checkInteger('maxConnections', o.maxConnections, 1, Number.MAX_SAFE_INTEGER);
-    checkInteger('idleTimeoutMs', o.idleTimeoutMs, 0, 0x7fff_ffff);
-    checkInteger('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, 0x7fff_ffff);
-    if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
-    if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object');
-    this.maxFrameBytes = o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.maxInFlight = o.maxInFlight ?? 1024;
-    this._onError = o.onError;
-    const tcpOptions: ServerOptions = {
-      onError: (err: TcpError, conn: Connection | null) => this._report(err, conn === null ? null : conn.peer(), err.code === TcpErrorCode.ERR_HANDLER),
-    };
-    if (o.maxConnections !== undefined) tcpOptions.maxConnections = o.maxConnections;
-    if (o.idleTimeoutMs !== undefined) tcpOptions.idleTimeoutMs = o.idleTimeoutMs;
-    if (o.handshakeTimeoutMs !== undefined) tcpOptions.handshakeTimeoutMs = o.handshakeTimeoutMs;
-    if (o.tls !== undefined) tcpOptions.tls = o.tls;
+    const config = serverConfig(options);
+    this.codec = new MessageCodec(config.maxFrameBytes);
+    this.maxInFlight = config.maxInFlight;
+    this._onError = config.onError;
+    const onError = (err: TcpError, conn: Connection | null): void =>
+      this._report(err, conn === null ? null : conn.peer(), err.code === TcpErrorCode.ERR_HANDLER);
     // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
-    this._tcp = new Server(tcpOptions).onConnection(this._serve, this);
+    this._tcp = new Server({ ...config.tcp, onError }).onConnection(this._serve, this);
   }
 
   /**
@@ -226,11 +163,5 @@ export class RpcServer implements AsyncDisposable {
       // By message, type and code: Node refuses an Error object from another realm (a test runner's vm context).
       process.emitWarning(peer === null ? err.message : `${err.message} (client ${peer})`, { type: err.name, code: err.code });
     }
-  }
-}
-
-function checkInteger(name: string, v: number | undefined, min: number, max: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
   }
 }
