@@ -1,57 +1,35 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
-import { fromWireError, messageOf, type MessageCodec } from './codec';
+import { fromWireError, messageOf, type MessageCodec, type PeerAddress } from './codec';
 import { RpcError, RpcErrorCode, type BadMessageError } from './errors';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
 import { MessageType } from './message';
+import type { CallHolder, PendingCall } from './pending-call';
 import type { SlabPool } from './slab-pool';
 
-/** Where and how a {@link ClientConnection} connects. @internal */
+/** Where and how a {@link ClientConnection} connects; shared by the connections of one client. @internal */
 export interface ClientConnectionConfig {
   ip: string;
   port: number;
   ssl: boolean;
   tls: ClientTlsOptions;
-  maxFrameBytes: number;
+  /** Encodes within the client's `maxFrameBytes`. */
   codec: MessageCodec;
-  /** Memory for response frames, shared by the connections of a client. */
+  /** Memory for response frames. */
   slabs: SlabPool;
-}
-
-/** One call awaiting its response. */
-class PendingCall {
-  resolve: (value: unknown) => void = noop;
-  reject: (err: RpcError) => void = noop;
-  timer: NodeJS.Timeout | null = null;
-  signal: AbortSignal | null = null;
-  onAbort: (() => void) | null = null;
-  constructor(
-    readonly conn: ClientConnection,
-    readonly msgid: number,
-    readonly method: string,
-  ) {}
-}
-
-function noop(): void {}
-
-// One shared executor hands each call's resolvers over: no closure per call.
-let executorTarget: PendingCall | null = null;
-function callExecutor(resolve: (value: unknown) => void, reject: (err: RpcError) => void): void {
-  executorTarget!.resolve = resolve;
-  executorTarget!.reject = reject;
-}
-function onCallTimeout(call: PendingCall, ms: number): void {
-  call.timer = null;
-  call.conn._expire(call, ms);
+  /** `{ address: ip, port }`, for the errors. */
+  where: PeerAddress;
 }
 
 /**
  * One connection of an {@link RpcClient}: a `@proj/tcp` `Client`, the calls
- * pending on it (matched by msgid), the writer that merges the requests of a
- * tick into one `send`, and the frame reader that hands the responses over in place.
+ * waiting for their answer on it (matched by msgid), the writer that merges
+ * the requests of a tick into one `send`, and the frame reader that hands the
+ * answers to their calls. Time limits and aborts are the calls' own business
+ * ({@link PendingCall}); a call that gives up is forgotten here.
  * @internal
  */
-export class ClientConnection {
+export class ClientConnection implements CallHolder {
   private readonly _tcp: Client;
   private readonly _cfg: ClientConnectionConfig;
   private readonly _writer: FrameWriter;
@@ -66,7 +44,7 @@ export class ClientConnection {
     this._cfg = cfg;
     this._tcp = new Client(cfg.ip, cfg.port, cfg.ssl, cfg.tls);
     this._writer = new FrameWriter(this._tcp, () => this._fail(this._transportError('sending failed')));
-    this._reader = new FrameReader(cfg.maxFrameBytes, cfg.slabs, 'slab');
+    this._reader = new FrameReader(cfg.codec.maxFrameBytes, cfg.slabs, 'slab');
   }
 
   /** Calls awaiting their response. */
@@ -86,12 +64,12 @@ export class ClientConnection {
       throw new RpcError(
         RpcErrorCode.CONNECT_FAILED,
         `cannot connect to ${this._target()}: ${this._closed?.message ?? this._tcp.strerror()}`,
-        { cause, ...this._where() },
+        { cause, ...this._cfg.where },
       );
     }
     this._connected = true;
     this._readLoop().catch((err: unknown) =>
-      this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${messageOf(err)}`, { cause: err, ...this._where() })),
+      this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${messageOf(err)}`, { cause: err, ...this._cfg.where })),
     );
   }
 
@@ -100,34 +78,27 @@ export class ClientConnection {
     return this._connected && this._closed === null && this._tcp.connected();
   }
 
-  /**
-   * Sends a request; the promise settles with its response. The request is
-   * queued at once (merged with the others of this tick).
-   */
-  call(method: string, params: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
-    if (this._closed !== null) return Promise.reject(this._closedError(method));
-    const msgid = this._allocMsgid();
-    const bytes = this._encode([MessageType.REQUEST, msgid, method, params], method);
-    if (bytes instanceof RpcError) return Promise.reject(bytes);
-    this._writer.write(bytes);
-    const call = new PendingCall(this, msgid, method);
-    executorTarget = call;
-    const promise = new Promise(callExecutor);
-    executorTarget = null;
-    this._pending.set(msgid, call);
-    if (timeoutMs >= 0) call.timer = setTimeout(onCallTimeout, timeoutMs, call, timeoutMs);
-    if (signal !== undefined) {
-      call.signal = signal;
-      call.onAbort = () => this._aborted(call);
-      signal.addEventListener('abort', call.onAbort, { once: true });
+  /** Sends the request of `call` (queued at once, merged with the others of this tick); its answer settles it. */
+  send(call: PendingCall, params: unknown): void {
+    if (this._closed !== null) {
+      call.fail(this._closedError(call.method));
+      return;
     }
-    return promise;
+    const msgid = this._allocMsgid();
+    const bytes = this._cfg.codec.encodeCall(msgid, call.method, params);
+    if (bytes instanceof RpcError) {
+      call.fail(bytes);
+      return;
+    }
+    this._writer.write(bytes);
+    call.sentOn(this, msgid);
+    this._pending.set(msgid, call);
   }
 
   /** Queues a notification. @throws RpcError `FRAME_TOO_LARGE`, `BAD_MESSAGE`, `CONNECTION_CLOSED`. */
   notify(method: string, params: unknown): void {
     if (this._closed !== null) throw this._closedError(method);
-    const bytes = this._encode([MessageType.NOTIFICATION, method, params], method);
+    const bytes = this._cfg.codec.encodeCall(null, method, params);
     if (bytes instanceof RpcError) throw bytes;
     this._writer.write(bytes);
   }
@@ -137,46 +108,12 @@ export class ClientConnection {
    * (`reason` as its cause). Safe to call many times.
    */
   close(reason?: RpcError): void {
-    this._fail(reason ?? new RpcError(RpcErrorCode.CONNECTION_CLOSED, 'the client was closed', this._where()));
+    this._fail(reason ?? new RpcError(RpcErrorCode.CONNECTION_CLOSED, 'the client was closed', this._cfg.where));
   }
 
-  /** The timeout of `call` fired. @internal */
-  _expire(call: PendingCall, ms: number): void {
-    if (this._pending.get(call.msgid) !== call) return;
-    this._settle(call);
-    call.reject(
-      new RpcError(RpcErrorCode.TIMEOUT, `call of "${call.method}" got no response within ${ms} ms`, {
-        method: call.method,
-        ...this._where(),
-      }),
-    );
-  }
-
-  private _aborted(call: PendingCall): void {
-    if (this._pending.get(call.msgid) !== call) return;
-    const reason: unknown = call.signal?.reason;
-    this._settle(call);
-    call.reject(
-      new RpcError(RpcErrorCode.ABORTED, `call of "${call.method}" was aborted`, {
-        method: call.method,
-        cause: reason,
-        ...this._where(),
-      }),
-    );
-  }
-
-  /** Removes `call` from the pending set and clears its timer and abort listener. */
-  private _settle(call: PendingCall): void {
-    this._pending.delete(call.msgid);
-    if (call.timer !== null) {
-      clearTimeout(call.timer);
-      call.timer = null;
-    }
-    if (call.onAbort !== null) {
-      call.signal!.removeEventListener('abort', call.onAbort);
-      call.onAbort = null;
-      call.signal = null;
-    }
+  /** `call` timed out or was aborted: a late answer to it is dropped. */
+  forget(call: PendingCall): void {
+    if (this._pending.get(call.msgid) === call) this._pending.delete(call.msgid);
   }
 
   private _allocMsgid(): number {
@@ -191,28 +128,6 @@ export class ClientConnection {
     return id;
   }
 
-  /** Encodes a message, or says why it cannot go (too large, not encodable). */
-  private _encode(message: unknown[], method: string): Uint8Array | RpcError {
-    let bytes: Uint8Array;
-    try {
-      bytes = this._cfg.codec.encode(message);
-    } catch (err) {
-      return new RpcError(
-        RpcErrorCode.BAD_MESSAGE,
-        `the params of "${method}" cannot be encoded as MessagePack: ${messageOf(err)}`,
-        { method, cause: err },
-      );
-    }
-    if (bytes.length > this._cfg.maxFrameBytes) {
-      return new RpcError(
-        RpcErrorCode.FRAME_TOO_LARGE,
-        `the message for "${method}" is ${bytes.length} bytes, more than maxFrameBytes (${this._cfg.maxFrameBytes}); nothing was sent`,
-        { method },
-      );
-    }
-    return bytes;
-  }
-
   private async _readLoop(): Promise<void> {
     const reader = this._reader;
     try {
@@ -225,7 +140,7 @@ export class ClientConnection {
         if (n <= 0) {
           this._fail(
             n === 0
-              ? new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} closed the connection`, this._where())
+              ? new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} closed the connection`, this._cfg.where)
               : this._transportError('receiving failed'),
           );
         }
@@ -235,7 +150,7 @@ export class ClientConnection {
       this._fail(
         new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} sent a bad frame: ${err.message}`, {
           cause: err,
-          ...this._where(),
+          ...this._cfg.where,
         }),
       );
     } finally {
@@ -244,38 +159,12 @@ export class ClientConnection {
   }
 
   private _frame(bytes: Uint8Array, start: number, end: number): void {
-    if (this._closed !== null) return;
+    const codec = this._cfg.codec;
     let message;
     try {
-      message = this._cfg.codec.decode(bytes, start, end);
+      message = codec.decode(bytes, start, end);
     } catch (err) {
-      const bad = err as BadMessageError;
-      if (bad.msgid !== undefined && bad.type === MessageType.RESPONSE) {
-        // The answer to a known call is malformed: that call fails, the others go on.
-        const call = this._pending.get(bad.msgid);
-        if (call !== undefined) {
-          this._settle(call);
-          call.reject(
-            new RpcError(RpcErrorCode.BAD_MESSAGE, `bad response to "${call.method}": ${bad.message}`, {
-              method: call.method,
-              cause: bad,
-              ...this._where(),
-            }),
-          );
-        }
-        return;
-      }
-      if (bad.msgid !== undefined) {
-        // A malformed request from the server: answered, as the server answers one.
-        this._answerError(bad.msgid, RpcErrorCode.BAD_MESSAGE, bad.message);
-        return;
-      }
-      this._fail(
-        new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} sent a bad message: ${bad.message}`, {
-          cause: bad,
-          ...this._where(),
-        }),
-      );
+      this._badMessage(err as BadMessageError);
       return;
     }
     switch (message[0]) {
@@ -283,24 +172,46 @@ export class ClientConnection {
         const call = this._pending.get(message[1]);
         // A response nobody waits for (timed out, aborted): dropped quietly.
         if (call === undefined) return;
-        this._settle(call);
+        this._pending.delete(message[1]);
         const error = message[2];
         if (error === null) call.resolve(message[3]);
-        else call.reject(fromWireError(error, call.method, this._where()));
+        else call.fail(fromWireError(error, call.method, this._cfg.where));
         return;
       }
       case MessageType.REQUEST:
         // A client serves no methods; say so, as msgpack-rpc expects an answer.
-        this._answerError(message[1], RpcErrorCode.METHOD_NOT_FOUND, 'this client serves no methods');
+        this._writer.write(codec.encodeError(message[1], RpcErrorCode.METHOD_NOT_FOUND, 'this client serves no methods'));
         return;
       default:
         return; // notifications from the server: nothing listens for them
     }
   }
 
-  private _answerError(msgid: number, code: string, message: string): void {
-    const bytes = this._cfg.codec.encode([MessageType.RESPONSE, msgid, { code, message: message.slice(0, 200) }, null]);
-    if (bytes.length <= this._cfg.maxFrameBytes) this._writer.write(bytes);
+  private _badMessage(bad: BadMessageError): void {
+    if (bad.msgid !== undefined && bad.type === MessageType.RESPONSE) {
+      // The answer to a known call is malformed: that call fails, the others go on.
+      const call = this._pending.get(bad.msgid);
+      if (call !== undefined) {
+        this._pending.delete(bad.msgid);
+        call.fail(
+          new RpcError(RpcErrorCode.BAD_MESSAGE, `bad response to "${call.method}": ${bad.message}`, {
+            method: call.method,
+            cause: bad,
+            ...this._cfg.where,
+          }),
+        );
+      }
+    } else if (bad.msgid !== undefined) {
+      // A malformed request from the server: answered, as the server answers one.
+      this._writer.write(this._cfg.codec.encodeError(bad.msgid, RpcErrorCode.BAD_MESSAGE, bad.message));
+    } else {
+      this._fail(
+        new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} sent a bad message: ${bad.message}`, {
+          cause: bad,
+          ...this._cfg.where,
+        }),
+      );
+    }
   }
 
   private _fail(reason: RpcError): void {
@@ -311,10 +222,7 @@ export class ClientConnection {
     if (this._pending.size === 0) return;
     const calls = [...this._pending.values()];
     this._pending.clear();
-    for (const call of calls) {
-      this._settle(call);
-      call.reject(this._closedError(call.method));
-    }
+    for (const call of calls) call.fail(this._closedError(call.method));
   }
 
   private _closedError(method: string): RpcError {
@@ -322,7 +230,7 @@ export class ClientConnection {
     return new RpcError(RpcErrorCode.CONNECTION_CLOSED, `call of "${method}" failed: ${reason.message}`, {
       method,
       cause: reason,
-      ...this._where(),
+      ...this._cfg.where,
     });
   }
 
@@ -331,12 +239,8 @@ export class ClientConnection {
     return new RpcError(
       RpcErrorCode.CONNECTION_CLOSED,
       `${doing} on the connection to ${this._target()}: ${cause?.message ?? 'connection lost'}`,
-      { cause, ...this._where() },
+      { cause, ...this._cfg.where },
     );
-  }
-
-  private _where(): { address: string; port: number } {
-    return { address: this._cfg.ip, port: this._cfg.port };
   }
 
   private _target(): string {

@@ -21,17 +21,19 @@
  * try {
  *   await client.call('user', [7]);
  * } catch (err) {
- *   if (err instanceof RpcError && err.code === 'E_NO_USER') console.log(err.message); // "no user 7"
+ *   // remote: the server's handler threw it (a local failure, e.g. TIMEOUT, has remote false)
+ *   if (err instanceof RpcError && err.remote && err.code === 'E_NO_USER') console.log(err.message); // "no user 7"
  * }
  * await server.shutdown();
  * ```
  * @packageDocumentation
  */
-export { RpcClient, type RpcCallOptions, type RpcClientOptions } from './client';
-export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './message';
+export { RpcClient } from './client';
+export { type RpcCallOptions, type RpcClientOptions } from './client-options';
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
 export { FrameDecoder, type FrameHandler } from './frame-decoder';
 export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './frame-header';
+export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './message';
 export { type RpcContext, type RpcHandler } from './request-context';
 export { RpcServer } from './server';
 export { type RpcServerOptions } from './server-options';

@@ -1,0 +1,104 @@
+import { Client, type ClientTlsOptions } from '@proj/tcp';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
+import { MAX_TIMER_MS, badMs, checkInteger, checkObject, checkOptionKeys } from './option-checks';
+
+/** Options of {@link RpcClient}; every one is optional. */
+export interface RpcClientOptions {
+  /** Speak TLS. Default `false`. */
+  ssl?: boolean;
+  /**
+   * TLS settings passed to `@proj/tcp`'s `Client` (`ca`, `servername`,
+   * `rejectUnauthorized`, `cert`, `key`, `minVersion`). The server's
+   * certificate is verified unless `rejectUnauthorized: false`. Default `{}`.
+   */
+  tls?: ClientTlsOptions;
+  /**
+   * Default time a call may take, in milliseconds, from `call()` to its
+   * response (connecting included); a call can override it. Negative: no
+   * limit, and no timer at all. Default `-1`.
+   */
+  timeoutMs?: number;
+  /**
+   * Largest frame body sent or accepted, in bytes. A request over it is
+   * refused with `FRAME_TOO_LARGE` before anything is sent; a response over it
+   * closes the connection. Default 4 MiB (4194304).
+   */
+  maxFrameBytes?: number;
+  /**
+   * How many connections to spread the calls over, kept by `@proj/pool`. Each
+   * carries any number of calls at once. Default `1`.
+   */
+  connections?: number;
+  /** Time allowed to connect (TLS handshake included) before `CONNECT_FAILED`. Default `3000`. */
+  connectTimeoutMs?: number;
+}
+
+/** Options of one {@link RpcClient.call}. */
+export interface RpcCallOptions {
+  /** This call's time limit in milliseconds; negative: none. Default: the client's `timeoutMs`. */
+  timeoutMs?: number;
+  /** Aborting it rejects the call at once with `ABORTED`; a late response is dropped. */
+  signal?: AbortSignal;
+}
+
+/** {@link RpcClientOptions} checked, with the defaults filled in. @internal */
+export interface ClientConfig {
+  ip: string;
+  port: number;
+  ssl: boolean;
+  tls: ClientTlsOptions;
+  timeoutMs: number;
+  maxFrameBytes: number;
+  connections: number;
+  connectTimeoutMs: number;
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(['ssl', 'tls', 'timeoutMs', 'maxFrameBytes', 'connections', 'connectTimeoutMs']);
+const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(['timeoutMs', 'signal']);
+
+/**
+ * Checks the arguments of `new RpcClient(ip, port, options)` and fills in the defaults.
+ * @throws TypeError/RangeError for an unknown option or a bad value. @internal
+ */
+export function clientConfig(ip: string, port: number, options: RpcClientOptions): ClientConfig {
+  if (typeof ip !== 'string') throw new TypeError('ip must be a string (host name, IPv4 or IPv6)');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be an integer from 1 to 65535, got ${port}`);
+  checkOptionKeys('RpcClient', options, OPTION_KEYS);
+  const o = options;
+  if (o.ssl !== undefined && typeof o.ssl !== 'boolean') throw new TypeError('ssl must be a boolean');
+  checkObject('tls', o.tls);
+  const badTimeout = badMs('timeoutMs', o.timeoutMs);
+  if (badTimeout !== null) throw badTimeout;
+  checkInteger('maxFrameBytes', o.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES);
+  checkInteger('connections', o.connections, 1, 65536);
+  checkInteger('connectTimeoutMs', o.connectTimeoutMs, 1, MAX_TIMER_MS);
+  const ssl = o.ssl ?? false;
+  if (!ssl && o.tls !== undefined && Object.keys(o.tls).length > 0) throw new TypeError('tls options were given without ssl: true');
+  const config: ClientConfig = {
+    ip: ip === '' ? '127.0.0.1' : ip,
+    port,
+    ssl,
+    tls: { ...o.tls },
+    timeoutMs: o.timeoutMs ?? -1,
+    maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    connections: o.connections ?? 1,
+    connectTimeoutMs: o.connectTimeoutMs ?? 3000,
+  };
+  // @proj/tcp's Client checks the TLS option names: made once here so that a typo
+  // throws from the constructor rather than failing the first call.
+  void new Client(config.ip, port, ssl, config.tls);
+  return config;
+}
+
+/** The error for bad options of one call, or `null` (a call rejects rather than throws). @internal */
+export function callOptionsError(options: RpcCallOptions): Error | null {
+  if (options === null || typeof options !== 'object') return new TypeError('call options must be an object');
+  for (const key in options) {
+    if (!CALL_OPTION_KEYS.has(key)) return new TypeError(`unknown call option "${key}"; known: timeoutMs, signal`);
+  }
+  const bad = badMs('timeoutMs', options.timeoutMs);
+  if (bad !== null) return bad;
+  const s = options.signal;
+  if (s !== undefined && !(s instanceof AbortSignal)) return new TypeError('signal must be an AbortSignal');
+  return null;
+}
