@@ -3,7 +3,7 @@ import type * as net from 'node:net';
 import { pack, unpack } from 'msgpackr';
 import { RpcClient, RpcError } from '../src';
 import { rawServer, type RawServer } from '../../../test-support/net';
-import { frame } from './helpers';
+import { frame, guardLeaks } from './helpers';
 
 /** Collects the frames a raw socket receives and hands each decoded message to `onMessage`. */
 function onMessages(sock: net.Socket, onMessage: (msg: unknown[]) => void): void {
@@ -50,6 +50,7 @@ afterEach(async () => {
   await client.close();
   await server.close();
 });
+guardLeaks();
 
 test('a malformed answer fails that call with BAD_MESSAGE; the connection goes on', async () => {
   const err = (await client.call('bad').catch((e: unknown) => e)) as RpcError;

@@ -1,26 +1,9 @@
 /** End to end on loopback: RpcClient against RpcServer. */
 import { RpcClient, RpcError, RpcErrorCode, RpcServer, type RpcContext } from '../src';
-import { sleep, startServer, type Started } from './helpers';
+import { closedAfterEach, guardLeaks, rejection, sleep, startServer } from './helpers';
 
-const opened: Array<{ close(): Promise<void> }> = [];
-const servers: Started[] = [];
-
-afterEach(async () => {
-  for (const c of opened.splice(0)) await c.close();
-  for (const s of servers.splice(0)) await s.server.shutdown(1000);
-});
-
-async function serve(setup: (server: RpcServer) => void, options = {}, host = '127.0.0.1'): Promise<Started> {
-  const s = await startServer(setup, options, host);
-  servers.push(s);
-  return s;
-}
-
-function client(port: number, options = {}, host = '127.0.0.1'): RpcClient {
-  const c = new RpcClient(host, port, options);
-  opened.push(c);
-  return c;
-}
+const { client, serve, own } = closedAfterEach(1000);
+guardLeaks();
 
 function echoServer(server: RpcServer): void {
   server
@@ -37,17 +20,6 @@ function echoServer(server: RpcServer): void {
       });
       return v;
     });
-}
-
-/** The RpcError a promise rejects with. */
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RpcError);
-    return err as RpcError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('calls', () => {
@@ -335,7 +307,7 @@ describe('what the server reports without onError', () => {
           throw Object.assign(new Error('disk full'), { code: 'E_DISK' });
         });
       await server.start('127.0.0.1', 0);
-      servers.push({ server, port: server.address()!.port, errors: [] });
+      own(server);
       const c = client(server.address()!.port);
       await c.notify('nobody', []); // no handler: a bad client's doing, dropped
       await c.notify('note', []);
@@ -360,7 +332,7 @@ describe('what the server reports without onError', () => {
         throw new Error('nope');
       });
       await server.start('127.0.0.1', 0);
-      servers.push({ server, port: server.address()!.port, errors: [] });
+      own(server);
       await client(server.address()!.port).notify('note', []);
       expect(await heard).toMatchObject({ name: 'RpcError', code: RpcErrorCode.HANDLER_ERROR, remote: false });
       expect(warnings).not.toHaveBeenCalled();

@@ -3,6 +3,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { quickStart } from '../examples/quick-start';
+import { guardLeaks } from './helpers';
+
+guardLeaks();
 
 const root = path.join(__dirname, '..');
 

@@ -11,6 +11,7 @@ import { RpcClient, RpcError, RpcServer } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { MemoryWatch, MiB } from '../../../test-support/hostile';
 import { rawServer, readToEnd, recordErrors, sleep, waitFor } from '../../../test-support/net';
+import { guardLeaks } from './helpers';
 
 let certs: TestCerts;
 beforeAll(async () => {
@@ -22,6 +23,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+guardLeaks();
 
 async function tlsRpcServer(): Promise<{ server: RpcServer; port: number; calls: () => number }> {
   let calls = 0;

@@ -1,15 +1,12 @@
 /** Timeouts, AbortSignal, dropped connections, reconnecting, failing to connect. */
-import { RpcClient, RpcError, RpcServer } from '../src';
-import { RawPeer, sleep, startServer, type Started } from './helpers';
+import { RpcError, RpcServer } from '../src';
+import { Client } from '@proj/tcp';
+import { RawPeer, closedAfterEach, guardLeaks, rejection, sleep, until, type Started } from './helpers';
 import { rawServer } from '../../../test-support/net';
 
-const opened: Array<{ close(): Promise<void> }> = [];
-const servers: Started[] = [];
-
-afterEach(async () => {
-  for (const c of opened.splice(0)) await c.close();
-  for (const s of servers.splice(0)) await s.server.shutdown(500);
-});
+const perTest = closedAfterEach(500);
+const { client } = perTest;
+guardLeaks();
 
 /** A server whose 'hold' calls wait until the test releases them (no timer involved). */
 async function holdServer(port = 0): Promise<Started & { release(v?: unknown): void; held(): number; calls(): number }> {
@@ -38,32 +35,8 @@ async function holdServer(port = 0): Promise<Started & { release(v?: unknown): v
     held: () => waiting.length,
     calls: () => calls,
   };
-  servers.push(s);
+  perTest.own(server);
   return s;
-}
-
-function client(port: number, options = {}): RpcClient {
-  const c = new RpcClient('127.0.0.1', port, options);
-  opened.push(c);
-  return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RpcError);
-    return err as RpcError;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 describe('timeouts', () => {
@@ -214,12 +187,15 @@ describe('dropped connections', () => {
 });
 
 test('a connection the server drops for idleness is replaced by the next call', async () => {
-  const s = await startServer((server) => server.handle('echo', (p: unknown) => p), { idleTimeoutMs: 100 });
-  servers.push(s);
+  const s = await perTest.serve((server) => server.handle('echo', (p: unknown) => p), { idleTimeoutMs: 100 });
+  const connects = jest.spyOn(Client.prototype, 'connect');
   const c = client(s.port);
   expect(await c.call('echo', [1])).toEqual([1]);
-  await until(() => s.server.connNum() === 0);
-  await sleep(50); // let the client see the reset before it calls again
+  // The client's connection, as @proj/tcp sees it: once the reset has reached it, the client
+  // knows the connection is gone (that is what it checks before it uses one).
+  const [conn] = connects.mock.contexts as Client[];
+  connects.mockRestore();
+  await until(() => s.server.connNum() === 0 && !conn.connected());
   expect(await c.call('echo', [2])).toEqual([2]);
   expect(s.server.connNum()).toBe(1);
 });
@@ -229,7 +205,6 @@ describe('connecting', () => {
     const s = await holdServer();
     const port = s.port;
     await s.server.shutdown(0);
-    servers.length = 0;
     const c = client(port);
     const err = await rejection(c.call('echo'));
     expect(err.code).toBe('CONNECT_FAILED');

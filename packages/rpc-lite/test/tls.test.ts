@@ -1,6 +1,7 @@
 /** TLS end to end, with the test certificate (self-signed for localhost, 127.0.0.1 and ::1). */
 import { RpcClient, RpcError, RpcServer } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { guardLeaks } from './helpers';
 
 let certs: TestCerts;
 let server: RpcServer;
@@ -18,6 +19,7 @@ afterAll(async () => {
   await server.shutdown(1000);
   certs.cleanup();
 });
+guardLeaks();
 
 test('calls over TLS, the certificate verified against the given CA', async () => {
   await using c = new RpcClient('127.0.0.1', port, { ssl: true, tls: { ca: certs.cert }, connections: 2 });

@@ -4,7 +4,7 @@
  */
 import { unpack } from 'msgpackr';
 import { RpcClient } from '../src';
-import { RawPeer, frame, sleep, startServer, type Started } from './helpers';
+import { RawPeer, frame, guardLeaks, sleep, startServer, type Started } from './helpers';
 
 const str = (s: string): number[] => [0xa0 | s.length, ...Buffer.from(s)];
 
@@ -40,6 +40,7 @@ afterEach(async () => {
   peers = [];
   await s.server.shutdown(1000);
 });
+guardLeaks();
 
 async function peer(): Promise<RawPeer> {
   const p = await RawPeer.connect(s.port);
