@@ -156,7 +156,8 @@ const C_DIR = join(__dirname, '..', 'bench', 'c');
 /** Compiles the C echo server and load generator with gcc; false where there is no gcc. */
 function buildC(): boolean {
   for (const name of ['epoll-echo', 'load']) {
-    const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, name), join(C_DIR, `${name}.c`)], { stdio: 'inherit' });
+    // Named apart from the compiled .js files: require('./load') would find a file called "load" first.
+    const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, `c-${name}`), join(C_DIR, `${name}.c`)], { stdio: 'inherit' });
     if (built.error || built.status !== 0) {
       console.log('(no gcc: the C load generator and the C echo server are skipped)');
       return false;
@@ -167,7 +168,7 @@ function buildC(): boolean {
 
 /** Runs `load` against `port` for `ms` with the C load generator; returns messages echoed back. */
 async function cLoad(port: number, load: Load, ms: number): Promise<number> {
-  const child = spawn(join(__dirname, 'load'), [port, load.conns, load.size, load.window, ms].map(String), {
+  const child = spawn(join(__dirname, 'c-load'), [port, load.conns, load.size, load.window, ms].map(String), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -179,7 +180,7 @@ async function cLoad(port: number, load: Load, ms: number): Promise<number> {
 
 /** The machine's ceiling: our echo server against a C epoll echo server (one thread, edge-triggered), both driven by the C load. */
 async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promise<void> {
-  const c = spawn(join(__dirname, 'epoll-echo'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const c = spawn(join(__dirname, 'c-epoll-echo'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: c.stdout })[Symbol.asyncIterator]();
   const port = Number((await lines.next()).value);
   const cCpu = async (): Promise<number> => {
