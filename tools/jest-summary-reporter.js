@@ -21,6 +21,7 @@ class SummaryReporter {
         passed: results.numPassedTests,
         failed: results.numFailedTests,
         skipped: results.numPendingTests + results.numTodoTests,
+        node: process.version,
       }),
     );
   }
