@@ -32,7 +32,7 @@ export class RpcServer implements AsyncDisposable {
   /** @internal */ readonly slabs = new SlabPool(SLAB_BYTES);
   /** @internal */ readonly maxInFlight: number;
   /** @internal */ readonly maxQueuedBytes = MAX_QUEUED_BYTES;
-  private readonly _handlers = new Map<string, RpcHandler>();
+  private readonly _methods = new Map<string, RpcHandler>();
   private readonly _sessions = new Set<ServerSession>();
   private readonly _tcp: Server;
   private readonly _onError: RpcServerOptions['onError'];
@@ -64,7 +64,7 @@ export class RpcServer implements AsyncDisposable {
   handle<P = any, R = unknown>(method: string, fn: RpcHandler<P, R>): this {
     if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`the handler of "${method}" must be a function`);
-    this._handlers.set(method, fn as RpcHandler);
+    this._methods.set(method, fn as RpcHandler);
     return this;
   }
 
@@ -127,7 +127,7 @@ export class RpcServer implements AsyncDisposable {
 
   /** @internal */
   lookup(method: string): RpcHandler | undefined {
-    return this._handlers.get(method);
+    return this._methods.get(method);
   }
 
   /** @internal */

@@ -29,7 +29,7 @@ export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void
  */
 export class Server {
   private readonly _options: ResolvedServerOptions;
-  private _handler: ConnectionHandler<unknown> | null = null;
+  private _connectionHandler: ConnectionHandler<unknown> | null = null;
   private _thisArg: unknown = undefined;
   private readonly _exitCallbacks: Array<() => void> = [];
   private _listener: net.Server | null = null;
@@ -65,7 +65,7 @@ export class Server {
    */
   onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this {
     if (typeof f !== 'function') throw new TypeError('onConnection needs a function');
-    this._handler = f as ConnectionHandler<unknown>;
+    this._connectionHandler = f as ConnectionHandler<unknown>;
     this._thisArg = thisArg;
     return this;
   }
@@ -89,7 +89,7 @@ export class Server {
    *   certificate that is missing or unusable.
    */
   async start(ip: string, port: number, key?: string, ca?: string): Promise<void> {
-    if (this._handler === null) {
+    if (this._connectionHandler === null) {
       throw new TcpError(TcpErrorCode.ERR_NO_HANDLER, 'no connection callback: call onConnection(f) before start()');
     }
     if (this._listener !== null || this._starting) {
@@ -277,22 +277,22 @@ export class Server {
     if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
     let result: void | Promise<void>;
     try {
-      result = this._handler!.call(this._thisArg, conn);
+      result = this._connectionHandler!.call(this._thisArg, conn);
     } catch (err) {
-      this._handlerFailed(conn, err);
+      this._failHandler(conn, err);
       return;
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       result.then(
         () => closeUnlessAsked(conn),
-        (err: unknown) => this._handlerFailed(conn, err),
+        (err: unknown) => this._failHandler(conn, err),
       );
     } else {
       closeUnlessAsked(conn);
     }
   }
 
-  private _handlerFailed(conn: Connection, err: unknown): void {
+  private _failHandler(conn: Connection, err: unknown): void {
     void conn.reset();
     const e = new TcpError(
       TcpErrorCode.ERR_HANDLER,

@@ -45,7 +45,7 @@ export class SocketWriter {
   constructor(
     readonly sock: net.Socket,
     private readonly _owner: WriterOwner,
-    private readonly _handle: WritableHandle | null,
+    private readonly _directTo: WritableHandle | null,
   ) {
     // One callback per socket, not per write.
     this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
@@ -53,7 +53,7 @@ export class SocketWriter {
 
   /** Whether writes go straight to the handle. */
   get direct(): boolean {
-    return this._handle !== null;
+    return this._directTo !== null;
   }
 
   /**
@@ -92,7 +92,7 @@ export class SocketWriter {
     const sock = this.sock;
     // Not while the stream still holds writes of its own; and a socket with an
     // idle timeout goes through socket.write, which refreshes it.
-    return this._handle !== null && sock.writableLength === 0 && sock.timeout === undefined ? this._handle : null;
+    return this._directTo !== null && sock.writableLength === 0 && sock.timeout === undefined ? this._directTo : null;
   }
 
   /** How a direct write issued with `req` went (`status` from the handle); `data` is what it writes from. */
