@@ -1,10 +1,12 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
 import { fromWireError, messageOf, type MessageCodec, type PeerAddress } from './codec';
 import { RpcError, RpcErrorCode, type BadMessageError } from './errors';
+import { FRAME_HEADER_BYTES } from './frame-header';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
 import { MessageType } from './message';
 import type { CallHolder, PendingCall } from './pending-call';
+import { QueuedSend, type QueuedSendTarget, type SendBudget } from './send-budget';
 import type { SlabPool } from './slab-pool';
 
 /** Where and how a {@link ClientConnection} connects; shared by the connections of one client. @internal */
@@ -19,6 +21,8 @@ export interface ClientConnectionConfig {
   slabs: SlabPool;
   /** `{ address: ip, port }`, for the errors. */
   where: PeerAddress;
+  /** The client's bound on bytes queued for sending (`maxQueuedBytes`), shared by its connections. */
+  budget: SendBudget;
 }
 
 /**
@@ -29,9 +33,10 @@ export interface ClientConnectionConfig {
  * ({@link PendingCall}); a call that gives up is forgotten here.
  * @internal
  */
-export class ClientConnection implements CallHolder {
+export class ClientConnection implements CallHolder, QueuedSendTarget {
   private readonly _tcp: Client;
   private readonly _cfg: ClientConnectionConfig;
+  private readonly _budget: SendBudget;
   private readonly _writer: FrameWriter;
   private readonly _reader: FrameReader;
   private readonly _pending = new Map<number, PendingCall>();
@@ -42,8 +47,9 @@ export class ClientConnection implements CallHolder {
 
   constructor(cfg: ClientConnectionConfig) {
     this._cfg = cfg;
+    this._budget = cfg.budget;
     this._tcp = new Client(cfg.ip, cfg.port, cfg.ssl, cfg.tls);
-    this._writer = new FrameWriter(this._tcp, () => this._fail(this._transportError('sending failed')));
+    this._writer = new FrameWriter(this._tcp, () => this._fail(this._transportError('sending failed')), cfg.budget);
     this._reader = new FrameReader(cfg.codec.maxFrameBytes, cfg.slabs, 'slab');
   }
 
@@ -78,7 +84,11 @@ export class ClientConnection implements CallHolder {
     return this._connected && this._closed === null && this._tcp.connected();
   }
 
-  /** Sends the request of `call` (queued at once, merged with the others of this tick); its answer settles it. */
+  /**
+   * Sends the request of `call` (queued at once, merged with the others of
+   * this tick; or, when the client's send queue is full, once there is room);
+   * its answer settles it.
+   */
   send(call: PendingCall, params: unknown): void {
     if (this._closed !== null) {
       call.fail(this._closedError(call.method));
@@ -90,17 +100,51 @@ export class ClientConnection implements CallHolder {
       call.fail(bytes);
       return;
     }
+    if (FRAME_HEADER_BYTES + bytes.length > this._budget.free && !this._budget.empty) {
+      this._budget.enqueue(new QueuedSend(this._budget, this, bytes.slice(), call.method, msgid, call, null));
+      return;
+    }
     this._writer.write(bytes);
     call.sentOn(this, msgid);
     this._pending.set(msgid, call);
   }
 
-  /** Queues a notification. @throws RpcError `FRAME_TOO_LARGE`, `BAD_MESSAGE`, `CONNECTION_CLOSED`. */
-  notify(method: string, params: unknown): void {
+  /**
+   * Queues a notification: `null` when it is queued at once, else a promise
+   * that resolves once it is (the client's send queue was full).
+   * @throws RpcError `FRAME_TOO_LARGE`, `BAD_MESSAGE`, `CONNECTION_CLOSED`
+   *   (the promise rejects with `CONNECTION_CLOSED` when the connection closes first).
+   */
+  notify(method: string, params: unknown): Promise<void> | null {
     if (this._closed !== null) throw this._closedError(method);
     const bytes = this._cfg.codec.encodeCall(null, method, params);
     if (bytes instanceof RpcError) throw bytes;
+    if (FRAME_HEADER_BYTES + bytes.length > this._budget.free && !this._budget.empty) {
+      const copy = bytes.slice();
+      return new Promise((resolve, reject) => {
+        const done = (err: RpcError | null): void => (err === null ? resolve() : reject(err));
+        this._budget.enqueue(new QueuedSend(this._budget, this, copy, method, 0, null, done));
+      });
+    }
     this._writer.write(bytes);
+    return null;
+  }
+
+  /** A request or notification that waited for room in the send queue: written now (or failed, the connection being gone). */
+  sendQueued(entry: QueuedSend): void {
+    const call = entry.call;
+    if (call !== null && call.settled) return;
+    if (this._closed !== null || this._writer.failed) {
+      entry.fail(this._closedError(entry.method));
+      return;
+    }
+    this._writer.write(entry.bytes);
+    if (call === null) {
+      entry.done!(null);
+      return;
+    }
+    call.sentOn(this, entry.msgid);
+    this._pending.set(entry.msgid, call);
   }
 
   /**
@@ -114,6 +158,10 @@ export class ClientConnection implements CallHolder {
   /** `call` timed out or was aborted: a late answer to it is dropped. */
   forget(call: PendingCall): void {
     if (this._pending.get(call.msgid) === call) this._pending.delete(call.msgid);
+  }
+
+  timeoutMessage(method: string, timeoutMs: number): string {
+    return `call of "${method}" got no response within ${timeoutMs} ms`;
   }
 
   private _allocMsgid(): number {
@@ -217,6 +265,8 @@ export class ClientConnection implements CallHolder {
   private _fail(reason: RpcError): void {
     if (this._closed !== null) return;
     this._closed = reason;
+    // Before the writer lets go of its bytes: the room they free goes to other connections' waiting frames.
+    if (this._budget.waiting > 0) this._budget.failAll(this, (entry) => this._closedError(entry.method));
     this._writer.discard();
     this._tcp.close();
     if (this._pending.size === 0) return;
@@ -226,7 +276,8 @@ export class ClientConnection implements CallHolder {
   }
 
   private _closedError(method: string): RpcError {
-    const reason = this._closed!;
+    // Not closed yet only in the moment a failed send drops its bytes, before the failure is handled.
+    const reason = this._closed ?? this._transportError('sending failed');
     return new RpcError(RpcErrorCode.CONNECTION_CLOSED, `call of "${method}" failed: ${reason.message}`, {
       method,
       cause: reason,

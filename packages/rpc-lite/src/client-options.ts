@@ -31,7 +31,24 @@ export interface RpcClientOptions {
   connections?: number;
   /** Time allowed to connect (TLS handshake included) before `CONNECT_FAILED`. Default `3000`. */
   connectTimeoutMs?: number;
+  /**
+   * Bound on the bytes of requests and notifications queued for sending and
+   * not yet accepted by the sockets, for the whole client (all its
+   * connections), frame headers included. A call whose request does not fit
+   * waits, in order (FIFO), within its own `timeoutMs` and `signal`: one that
+   * times out or is aborted while waiting sends nothing; a connection that
+   * closes fails the calls waiting for it with `CONNECTION_CLOSED`. A
+   * notification waits likewise (`notify` resolves once it is queued). A single
+   * frame larger than the bound waits until nothing is queued, then goes
+   * alone. From 1024 (1 KiB). Default 8 MiB (8388608).
+   */
+  maxQueuedBytes?: number;
 }
+
+/** Default {@link RpcClientOptions.maxQueuedBytes}: 8 MiB. @internal */
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** Smallest {@link RpcClientOptions.maxQueuedBytes} accepted. @internal */
+export const MIN_MAX_QUEUED_BYTES = 1024;
 
 /** Options of one {@link RpcClient.call}. */
 export interface RpcCallOptions {
@@ -51,9 +68,18 @@ export interface ClientConfig {
   maxFrameBytes: number;
   connections: number;
   connectTimeoutMs: number;
+  maxQueuedBytes: number;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['ssl', 'tls', 'timeoutMs', 'maxFrameBytes', 'connections', 'connectTimeoutMs']);
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'ssl',
+  'tls',
+  'timeoutMs',
+  'maxFrameBytes',
+  'connections',
+  'connectTimeoutMs',
+  'maxQueuedBytes',
+]);
 const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(['timeoutMs', 'signal']);
 
 /**
@@ -72,6 +98,7 @@ export function clientConfig(ip: string, port: number, options: RpcClientOptions
   checkInteger('maxFrameBytes', o.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES);
   checkInteger('connections', o.connections, 1, 65536);
   checkInteger('connectTimeoutMs', o.connectTimeoutMs, 1, MAX_TIMER_MS);
+  checkInteger('maxQueuedBytes', o.maxQueuedBytes, MIN_MAX_QUEUED_BYTES, Number.MAX_SAFE_INTEGER);
   const ssl = o.ssl ?? false;
   if (!ssl && o.tls !== undefined && Object.keys(o.tls).length > 0) throw new TypeError('tls options were given without ssl: true');
   const config: ClientConfig = {
@@ -83,6 +110,7 @@ export function clientConfig(ip: string, port: number, options: RpcClientOptions
     maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     connections: o.connections ?? 1,
     connectTimeoutMs: o.connectTimeoutMs ?? 3000,
+    maxQueuedBytes: o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
   };
   // @proj/tcp's Client checks the TLS option names: made once here so that a typo
   // throws from the constructor rather than failing the first call.

@@ -6,7 +6,9 @@ import { ConnectionSet } from './connection-set';
 import { RpcError, RpcErrorCode } from './errors';
 import { SLAB_BYTES } from './frame-reader';
 import { PendingCall } from './pending-call';
+import { SendBudget } from './send-budget';
 import { SlabPool } from './slab-pool';
+import { rpcProxy, type RpcProxy } from './typed';
 
 const NO_PARAMS: readonly unknown[] = Object.freeze([]);
 
@@ -31,6 +33,7 @@ export class RpcClient implements AsyncDisposable {
   private readonly _timeoutMs: number;
   private readonly _where: PeerAddress;
   private readonly _connections: ConnectionSet;
+  private readonly _budget: SendBudget;
 
   /**
    * @param ip - host name, IPv4 or IPv6 address of the server; `''` means `127.0.0.1`.
@@ -44,6 +47,7 @@ export class RpcClient implements AsyncDisposable {
     this.port = config.port;
     this._timeoutMs = config.timeoutMs;
     this._where = { address: config.ip, port: config.port };
+    this._budget = new SendBudget(config.maxQueuedBytes);
     const connection = {
       ip: config.ip,
       port: config.port,
@@ -52,6 +56,7 @@ export class RpcClient implements AsyncDisposable {
       codec: new MessageCodec(config.maxFrameBytes),
       slabs: new SlabPool(SLAB_BYTES),
       where: this._where,
+      budget: this._budget,
     };
     this._connections = new ConnectionSet(connection, config.connections, config.connectTimeoutMs);
   }
@@ -79,7 +84,12 @@ export class RpcClient implements AsyncDisposable {
       if (options.timeoutMs !== undefined) timeoutMs = options.timeoutMs;
       signal = options.signal;
     }
-    if (this._connections.closed) return Promise.reject(this._closedError(method));
+    if (this._connections.closed) {
+      // A call all the same (traced: a start and its error), with no timer and no signal.
+      const refused = new PendingCall(method, -1, undefined, this._where);
+      refused.fail(this._closedError(method));
+      return refused.promise as Promise<R>;
+    }
     const call = new PendingCall(method, timeoutMs, signal, this._where);
     if (!call.settled) {
       const conn = this._connections.pick();
@@ -90,10 +100,36 @@ export class RpcClient implements AsyncDisposable {
   }
 
   /**
-   * Sends a notification: no response, no msgid. Resolves once it is queued
-   * on a connection (not once the server has it).
+   * A typed view of the server's methods: `proxy.m(...args)` is
+   * `call('m', args, defaults)`, typed from `Api` (see {@link RpcProxy}); and
+   * `proxy.with(options)` is a proxy whose calls take `options` merged over
+   * `defaults`. Each method's function is made on first use and kept. The
+   * proxy is not thenable: `then`, `toJSON`, `inspect` and Symbol keys read as
+   * `undefined`, the names every object has (`toString`, ...) as a plain
+   * object's (see {@link RpcProxyReservedName}); every other name is a remote
+   * method, whether `Api` has it or not. Nothing connects until one is called.
    *
-   * @throws RpcError (as a rejection): `CONNECT_FAILED`, `CONNECTION_CLOSED`,
+   * @example
+   * ```ts
+   * interface Api { add(a: number, b: number): number }
+   * const api = client.proxy<Api>({ timeoutMs: 1000 });
+   * await api.add(2, 3); // 5
+   * await api.with({ signal: AbortSignal.timeout(50) }).add(2, 3);
+   * ```
+   * @param defaults - `timeoutMs` and `signal` for every call of the proxy; default: the client's.
+   * @throws TypeError/RangeError for an unknown option or a bad value, at once.
+   */
+  proxy<Api extends object>(defaults?: RpcCallOptions): RpcProxy<Api> {
+    return rpcProxy<Api>(this, defaults);
+  }
+
+  /**
+   * Sends a notification: no response, no msgid. Resolves once it is queued
+   * on a connection (not once the server has it): when `maxQueuedBytes` are
+   * queued already, once there is room.
+   *
+   * @throws RpcError (as a rejection): `CONNECT_FAILED`, `CONNECTION_CLOSED`
+   *   (also when the connection closes while it waits for room),
    *   `FRAME_TOO_LARGE`, `BAD_MESSAGE`.
    */
   async notify(method: string, params: unknown = NO_PARAMS): Promise<void> {
@@ -107,7 +143,8 @@ export class RpcClient implements AsyncDisposable {
         throw this._takeError(err, method);
       }
     }
-    conn.notify(method, params);
+    const waiting = conn.notify(method, params);
+    if (waiting !== null) await waiting;
   }
 
   /**
@@ -116,6 +153,11 @@ export class RpcClient implements AsyncDisposable {
    */
   close(): Promise<void> {
     return this._connections.close(new RpcError(RpcErrorCode.CONNECTION_CLOSED, 'the client was closed', this._where));
+  }
+
+  /** The send queue's bytes and waiting frames (`maxQueuedBytes`), for tests. @internal */
+  get sendBudget(): SendBudget {
+    return this._budget;
   }
 
   /** Same as {@link RpcClient.close}: `await using client = new RpcClient(...)` closes it. */

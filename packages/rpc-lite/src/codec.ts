@@ -35,6 +35,12 @@ export class MessageCodec {
     int64AsType: 'auto' as 'number',
   });
   private readonly _range = { start: 0, end: 0 };
+  /**
+   * The code of the error response the latest {@link MessageCodec.encodeResult}
+   * made instead of the result (`HANDLER_ERROR`, `FRAME_TOO_LARGE`); set only
+   * then, so a caller that wants to know resets it first (tracing does).
+   */
+  resultFailure: string | null = null;
 
   /** @param maxFrameBytes - the largest message body this side sends (and reads). */
   constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
@@ -105,9 +111,11 @@ export class MessageCodec {
     try {
       bytes = this.encode([MessageType.RESPONSE, msgid, null, result]);
     } catch (err) {
+      this.resultFailure = RpcErrorCode.HANDLER_ERROR;
       return this.encodeError(msgid, RpcErrorCode.HANDLER_ERROR, `the result cannot be encoded as MessagePack: ${messageOf(err)}`);
     }
     if (bytes.length > this.maxFrameBytes) {
+      this.resultFailure = RpcErrorCode.FRAME_TOO_LARGE;
       return this.encodeError(
         msgid,
         RpcErrorCode.FRAME_TOO_LARGE,

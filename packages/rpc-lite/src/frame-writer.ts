@@ -5,6 +5,18 @@ export interface FrameSink {
   send(data: Uint8Array, n: number): Promise<number>;
 }
 
+/**
+ * Who counts the bytes of a writer that are not yet accepted by its socket
+ * (the client's `maxQueuedBytes`): told of each frame written and of the bytes
+ * that leave, accepted by a `send` or dropped. @internal
+ */
+export interface SendAccount {
+  /** `bytes` (header included) were queued. */
+  take(bytes: number): void;
+  /** `bytes` left the queue: a `send` accepted them, or they were dropped. */
+  release(bytes: number): void;
+}
+
 /** First size of a write buffer; allocated on the first write, not before. */
 const INITIAL_BUFFER_BYTES = 16 * 1024;
 /** Write buffers up to this size are kept for reuse; a larger one is dropped once sent. */
@@ -32,14 +44,18 @@ export class FrameWriter {
   private _sending = false;
   private _failed = false;
   private _drainWaiters: Array<() => void> = [];
+  /** Bytes handed to the pending `send` and not yet accepted (0 once dropped). */
+  private _sendingBytes = 0;
 
   /**
    * @param sink - where bytes go.
    * @param onFailure - called once when a `send` fails: the connection is broken.
+   * @param _account - told of the bytes queued and of those that leave; `null`: nobody counts.
    */
   constructor(
     private readonly _sink: FrameSink,
     private readonly _onFailure: () => void,
+    private readonly _account: SendAccount | null = null,
   ) {}
 
   /** Bytes queued and not yet handed to `send`. */
@@ -68,6 +84,7 @@ export class FrameWriter {
     if (buf === null || need > buf.length) buf = this._grow(need);
     writeFrameLength(buf, this._len, body.length);
     buf.set(body, this._len + FRAME_HEADER_BYTES);
+    if (this._account !== null) this._account.take(need - this._len);
     this._len = need;
     if (!this._scheduled && !this._sending) {
       this._scheduled = true;
@@ -86,8 +103,10 @@ export class FrameWriter {
   /** Drops whatever is queued: the connection is gone. */
   discard(): void {
     this._failed = true;
-    this._len = 0;
+    const dropped = this._len + this._sendingBytes;
+    this._len = this._sendingBytes = 0;
     this._buf = this._spare = null;
+    if (dropped > 0 && this._account !== null) this._account.release(dropped);
     this._wakeDrainWaiters();
   }
 
@@ -106,11 +125,17 @@ export class FrameWriter {
       this._buf = this._spare;
       this._spare = null;
       this._len = 0;
+      this._sendingBytes = n;
       let sent: number;
       try {
         sent = await this._sink.send(out, n);
       } catch {
         sent = -1;
+      }
+      if (sent === n && this._sendingBytes !== 0) {
+        // Accepted (unless discard() dropped them meanwhile and told the account already).
+        this._sendingBytes = 0;
+        if (this._account !== null) this._account.release(n);
       }
       if (sent !== n) {
         this._sending = false;

@@ -30,6 +30,14 @@
  */
 export { RpcClient } from './client';
 export { type RpcCallOptions, type RpcClientOptions } from './client-options';
+export {
+  RpcChannels,
+  type CallEndMessage,
+  type CallErrorMessage,
+  type CallStartMessage,
+  type RequestEndMessage,
+  type RequestStartMessage,
+} from './diagnostics';
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
 export { FrameDecoder, type FrameHandler } from './frame-decoder';
 export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './frame-header';
@@ -37,3 +45,11 @@ export { MessageType, type Message, type NotificationMessage, type RequestMessag
 export { type RpcContext, type RpcHandler } from './request-context';
 export { RpcServer } from './server';
 export { type RpcServerOptions } from './server-options';
+export {
+  type RpcImplementation,
+  type RpcImplementationMethod,
+  type RpcProxy,
+  type RpcProxyMethod,
+  type RpcProxyOptions,
+  type RpcProxyReservedName,
+} from './typed';

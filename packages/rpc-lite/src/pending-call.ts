@@ -1,10 +1,16 @@
 import type { PeerAddress } from './codec';
+import { callEnd, callError, callStart, callsTraced, type TraceStart } from './diagnostics';
 import { RpcError, RpcErrorCode } from './errors';
 
-/** Where a call waits for its answer: the connection it was sent on. @internal */
+/**
+ * Where a call waits: the connection it was sent on (for its answer), or the
+ * client's send queue (for room to be sent). @internal
+ */
 export interface CallHolder {
-  /** The call timed out or was aborted: its msgid is free, a late answer is dropped. */
+  /** The call timed out or was aborted: its msgid is free, a late answer is dropped; a call not sent yet never will be. */
   forget(call: PendingCall): void;
+  /** The message of the call's `TIMEOUT` while it is held here. */
+  timeoutMessage(method: string, timeoutMs: number): string;
 }
 
 function noop(): void {}
@@ -43,6 +49,8 @@ export class PendingCall {
   private _settled = false;
   private _timer: NodeJS.Timeout | null = null;
   private _signal: AbortSignal | null = null;
+  /** `null`: not traced (nobody listened when it started); decided once, at the start. */
+  private _trace: TraceStart | null = null;
 
   /**
    * Starts the call's clock: a call whose `signal` is aborted already is
@@ -62,6 +70,7 @@ export class PendingCall {
     this.promise = new Promise(callExecutor);
     this._resolve = givenResolve;
     this._reject = givenReject;
+    if (callsTraced()) this._traceStart();
     if (signal !== undefined) {
       if (signal.aborted) {
         this.fail(this._error(RpcErrorCode.ABORTED, `call of "${method}" was aborted before it was sent`, signal.reason));
@@ -78,20 +87,34 @@ export class PendingCall {
     return this._settled;
   }
 
+  /** Whether the call is traced (someone listened on a call channel when it started). */
+  get traced(): boolean {
+    return this._trace !== null;
+  }
+
   /** The request went out on `holder` as `msgid`. */
   sentOn(holder: CallHolder, msgid: number): void {
     this.holder = holder;
     this.msgid = msgid;
   }
 
+  /** The request waits in the send queue, as `holder`, for room to be sent. */
+  waitIn(holder: CallHolder): void {
+    this.holder = holder;
+  }
+
   /** Resolves the call with its result (no-op once settled). */
   resolve(value: unknown): void {
-    if (this._finish()) this._resolve(value);
+    if (!this._finish()) return;
+    if (this._trace !== null) this._traceEnd(this._trace, null);
+    this._resolve(value);
   }
 
   /** Rejects the call (no-op once settled). */
   fail(err: RpcError): void {
-    if (this._finish()) this._reject(err);
+    if (!this._finish()) return;
+    if (this._trace !== null) this._traceEnd(this._trace, err);
+    this._reject(err);
   }
 
   /** The signal fired (the call is its abort listener). */
@@ -104,9 +127,11 @@ export class PendingCall {
   /** @internal The time limit passed. */
   _timedOut(): void {
     this._timer = null;
-    this.holder?.forget(this);
-    const waited = this.holder === null ? 'got no connection' : 'got no response';
-    this.fail(this._error(RpcErrorCode.TIMEOUT, `call of "${this.method}" ${waited} within ${this._timeoutMs} ms`));
+    const holder = this.holder;
+    holder?.forget(this);
+    const message =
+      holder === null ? `call of "${this.method}" got no connection within ${this._timeoutMs} ms` : holder.timeoutMessage(this.method, this._timeoutMs);
+    this.fail(this._error(RpcErrorCode.TIMEOUT, message));
   }
 
   /** Marks it settled and lets go of its timer and listener; `false` if it was settled already. */
@@ -122,6 +147,24 @@ export class PendingCall {
       this._signal = null;
     }
     return true;
+  }
+
+  private _traceStart(): void {
+    this._trace = { startedAt: performance.now() };
+    if (callStart.hasSubscribers) {
+      callStart.publish({ call: this.promise, method: this.method, address: this._where.address ?? '', port: this._where.port ?? 0 });
+    }
+  }
+
+  private _traceEnd(trace: TraceStart, err: RpcError | null): void {
+    const durationMs = performance.now() - trace.startedAt;
+    const address = this._where.address ?? '';
+    const port = this._where.port ?? 0;
+    if (err === null) {
+      if (callEnd.hasSubscribers) callEnd.publish({ call: this.promise, method: this.method, address, port, durationMs });
+    } else if (callError.hasSubscribers) {
+      callError.publish({ call: this.promise, method: this.method, address, port, durationMs, code: err.code, remote: err.remote, error: err });
+    }
   }
 
   private _error(code: string, message: string, cause?: unknown): RpcError {

@@ -1,3 +1,5 @@
+import type { TraceStart } from './diagnostics';
+
 /** What a handler learns about the message it serves. */
 export interface RpcContext {
   /** The method called. */
@@ -27,6 +29,8 @@ export interface SignalWatch {
 export class RequestContext implements RpcContext {
   /** Made when a handler first reads `signal`. */
   private _abort: AbortController | null = null;
+  /** `null`: not traced (nobody listened when it started). */
+  trace: TraceStart | null = null;
 
   constructor(
     private readonly _watch: SignalWatch,

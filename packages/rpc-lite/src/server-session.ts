@@ -1,11 +1,12 @@
 import type { Connection } from '@proj/tcp';
 import { toWireError, type MessageCodec } from './codec';
+import { requestEnd, requestStart, requestsTraced } from './diagnostics';
 import { BadMessageError, RpcError, RpcErrorCode } from './errors';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
 import { InFlight } from './in-flight';
 import { MessageType } from './message';
-import { RequestContext, type RpcHandler } from './request-context';
+import { RequestContext, type RpcHandler, type SignalWatch } from './request-context';
 import type { SlabPool } from './slab-pool';
 
 /** What a session needs of its server. @internal */
@@ -21,6 +22,11 @@ export interface SessionHost {
   /** A failure of the application nobody else hears of (a failed notification handler): `onError`, else a warning. */
   warn(err: RpcError, peer: string): void;
 }
+
+/** The signal watch of a traced request that is not run: its signal, if read, is aborted at once. */
+const NOT_RUN: SignalWatch = {
+  watch: (ctx) => ctx.abort(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `"${ctx.method}" was not run`, { method: ctx.method })),
+};
 
 /**
  * One client connection on the server: reads its frames (the shared
@@ -122,7 +128,14 @@ export class ServerSession {
       this._writer.write(this._host.codec.encodeError(bad.msgid, RpcErrorCode.BAD_MESSAGE, bad.message));
       return true;
     }
-    if (this._draining) return true; // not served: the client sees CONNECTION_CLOSED and may retry
+    if (this._draining) {
+      // Not served: the client sees CONNECTION_CLOSED and may retry.
+      if (requestsTraced()) {
+        if (message[0] === MessageType.REQUEST) this._traceNotRun(message[1], message[2], RpcErrorCode.CONNECTION_CLOSED);
+        else if (message[0] === MessageType.NOTIFICATION) this._traceNotRun(null, message[1], RpcErrorCode.CONNECTION_CLOSED);
+      }
+      return true;
+    }
     switch (message[0]) {
       case MessageType.REQUEST:
         this._serve(message[1], message[2], message[3]);
@@ -141,8 +154,13 @@ export class ServerSession {
   private _serve(msgid: number | null, method: string, params: unknown): void {
     const fn = this._host.lookup(method);
     if (fn !== undefined) {
-      this._inFlight.run(fn, params, new RequestContext(this._inFlight, method, msgid, this.peer));
-    } else if (msgid !== null) {
+      const ctx = new RequestContext(this._inFlight, method, msgid, this.peer);
+      if (requestsTraced()) this._traceStart(ctx);
+      this._inFlight.run(fn, params, ctx);
+      return;
+    }
+    if (requestsTraced()) this._traceNotRun(msgid, method, RpcErrorCode.METHOD_NOT_FOUND);
+    if (msgid !== null) {
       this._writer.write(this._host.codec.encodeError(msgid, RpcErrorCode.METHOD_NOT_FOUND, `no handler for method "${method}"`));
     } else {
       const err = new RpcError(RpcErrorCode.METHOD_NOT_FOUND, `notification for method "${method}", which has no handler`, { method });
@@ -152,6 +170,10 @@ export class ServerSession {
 
   /** A handler is done: a request's answer is queued; a notification's failure is told. */
   private _answer(ctx: RequestContext, ok: boolean, value: unknown): void {
+    if (ctx.trace !== null) {
+      this._answerTraced(ctx, ok, value);
+      return;
+    }
     const msgid = ctx.msgid;
     if (msgid === null) {
       if (ok) return;
@@ -163,6 +185,40 @@ export class ServerSession {
     if (this._closed) return;
     const codec = this._host.codec;
     this._writer.write(ok ? codec.encodeResult(msgid, value) : codec.encodeThrown(msgid, value));
+  }
+
+  /** {@link ServerSession._answer} for a traced request: the same, and its end published with the code the caller is sent. */
+  private _answerTraced(ctx: RequestContext, ok: boolean, value: unknown): void {
+    const trace = ctx.trace!;
+    ctx.trace = null;
+    let code = ok ? null : toWireError(value).code;
+    const codec = this._host.codec;
+    if (ok && ctx.msgid !== null && !this._closed) {
+      codec.resultFailure = null;
+      this._writer.write(codec.encodeResult(ctx.msgid, value));
+      code = codec.resultFailure;
+    } else {
+      this._answer(ctx, ok, value);
+    }
+    if (requestEnd.hasSubscribers) {
+      requestEnd.publish({ request: ctx, method: ctx.method, peer: this.peer, durationMs: performance.now() - trace.startedAt, ok: code === null, code });
+    }
+  }
+
+  private _traceStart(ctx: RequestContext): void {
+    ctx.trace = { startedAt: performance.now() };
+    if (requestStart.hasSubscribers) requestStart.publish({ request: ctx, method: ctx.method, peer: this.peer });
+  }
+
+  /** A request (`msgid` a number) or notification that is not run (`code`: why): its start and end, traced together. */
+  private _traceNotRun(msgid: number | null, method: string, code: string): void {
+    const ctx = new RequestContext(NOT_RUN, method, msgid, this.peer);
+    this._traceStart(ctx);
+    const startedAt = ctx.trace!.startedAt;
+    ctx.trace = null;
+    if (requestEnd.hasSubscribers) {
+      requestEnd.publish({ request: ctx, method: ctx.method, peer: this.peer, durationMs: performance.now() - startedAt, ok: false, code });
+    }
   }
 
   /** Waits until a handler finishes and the write backlog is under its bound. */

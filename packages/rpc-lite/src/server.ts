@@ -6,6 +6,7 @@ import type { RpcHandler } from './request-context';
 import { ServerSession } from './server-session';
 import { serverConfig, type RpcServerOptions } from './server-options';
 import { SlabPool } from './slab-pool';
+import { implementationHandlers, type RpcImplementation } from './typed';
 
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -65,6 +66,36 @@ export class RpcServer implements AsyncDisposable {
     if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`the handler of "${method}" must be a function`);
     this._methods.set(method, fn as RpcHandler);
+    return this;
+  }
+
+  /**
+   * Serves every method of `impl` under its own name: `handle(name, (params) =>
+   * impl[name](...params))` with `this` bound to `impl`. Its methods are its own
+   * enumerable function properties and the methods of its prototype chain up to
+   * `Object.prototype` (a class instance's methods; `constructor` is not one),
+   * taken as they are now. The caller gets the result, or the error the method
+   * threw, as with {@link RpcServer.handle} (a method does not see the
+   * `RpcContext`). Params that are not an array (msgpack-rpc sends the
+   * arguments as one) fail the call with `BAD_MESSAGE` (`remote` `true` for the
+   * caller); the arguments themselves are not checked.
+   *
+   * @example
+   * ```ts
+   * interface Api { add(a: number, b: number): number }
+   * server.implement<Api>({ add: (a, b) => a + b }); // a caller: await client.proxy<Api>().add(2, 3)
+   * ```
+   * @typeParam Api - the interface `impl` is checked against when given
+   *   (`implement<Api>(impl)`): each of its methods, sync or async.
+   * @typeParam Impl - the type of `impl`; not to be given (it stands apart from
+   *   `Api` so that `implement(impl)` with no type argument infers nothing
+   *   from `impl` and checks nothing, as with a class that has private members).
+   * @param impl - an object (a class instance, a plain object) with at least one method.
+   * @returns this, for chaining.
+   * @throws TypeError when `impl` is not an object (a function or an array is not one here) or has no method.
+   */
+  implement<Api extends object, Impl extends RpcImplementation<Api> & object = RpcImplementation<Api> & object>(impl: Impl): this {
+    for (const [method, fn] of implementationHandlers(impl)) this.handle(method, fn);
     return this;
   }
 

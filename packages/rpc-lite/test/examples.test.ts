@@ -1,8 +1,9 @@
-// The README's example is examples/quick-start.ts, word for word: this runs it
-// and checks that the README still shows it as it is.
+// The README's examples are examples/quick-start.ts and examples/typed-api.ts, word for word: this runs them
+// and checks that the README still shows them as they are.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { quickStart } from '../examples/quick-start';
+import { typedApi } from '../examples/typed-api';
 import { guardLeaks } from './helpers';
 
 guardLeaks();
@@ -23,5 +24,17 @@ test('the quick start prints what its comments say', async () => {
 test('the README shows the quick start as it is', () => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const example = readFileSync(path.join(root, 'examples', 'quick-start.ts'), 'utf8').trim();
+  expect(readme).toContain('```ts\n' + example + '\n```');
+});
+
+test('the typed API example prints what its comments say', async () => {
+  const lines: string[] = [];
+  await typedApi((line) => lines.push(line));
+  expect(lines).toEqual(['add: 5', 'divide: 0.25', 'divide by 0: E_DIVIDE_BY_ZERO, remote true', 'slowEcho: TIMEOUT, remote false']);
+});
+
+test('the README shows the typed API example as it is', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const example = readFileSync(path.join(root, 'examples', 'typed-api.ts'), 'utf8').trim();
   expect(readme).toContain('```ts\n' + example + '\n```');
 });
