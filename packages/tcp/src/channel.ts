@@ -3,9 +3,9 @@ import { type WaitOptions, checkBuffer, checkRecvArgs, delimiterBytes, describe,
 import { ByteQueue, copyBytes } from './byte-queue';
 import { type CloseHow, type ConnectionSide, connectionClose, connectionOpen } from './diagnostics';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
-import { fdOf, writableHandleOf } from './node-internals';
+import { fdOf, readTlsThroughOnread, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
-import { bindSocket, unbindSocket } from './socket-events';
+import { CHANNEL_ONREAD, bindSocket, unbindSocket } from './socket-events';
 import { makeReadable, makeWritable } from './web-streams';
 import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { FAILED, PENDING, SocketWriter, WRITTEN } from './socket-writer';
@@ -462,6 +462,8 @@ export abstract class Channel implements AsyncDisposable {
     this._dead = false;
     this._paused = false;
     this._sockFailed = false;
+    // A TLS socket reads through the same onread callback where Node allows it.
+    if (!viaOnread && sock !== raw) viaOnread = readTlsThroughOnread(sock, CHANNEL_ONREAD);
     this._viaOnread = viaOnread;
     this._bytesRead = this._bytesWritten = 0;
     this._writer = new SocketWriter(sock, this, viaOnread ? writableHandleOf(sock) : null);

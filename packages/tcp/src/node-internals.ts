@@ -1,7 +1,7 @@
 /**
  * Every use of Node.js internals in this package, behind one switch.
  *
- * Two fast paths need things Node does not promise:
+ * Three fast paths need things Node does not promise:
  *
  * - **Direct writes**: `send` on a plain TCP socket writes straight to the
  *   socket's handle (`socket._handle.writeBuffer`) with a `WriteWrap` request
@@ -10,13 +10,18 @@
  * - **Accepting into `onread`**: `net.Server` cannot give its sockets the
  *   public `onread` option, so an accepted (paused) socket's handle
  *   (`socket._handle`) moves to a new `net.Socket({ handle, onread })`.
+ * - **TLS through `onread`**: a TLS socket gets what `net.Socket` keeps of an
+ *   `onread` option (in its `kBuffer`/`kBufferCb` symbol properties, found by
+ *   making a socket with that option) and its TLS handle reads into the
+ *   shared buffer (`useUserBuffer`), as `tls.connect({ onread })` does for a
+ *   TLS socket that makes its own TCP socket.
  *
- * Both are feature-detected when this module loads, and both are off when the
+ * All are feature-detected when this module loads, and all are off when the
  * environment variable `PROJ_TCP_NO_INTERNALS=1` is set, or where reaching
  * them would print something: under `--pending-deprecation` (where
  * `process.binding` warns, DEP0111) and under the permission model (where it
  * throws). Off, the package uses only public API: `socket.write`, and
- * `'data'` events on accepted sockets. Every guarantee holds on both paths;
+ * `'data'` events on accepted and TLS sockets. Every guarantee holds on both paths;
  * {@link fastPaths} tells which one is in use.
  *
  * Outside the switch, `socket()` reads a socket's file descriptor from its
@@ -38,6 +43,8 @@ export interface FastPaths {
   readonly directWrite: boolean;
   /** Accepted plain TCP sockets read through `onread` into a shared buffer. */
   readonly onreadAccept: boolean;
+  /** TLS sockets (both sides) decrypt straight into that shared buffer, through `onread` too. */
+  readonly tlsOnread: boolean;
   /** Why the fast paths are off, or `''` when they are on. */
   readonly reason: string;
 }
@@ -95,22 +102,60 @@ function loadStreamWrap(): StreamWrapBinding | null {
   }
 }
 
+/** Where `net.Socket` keeps its `onread` option: the symbols of its buffer and its callback. */
+interface OnreadSlots {
+  buffer: symbol;
+  callback: symbol;
+}
+
+/**
+ * Finds the slots by making a socket with `onread` (no handle, nothing opened)
+ * and looking for the symbol properties that hold exactly what was given.
+ */
+function findOnreadSlots(): OnreadSlots | null {
+  try {
+    const buffer = Buffer.alloc(1);
+    const callback = (): boolean => true;
+    const probe = new net.Socket({ onread: { buffer, callback } } as net.SocketConstructorOpts) as unknown as Record<symbol, unknown>;
+    let bufferSlot: symbol | undefined;
+    let callbackSlot: symbol | undefined;
+    for (const key of Object.getOwnPropertySymbols(probe)) {
+      if (key.description === 'kBuffer' && probe[key] === buffer) bufferSlot = key;
+      else if (key.description === 'kBufferCb' && probe[key] === callback) callbackSlot = key;
+    }
+    (probe as unknown as net.Socket).destroy();
+    return bufferSlot !== undefined && callbackSlot !== undefined ? { buffer: bufferSlot, callback: callbackSlot } : null;
+  } catch {
+    return null;
+  }
+}
+
+
 const reason = whyOff();
 const streamWrap = reason === '' ? loadStreamWrap() : null;
+const onreadSlots = reason === '' ? findOnreadSlots() : null;
 const status: FastPaths = Object.freeze({
   directWrite: streamWrap !== null,
   onreadAccept: reason === '',
-  reason: reason !== '' ? reason : streamWrap === null ? 'the stream_wrap binding has no WriteWrap' : '',
+  tlsOnread: onreadSlots !== null,
+  reason:
+    reason !== ''
+      ? reason
+      : streamWrap === null
+        ? 'the stream_wrap binding has no WriteWrap'
+        : onreadSlots === null
+          ? 'net.Socket keeps its onread option where it was not found'
+          : '',
 });
 
 /**
- * Which fast paths this process uses. Both are on wherever Node has what they
+ * Which fast paths this process uses. All are on wherever Node has what they
  * need, unless `PROJ_TCP_NO_INTERNALS=1` is set.
  *
  * @example
  * ```ts
  * import { fastPaths } from '@proj/tcp';
- * console.log(fastPaths()); // { directWrite: true, onreadAccept: true, reason: '' }
+ * console.log(fastPaths()); // { directWrite: true, onreadAccept: true, tlsOnread: true, reason: '' }
  * ```
  */
 export function fastPaths(): FastPaths {
@@ -119,7 +164,9 @@ export function fastPaths(): FastPaths {
 
 /** The handle of a plain TCP socket that direct writes can use, or `null` (off, TLS, not connected). @internal */
 export function writableHandleOf(sock: net.Socket): WritableHandle | null {
-  if (streamWrap === null) return null;
+  // Not TLS: its handle takes these writes too, but a large one in progress when
+  // the TCP socket under it is reset was seen never to complete (Node 20).
+  if (streamWrap === null || (sock as { encrypted?: boolean }).encrypted === true) return null;
   const handle = (sock as SocketWithHandle)._handle;
   return handle && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function'
     ? (handle as unknown as WritableHandle)
@@ -158,6 +205,29 @@ export function adoptWithOnread(sock: net.Socket, onread: net.OnReadOpts): net.S
   old._handle = null;
   old.destroy();
   return new net.Socket({ handle, allowHalfOpen: true, onread } as net.SocketConstructorOpts);
+}
+
+/**
+ * Makes a connected TLS socket deliver its plaintext through `onread`, as a
+ * plain socket made with that option does: the TLS layer decrypts straight
+ * into `onread.buffer` (its `useUserBuffer`) and `net.Socket`'s own read
+ * callback hands the bytes to `onread.callback`, with no chunk allocated per
+ * record and no readable-stream step; EOF, errors, `pause()`/`resume()` and
+ * timeouts keep their usual paths. Returns `false`, changing nothing, when the
+ * fast path is off, the socket is not what this expects, or plaintext is
+ * already waiting in its stream (that socket then reads through `'data'`).
+ * @internal
+ */
+export function readTlsThroughOnread(sock: net.Socket, onread: net.OnReadOpts): boolean {
+  const slots = onreadSlots;
+  const handle = (sock as SocketWithHandle)._handle as { useUserBuffer?: (buf: unknown) => void } | null | undefined;
+  if (slots === null || !handle || typeof handle.useUserBuffer !== 'function' || sock.readableLength > 0) return false;
+  const target = sock as unknown as Record<symbol, unknown>;
+  target[slots.buffer] = onread.buffer;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept as net.Socket keeps it, which calls it with the socket as `this`
+  target[slots.callback] = onread.callback;
+  handle.useUserBuffer(onread.buffer);
+  return true;
 }
 
 /** The operating system's file descriptor of a TCP socket, or `-1`. @internal */

@@ -6,10 +6,14 @@
  * on stderr. Child processes import the built package as a consumer does.
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import type * as net from 'node:net';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Client, NO_INTERNALS_ENV, fastPaths } from '../src';
+import { readTlsThroughOnread } from '../src/node-internals';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { guardLeaks, pair } from './helpers';
 
@@ -36,10 +40,10 @@ afterAll(() => certs.cleanup());
 describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?? ''}, Node ${process.versions.node})`, () => {
   test('fastPaths() reports the paths in use and why the others are off', () => {
     if (internalsOff) {
-      expect(fastPaths()).toEqual({ directWrite: false, onreadAccept: false, reason: `${NO_INTERNALS_ENV}=1` });
+      expect(fastPaths()).toEqual({ directWrite: false, onreadAccept: false, tlsOnread: false, reason: `${NO_INTERNALS_ENV}=1` });
     } else {
       // Every Node line we support has the internals: their absence is a regression to look into.
-      expect(fastPaths()).toEqual({ directWrite: true, onreadAccept: true, reason: '' });
+      expect(fastPaths()).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, reason: '' });
     }
   });
 
@@ -63,10 +67,71 @@ describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?
     }
   });
 
-  test('TLS uses neither: its bytes go through the TLS socket', async () => {
-    const p = await pair({ name: 'Connection over TLS', side: 'Connection', tls: true }, certs);
+  test.each(['Connection', 'Client'] as const)(
+    'a TLS %s reads through onread (when the paths are on) and writes through the TLS socket',
+    async (side) => {
+      const p = await pair({ name: `${side} over TLS`, side, tls: true }, certs);
+      try {
+        expect(p.ours._fastPathsInUse()).toEqual({ directWrite: false, onread: !internalsOff });
+        // Bytes both ways, through the path in use.
+        const data = Buffer.alloc(300_000, 7);
+        const got = Buffer.alloc(data.length);
+        // The peer echoes; ours sends and reads back at once (full duplex).
+        p.peer.on('data', (chunk: Buffer) => p.peer.write(chunk));
+        const [sent, read] = await Promise.all([p.ours.send(data, data.length, 5000), p.ours.recvn(got, got.length, 5000)]);
+        expect([sent, read]).toEqual([data.length, data.length]);
+        expect(got.equals(data)).toBe(true);
+      } finally {
+        await p.close();
+      }
+    },
+  );
+});
+
+describe('readTlsThroughOnread', () => {
+  /** A connected raw TLS pair (no code of ours); `serverSays` is written by the server once the handshake is done. */
+  async function rawTlsPair(serverSays: string): Promise<{ client: tls.TLSSocket; close(): Promise<void> }> {
+    const server = tls.createServer({ key: certs.key, cert: certs.cert }, (sock) => {
+      sock.on('error', () => {});
+      sock.end(serverSays);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: certs.cert, servername: 'localhost' });
+    await once(client, 'secureConnect');
+    return {
+      client,
+      async close() {
+        client.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  test('a TLS socket with nothing waiting delivers its plaintext to the onread callback, then its end', async () => {
+    if (internalsOff) return expect(fastPaths().tlsOnread).toBe(false);
+    const p = await rawTlsPair('hello over onread');
     try {
-      expect(p.ours._fastPathsInUse()).toEqual({ directWrite: false, onread: false });
+      const chunks: string[] = [];
+      const buffer = Buffer.alloc(64 * 1024);
+      expect(readTlsThroughOnread(p.client, { buffer, callback: (n, buf) => (chunks.push(Buffer.from(buf.buffer, buf.byteOffset, n).toString('latin1')), true) })).toBe(true);
+      p.client.resume();
+      await once(p.client, 'end');
+      expect(chunks.join('')).toBe('hello over onread');
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('a TLS socket with plaintext already waiting in its stream is left as it is (it goes on with data events)', async () => {
+    const p = await rawTlsPair('already here');
+    try {
+      // A 'readable' listener lets the bytes gather in the stream without consuming them.
+      p.client.on('readable', () => {});
+      while (p.client.readableLength === 0) await once(p.client, 'readable');
+      const callback = jest.fn(() => true);
+      expect(readTlsThroughOnread(p.client, { buffer: Buffer.alloc(1024), callback })).toBe(false);
+      expect((p.client.read() as Buffer).toString()).toBe('already here');
+      expect(callback).not.toHaveBeenCalled();
     } finally {
       await p.close();
     }
@@ -107,19 +172,19 @@ describe('a consumer process', () => {
   test('by default: the fast paths are on, a ping-pong works, nothing is printed', async () => {
     const { out, stderr } = await child([], {}, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toEqual({ directWrite: true, onreadAccept: true, reason: '', reply: 'pong' });
+    expect(out).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, reason: '', reply: 'pong' });
   });
 
   test(`${NO_INTERNALS_ENV}=1: the portable path, the same ping-pong`, async () => {
     const { out, stderr } = await child([], { [NO_INTERNALS_ENV]: '1' }, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toEqual({ directWrite: false, onreadAccept: false, reason: `${NO_INTERNALS_ENV}=1`, reply: 'pong' });
+    expect(out).toEqual({ directWrite: false, onreadAccept: false, tlsOnread: false, reason: `${NO_INTERNALS_ENV}=1`, reply: 'pong' });
   });
 
   test('--pending-deprecation: no DEP0111 warning (the paths turn off instead), the same ping-pong', async () => {
     const { out, stderr } = await child(['--pending-deprecation'], {}, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, reply: 'pong' });
+    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false, reply: 'pong' });
     expect(out.reason).toContain('--pending-deprecation');
   });
 
@@ -132,7 +197,7 @@ describe('a consumer process', () => {
     );
     // Node 20 announces its experimental permission model itself; nothing else may appear.
     expect(stderr.split('\n').filter((l) => l !== '' && !/ExperimentalWarning|--trace-warnings/.test(l))).toEqual([]);
-    expect(out).toMatchObject({ directWrite: false, onreadAccept: false });
+    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false });
     expect(out.reason).toContain('permission');
   });
 });
