@@ -21,6 +21,8 @@ import { type Load, oursLoad, rawLoad, sleep } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
+/** BENCH_SECTIONS: a comma-separated subset of `server,client,c,tls-server,tls-client` (default: all). */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tls-server,tls-client').split(','));
 
 const ROWS: Array<{ name: string; load: Load }> = [
   { name: '64 conns x 8 B ping-pong', load: { conns: 64, size: 8, window: 1 } },
@@ -66,24 +68,33 @@ async function main(): Promise<void> {
     const cBuilt = buildC();
     // Server side: a load generator in C where gcc is, so that the load is not the bottleneck.
     const serverLoad = cBuilt ? cLoad : rawLoad;
-    console.log(`Server side (same ${cBuilt ? 'C' : 'raw node:net'} load generator; echo server ours vs raw net)`);
-    for (const row of ROWS) {
-      await compare(row.name, row.load, serverCpu, (ms) => serverLoad(ports.ours, row.load, ms), (ms) => serverLoad(ports.raw, row.load, ms));
+    if (SECTIONS.has('server')) {
+      console.log(`Server side (same ${cBuilt ? 'C' : 'raw node:net'} load generator; echo server ours vs raw net)`);
+      for (const row of ROWS) {
+        await compare(row.name, row.load, serverCpu, (ms) => serverLoad(ports.ours, row.load, ms), (ms) => serverLoad(ports.raw, row.load, ms));
+      }
     }
-    console.log('\nClient side (same raw echo server; our Client vs raw net.Socket)');
-    for (const row of ROWS) {
-      await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
+    if (SECTIONS.has('client')) {
+      console.log('\nClient side (same raw echo server; our Client vs raw net.Socket)');
+      for (const row of ROWS) {
+        await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
+      }
     }
-    if (cBuilt) await againstC(ports.ours, serverCpu);
-    console.log('\nTLS, server side (same raw tls.connect load; echo server ours vs raw node:tls)');
-    for (const row of ROWS) {
-      const load = { ...row.load, tls: cert.cert };
-      await compare(row.name, load, serverCpu, (ms) => rawLoad(ports.oursTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
+    if (cBuilt && SECTIONS.has('c')) await againstC(ports.ours, serverCpu);
+    if (SECTIONS.has('tls-server')) {
+      const tlsLoad = cBuilt && buildTlsLoad() ? cLoad : rawLoad;
+      console.log(`\nTLS, server side (same ${tlsLoad === cLoad ? 'C (OpenSSL)' : 'raw tls.connect'} load; echo server ours vs raw node:tls)`);
+      for (const row of ROWS) {
+        const load = { ...row.load, tls: cert.cert };
+        await compare(row.name, load, serverCpu, (ms) => tlsLoad(ports.oursTls, load, ms), (ms) => tlsLoad(ports.rawTls, load, ms));
+      }
     }
-    console.log('\nTLS, client side (same raw node:tls echo server; our TLS Client vs raw tls.connect)');
-    for (const row of ROWS) {
-      const load = { ...row.load, tls: cert.cert };
-      await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
+    if (SECTIONS.has('tls-client')) {
+      console.log('\nTLS, client side (same raw node:tls echo server; our TLS Client vs raw tls.connect)');
+      for (const row of ROWS) {
+        const load = { ...row.load, tls: cert.cert };
+        await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
+      }
     }
   } finally {
     child.stdin.end();
@@ -156,9 +167,7 @@ const C_DIR = join(__dirname, '..', 'bench', 'c');
 /** Compiles the C echo server and load generator with gcc; false where there is no gcc. */
 function buildC(): boolean {
   for (const name of ['epoll-echo', 'load']) {
-    // Named apart from the compiled .js files: require('./load') would find a file called "load" first.
-    const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, `c-${name}`), join(C_DIR, `${name}.c`)], { stdio: 'inherit' });
-    if (built.error || built.status !== 0) {
+    if (!compileC(name, [])) {
       console.log('(no gcc: the C load generator and the C echo server are skipped)');
       return false;
     }
@@ -166,9 +175,22 @@ function buildC(): boolean {
   return true;
 }
 
+/** Compiles the C TLS load generator (gcc and OpenSSL's headers); false where it cannot be built. */
+function buildTlsLoad(): boolean {
+  if (compileC('tls-load', ['-lssl', '-lcrypto'])) return true;
+  console.log('(no OpenSSL headers: the TLS server rows are driven by a node:tls load, which may be their bottleneck)');
+  return false;
+}
+
+function compileC(name: string, libs: string[]): boolean {
+  // Named apart from the compiled .js files: require('./load') would find a file called "load" first.
+  const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, `c-${name}`), join(C_DIR, `${name}.c`), ...libs], { stdio: 'inherit' });
+  return !built.error && built.status === 0;
+}
+
 /** Runs `load` against `port` for `ms` with the C load generator; returns messages echoed back. */
 async function cLoad(port: number, load: Load, ms: number): Promise<number> {
-  const child = spawn(join(__dirname, 'c-load'), [port, load.conns, load.size, load.window, ms].map(String), {
+  const child = spawn(join(__dirname, load.tls ? 'c-tls-load' : 'c-load'), [port, load.conns, load.size, load.window, ms].map(String), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

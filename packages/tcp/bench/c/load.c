@@ -5,6 +5,11 @@
  * Opens CONNS connections to 127.0.0.1:PORT, keeps WINDOW messages of SIZE
  * bytes in flight on each (1 = ping-pong), and after MS milliseconds prints
  * the number of messages echoed back in full. Built at bench time with gcc.
+ *
+ * Usage for a request/response protocol: load PORT CONNS REQUEST_HEX
+ * RESPONSE_SIZE WINDOW MS sends the bytes REQUEST_HEX as each message and
+ * counts one answer per RESPONSE_SIZE bytes received (every answer the same
+ * size, e.g. an RPC echo whose requests all carry the same id).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +27,7 @@
 struct conn {
   int fd;
   long pending_out; /* bytes still to write */
+  long out_at;      /* where the next write starts in the message */
   long got;         /* bytes received towards the current message */
 };
 
@@ -32,14 +38,27 @@ static long long now_ms(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: load PORT CONNS SIZE WINDOW MS\n");
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: load PORT CONNS SIZE WINDOW MS\n   or: load PORT CONNS REQUEST_HEX RESPONSE_SIZE WINDOW MS\n");
     return 2;
   }
-  int port = atoi(argv[1]), conns = atoi(argv[2]), window = atoi(argv[4]);
-  long size = atol(argv[3]);
-  long long ms = atoll(argv[5]);
-  char *out = calloc(1, size), *in = malloc(65536);
+  int framed = argc == 7, port = atoi(argv[1]), conns = atoi(argv[2]), window = atoi(argv[framed ? 5 : 4]);
+  long size, answer;
+  long long ms = atoll(argv[framed ? 6 : 5]);
+  char *out, *in = malloc(65536);
+  if (framed) {
+    size = (long)strlen(argv[3]) / 2;
+    answer = atol(argv[4]);
+    out = malloc(size);
+    for (long i = 0; i < size; i++) sscanf(argv[3] + 2 * i, "%2hhx", (unsigned char *)out + i);
+  } else {
+    size = answer = atol(argv[3]);
+    out = calloc(1, size);
+  }
+  if (size <= 0 || answer <= 0) {
+    fprintf(stderr, "load: empty message\n");
+    return 2;
+  }
   struct conn *cs = calloc(conns, sizeof *cs);
   int ep = epoll_create1(0), one = 1;
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -67,17 +86,19 @@ int main(int argc, char **argv) {
         ssize_t r = read(c->fd, in, 65536);
         if (r <= 0) break;
         c->got += r;
-        while (c->got >= size) {
-          c->got -= size;
+        while (c->got >= answer) {
+          c->got -= answer;
           count++;
           c->pending_out += size;
         }
       }
       while (c->pending_out > 0) {
-        long chunk = c->pending_out < size ? c->pending_out : size;
-        ssize_t w = write(c->fd, out, chunk);
+        long chunk = size - c->out_at;
+        if (chunk > c->pending_out) chunk = c->pending_out;
+        ssize_t w = write(c->fd, out + c->out_at, chunk);
         if (w <= 0) break;
         c->pending_out -= w;
+        c->out_at = (c->out_at + w) % size;
       }
     }
   }
