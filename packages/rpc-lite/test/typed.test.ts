@@ -239,7 +239,8 @@ describe('the proxy object', () => {
     expect(JSON.stringify({ api })).toBe('{"api":{}}');
     expect(String(api as unknown)).toBe('[object Object]');
     expect(`${api as unknown as string}`).toBe('[object Object]');
-    expect(util.inspect(api)).toBe('{}');
+    // Node 26 shows the proxy as such ("Proxy({})"); earlier lines show its target.
+    expect(util.inspect(api)).toMatch(/^(\{\}|Proxy\(\{\}\))$/);
     expect(Object.keys(api)).toEqual([]);
     expect(loose.constructor).toBe(Object);
     expect(Object.prototype.hasOwnProperty.call(api, 'add')).toBe(false);
