@@ -30,6 +30,15 @@ export class ByteQueue {
    * Returns `n`.
    */
   read(dst: Uint8Array, n: number): number {
+    const head = this.ring[this.head];
+    const offset = this.offset;
+    if (this.count > 0 && n < head.length - offset) {
+      // Within the head chunk, which stays: the common case of short messages.
+      copyBytes(head, offset, dst, 0, n);
+      this.offset = offset + n;
+      this.length -= n;
+      return n;
+    }
     const ring = this.ring;
     const mask = ring.length - 1;
     let copied = 0;
@@ -63,6 +72,18 @@ export class ByteQueue {
     const lastStart = end - dlen;
     if (from > lastStart) return -1;
     const first = delim[0];
+    if (dlen === 1) {
+      // A single byte found in the head chunk: the common case of line protocols.
+      const head = this.ring[this.head];
+      const inHead = head.length - this.offset;
+      if (from < inHead) {
+        const k = head.indexOf(first, this.offset + from);
+        if (k !== -1 && k - this.offset <= lastStart) return k - this.offset;
+        if (end <= inHead) return -1;
+        // Not in the head chunk: the loop below goes on from the next one.
+        from = inHead;
+      }
+    }
     const ring = this.ring;
     const mask = ring.length - 1;
     // `base`: the offset of the current chunk's byte 0 (the head chunk's bytes before `offset` are gone).
@@ -128,7 +149,7 @@ const EMPTY = Buffer.alloc(0);
  * `Buffer#copy`/`set`, which first make a view object. @internal
  */
 export function copyBytes(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, len: number): void {
-  if (len <= 32) {
+  if (len <= 48) {
     for (let i = 0; i < len; i++) dst[dstStart + i] = src[srcStart + i];
   } else if (srcStart === 0 && len === src.length) {
     dst.set(src, dstStart);

@@ -19,6 +19,20 @@ export const DEFAULT_MAX_READ_BUFFER_BYTES = 256 * 1024;
 const RESOLVED_0 = Promise.resolve(0);
 const RESOLVED_MINUS_1 = Promise.resolve(-1);
 
+/**
+ * Promises already resolved with the counts 1 to `RESOLVED_COUNTS_MAX`, made
+ * on first use and shared: a call that the queue (or the kernel) answers at
+ * once returns one of these rather than a new promise, which saves an
+ * allocation per message of a request/response protocol. A settled promise
+ * never changes, so sharing one is invisible to callers.
+ */
+const RESOLVED_COUNTS_MAX = 4096;
+const resolvedCounts: Array<Promise<number> | undefined> = Array.from({ length: RESOLVED_COUNTS_MAX + 1 }, () => undefined);
+function resolvedWith(n: number): Promise<number> {
+  if (n > RESOLVED_COUNTS_MAX) return Promise.resolve(n);
+  return (resolvedCounts[n] ??= Promise.resolve(n));
+}
+
 // `new Promise(executor)` runs the executor at once, so one shared executor
 // per direction can hand the resolver to the channel that is waiting: no
 // closure per call on the hot path.
@@ -166,7 +180,7 @@ export abstract class Channel implements AsyncDisposable {
     if (queue.length > 0 && !this._closedHere()) {
       const got = queue.read(buf, n < queue.length ? n : queue.length);
       if (this._paused) this._resumeIfRoom();
-      return Promise.resolve(got);
+      return resolvedWith(got);
     }
     return this._waitRecv(buf, n, RECV_SOME, ms, signal);
   }
@@ -192,7 +206,7 @@ export abstract class Channel implements AsyncDisposable {
     if (queue.length >= n && !this._closedHere()) {
       queue.read(buf, n);
       if (this._paused) this._resumeIfRoom();
-      return Promise.resolve(n);
+      return resolvedWith(n);
     }
     return this._waitRecv(buf, n, RECV_EXACT, ms, signal);
   }
@@ -235,7 +249,7 @@ export abstract class Channel implements AsyncDisposable {
       if (at >= 0) {
         const n = queue.read(buf, at + bytes.length);
         if (this._paused) this._resumeIfRoom();
-        return Promise.resolve(n);
+        return resolvedWith(n);
       }
       if (queue.length >= buf.length) return this._noDelimiter(buf.length);
       from = end - bytes.length + 1;
@@ -392,7 +406,7 @@ export abstract class Channel implements AsyncDisposable {
   private _sent(written: number, n: number, ms: number, signal: AbortSignal | null): Promise<number> {
     if (written === WRITTEN) {
       this._bytesWritten += n;
-      return Promise.resolve(n);
+      return resolvedWith(n);
     }
     if (written === FAILED) return RESOLVED_MINUS_1;
     this._sendN = n;

@@ -1,0 +1,64 @@
+/**
+ * The read queue against a flat copy of the same bytes: whatever the chunking,
+ * `read` gives the bytes in order and `indexOf` finds what a plain search of
+ * the flat bytes finds (including across chunk ends, and within `end`). The
+ * short cuts for the head chunk (a read inside it, a one-byte delimiter in
+ * it) and the general loop must agree.
+ */
+import * as fc from 'fast-check';
+import { ByteQueue } from '../src/byte-queue';
+
+/** Where `delim` first starts in `flat[from..end)`, ending by `end`; `-1` if nowhere. */
+function flatIndexOf(flat: Buffer, delim: Uint8Array, from: number, end: number): number {
+  return flat.subarray(0, end).indexOf(delim, from);
+}
+
+const op = fc.oneof(
+  fc.record({ kind: fc.constant('push' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 8, max: 3 }) }),
+  fc.record({ kind: fc.constant('read' as const), n: fc.integer({ min: 1, max: 12 }) }),
+  fc.record({
+    kind: fc.constant('find' as const),
+    delim: fc.uint8Array({ minLength: 1, maxLength: 3, max: 3 }),
+    from: fc.integer({ min: 0, max: 24 }),
+    /** How far before the end of what is held the search ends. */
+    cut: fc.integer({ min: 0, max: 10 }),
+  }),
+);
+
+test('read and indexOf agree with a flat copy of the bytes, however they were chunked', () => {
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const q = new ByteQueue();
+      let flat = Buffer.alloc(0);
+      for (const o of ops) {
+        if (o.kind === 'push') {
+          q.push(Buffer.from(o.bytes));
+          flat = Buffer.concat([flat, o.bytes]);
+        } else if (o.kind === 'read') {
+          const n = Math.min(o.n, q.length);
+          if (n === 0) continue;
+          const dst = Buffer.alloc(n);
+          expect(q.read(dst, n)).toBe(n);
+          expect(dst).toEqual(flat.subarray(0, n));
+          flat = flat.subarray(n);
+        } else {
+          const end = Math.max(0, q.length - o.cut);
+          expect(q.indexOf(o.delim, o.from, end)).toBe(flatIndexOf(flat, o.delim, o.from, end));
+        }
+        expect(q.length).toBe(flat.length);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test.each([
+  { name: 'a one-byte delimiter that is the first byte of the second chunk, at the very end', chunks: [[0, 1], [2]], delim: [2], end: 3, at: 2 },
+  { name: 'a one-byte delimiter past the end searched', chunks: [[0, 1], [2]], delim: [2], end: 2, at: -1 },
+  { name: 'a delimiter across two chunks', chunks: [[0, 13], [10, 5]], delim: [13, 10], end: 4, at: 1 },
+  { name: 'a delimiter across three chunks', chunks: [[13], [10], [7]], delim: [13, 10, 7], end: 3, at: 0 },
+])('$name', ({ chunks, delim, end, at }) => {
+  const q = new ByteQueue();
+  for (const c of chunks) q.push(Buffer.from(c));
+  expect(q.indexOf(Uint8Array.from(delim), 0, end)).toBe(at);
+});
