@@ -3,17 +3,19 @@
  * the load generator does not share their CPU: one written with our
  * `Connection` (a recv/send loop, as a user would write it) and one with raw
  * `node:net` `'data'` callbacks, plain and over TLS (with the key and
- * certificate whose paths are in BENCH_TLS_KEY and BENCH_TLS_CERT). Prints
+ * certificate whose paths are in BENCH_TLS_KEY and BENCH_TLS_CERT; with
+ * BENCH_TRACE=1, with a subscriber on every tracing channel). Prints
  * their ports as one JSON line, then serves until stdin closes. Each line on
  * stdin is a question answered with one line: `cpu`, this process's CPU time
  * so far in microseconds; `mem`, its memory as JSON after a full garbage
  * collection (run with --expose-gc).
  */
+import * as dc from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import * as tls from 'node:tls';
-import { type Connection, Server } from '@proj/tcp';
+import { type Connection, Server, TcpChannels } from '@proj/tcp';
 
 async function oursEcho(conn: Connection): Promise<void> {
   const buf = Buffer.allocUnsafe(64 * 1024);
@@ -32,7 +34,13 @@ function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
 }
 
+/** BENCH_TRACE=1: a subscriber (doing nothing) on every channel @proj/tcp publishes on. */
+function subscribeAll(): void {
+  for (const name of Object.values(TcpChannels)) dc.subscribe(name, () => {});
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_TRACE === '1') subscribeAll();
   const ours = new Server().onConnection(oursEcho);
   await ours.start('127.0.0.1', 0);
 

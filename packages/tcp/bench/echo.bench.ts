@@ -21,8 +21,8 @@ import { type Load, oursLoad, rawLoad, sleep } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
-/** BENCH_SECTIONS: a comma-separated subset of `server,client,c,tls-server,tls-client` (default: all). */
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tls-server,tls-client').split(','));
+/** BENCH_SECTIONS: a comma-separated subset of `server,client,c,tracing,tls-server,tls-client` (default: all). */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tracing,tls-server,tls-client').split(','));
 
 const ROWS: Array<{ name: string; load: Load }> = [
   { name: '64 conns x 8 B ping-pong', load: { conns: 64, size: 8, window: 1 } },
@@ -49,16 +49,9 @@ async function makeCert(): Promise<{ dir: string; keyPath: string; certPath: str
 
 async function main(): Promise<void> {
   const cert = await makeCert();
-  const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_TLS_KEY: cert.keyPath, BENCH_TLS_CERT: cert.certPath },
-  });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const ports = JSON.parse((await lines.next()).value as string) as { ours: number; raw: number; oursTls: number; rawTls: number };
-  const serverCpu = async (): Promise<number> => {
-    child.stdin.write('cpu\n');
-    return Number((await lines.next()).value);
-  };
+  const servers = await startServers({ BENCH_TLS_KEY: cert.keyPath, BENCH_TLS_CERT: cert.certPath });
+  const { ports } = servers;
+  const serverCpu = servers.cpu;
   const ownCpu = async (): Promise<number> => {
     const { user, system } = process.cpuUsage();
     return user + system;
@@ -81,6 +74,7 @@ async function main(): Promise<void> {
       }
     }
     if (cBuilt && SECTIONS.has('c')) await againstC(ports.ours, serverCpu);
+    if (cBuilt && SECTIONS.has('tracing')) await tracingCost(ports.ours, serverCpu);
     if (SECTIONS.has('tls-server')) {
       const tlsLoad = cBuilt && buildTlsLoad() ? cLoad : rawLoad;
       console.log(`\nTLS, server side (same ${tlsLoad === cLoad ? 'C (OpenSSL)' : 'raw tls.connect'} load; echo server ours vs raw node:tls)`);
@@ -97,8 +91,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    child.stdin.end();
-    await once(child, 'exit');
+    await servers.stop();
     rmSync(cert.dir, { recursive: true, force: true });
   }
 }
@@ -198,6 +191,55 @@ async function cLoad(port: number, load: Load, ms: number): Promise<number> {
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`the C load generator failed (exit ${code})`);
   return Number(out.trim());
+}
+
+interface Servers {
+  ports: { ours: number; raw: number; oursTls: number; rawTls: number };
+  /** The server process's CPU time so far, in microseconds. */
+  cpu: () => Promise<number>;
+  stop: () => Promise<void>;
+}
+
+/** Starts the echo servers' process (bench/echo-servers.ts) with `env` added to ours. */
+async function startServers(env: Record<string, string>): Promise<Servers> {
+  const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    ports: JSON.parse((await lines.next()).value as string) as Servers['ports'],
+    cpu: async () => {
+      child.stdin.write('cpu\n');
+      return Number((await lines.next()).value);
+    },
+    stop: async () => {
+      child.stdin.end();
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * What tracing costs: our echo server with a subscriber on every `proj:tcp`
+ * channel (in a second process) against the same server with nobody
+ * subscribed, both driven by the C load. With nobody subscribed, tracing
+ * costs at most what it costs with everybody subscribed.
+ */
+async function tracingCost(untracedPort: number, untracedCpu: () => Promise<number>): Promise<void> {
+  const traced = await startServers({ BENCH_TRACE: '1' });
+  try {
+    console.log('\nTracing (C load; "ours": every proj:tcp channel subscribed, "raw": nobody subscribed; ratio traced/untraced)');
+    for (const row of ROWS.slice(0, 3)) {
+      await compare(
+        row.name,
+        row.load,
+        traced.cpu,
+        (ms) => cLoad(traced.ports.ours, row.load, ms),
+        (ms) => cLoad(untracedPort, row.load, ms),
+        untracedCpu,
+      );
+    }
+  } finally {
+    await traced.stop();
+  }
 }
 
 /** The machine's ceiling: our echo server against a C epoll echo server (one thread, edge-triggered), both driven by the C load. */
