@@ -130,7 +130,6 @@ function findOnreadSlots(): OnreadSlots | null {
   }
 }
 
-
 const reason = whyOff();
 const streamWrap = reason === '' ? loadStreamWrap() : null;
 const onreadSlots = reason === '' ? findOnreadSlots() : null;
@@ -144,7 +143,7 @@ const status: FastPaths = Object.freeze({
       : streamWrap === null
         ? 'the stream_wrap binding has no WriteWrap'
         : onreadSlots === null
-          ? 'net.Socket keeps its onread option where it was not found'
+          ? "net.Socket's onread slots were not found: TLS reads through 'data' events"
           : '',
 });
 
