@@ -1,9 +1,10 @@
-// The README's examples are examples/quick-start.ts and examples/typed-api.ts, word for word: this runs them
+// The README's examples are examples/quick-start.ts, typed-api.ts and backpressure.ts, word for word: this runs them
 // and checks that the README still shows them as they are.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { quickStart } from '../examples/quick-start';
 import { typedApi } from '../examples/typed-api';
+import { backpressure } from '../examples/backpressure';
 import { guardLeaks } from './helpers';
 
 guardLeaks();
@@ -36,5 +37,17 @@ test('the typed API example prints what its comments say', async () => {
 test('the README shows the typed API example as it is', () => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const example = readFileSync(path.join(root, 'examples', 'typed-api.ts'), 'utf8').trim();
+  expect(readme).toContain('```ts\n' + example + '\n```');
+});
+
+test('the backpressure example prints what its comments say', async () => {
+  const lines: string[] = [];
+  await backpressure((line) => lines.push(line));
+  expect(lines).toEqual(['timed out: 64 of 64', 'some never sent: true', 'stored: 3']);
+});
+
+test('the README shows the backpressure example as it is', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const example = readFileSync(path.join(root, 'examples', 'backpressure.ts'), 'utf8').trim();
   expect(readme).toContain('```ts\n' + example + '\n```');
 });
