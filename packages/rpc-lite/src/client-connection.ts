@@ -1,7 +1,6 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
 import { fromWireError, messageOf, type MessageCodec, type PeerAddress } from './codec';
 import { RpcError, RpcErrorCode, type BadMessageError } from './errors';
-import { FRAME_HEADER_BYTES } from './frame-header';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
 import { MessageType } from './message';
@@ -100,7 +99,7 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
       call.fail(bytes);
       return;
     }
-    if (FRAME_HEADER_BYTES + bytes.length > this._budget.free && !this._budget.empty) {
+    if (this._budget.mustWait(bytes.length)) {
       this._budget.enqueue(new QueuedSend(this._budget, this, bytes.slice(), call.method, msgid, call, null));
       return;
     }
@@ -119,7 +118,7 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
     if (this._closed !== null) throw this._closedError(method);
     const bytes = this._cfg.codec.encodeCall(null, method, params);
     if (bytes instanceof RpcError) throw bytes;
-    if (FRAME_HEADER_BYTES + bytes.length > this._budget.free && !this._budget.empty) {
+    if (this._budget.mustWait(bytes.length)) {
       const copy = bytes.slice();
       return new Promise((resolve, reject) => {
         const done = (err: RpcError | null): void => (err === null ? resolve() : reject(err));

@@ -102,9 +102,14 @@ export class SendBudget implements SendAccount {
     return this.queued === 0 && this._head === null;
   }
 
+  /** Whether a frame whose body is `bodyBytes` long must wait for room (else it may be written now). */
+  mustWait(bodyBytes: number): boolean {
+    return FRAME_HEADER_BYTES + bodyBytes > this.free && !this.empty;
+  }
+
   take(bytes: number): void {
     this.queued += bytes;
-    this.free = this._head === null ? this.max - this.queued : -1;
+    this._updateFree();
   }
 
   release(bytes: number): void {
@@ -140,7 +145,7 @@ export class SendBudget implements SendAccount {
       }
       entry = next;
     }
-    this.free = this._head === null ? this.max - this.queued : -1;
+    this._updateFree();
   }
 
   /** Writes the frames at the front while they fit (the first one always, once nothing is queued). */
@@ -150,6 +155,10 @@ export class SendBudget implements SendAccount {
       this._unlink(entry);
       entry.target.sendQueued(entry);
     }
+    this._updateFree();
+  }
+
+  private _updateFree(): void {
     this.free = this._head === null ? this.max - this.queued : -1;
   }
 
