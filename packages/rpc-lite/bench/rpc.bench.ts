@@ -18,9 +18,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '@proj/rpc-lite';
-import { Packr } from 'msgpackr';
 import { GrpcEchoClient } from './echo-service';
-import { WireClient } from './wire-baseline';
+import { WireClient, frame } from './wire-baseline';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
@@ -203,15 +202,6 @@ function buildLoad(): boolean {
   return true;
 }
 
-/** One frame of the wire format: a 4-byte big-endian length and `message` packed as rpc-lite packs it. */
-function wireFrame(message: unknown[]): Buffer {
-  const body = new Packr({ useRecords: false }).pack(message);
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(body.length, 0);
-  body.copy(out, 4);
-  return out;
-}
-
 /**
  * The servers alone: rpc-lite's `RpcServer` against the wire-format baseline's
  * server, both driven by the same C load generator (the same request frames,
@@ -223,8 +213,8 @@ async function serverRows(ports: Ports, cpu: () => Promise<number>): Promise<voi
   console.log(`\nThe servers alone, driven by a C load generator: rpc-lite's RpcServer vs the wire baseline's server`);
   for (const row of SERVER_ROWS) {
     const payload = Buffer.alloc(row.payloadBytes, 0x61);
-    const request = wireFrame([0, 0, 'echo', payload]).toString('hex');
-    const answerBytes = wireFrame([1, 0, null, payload]).length;
+    const request = frame([0, 0, 'echo', payload]).toString('hex');
+    const answerBytes = frame([1, 0, null, payload]).length;
     const load = (port: number, ms: number): Promise<number> => cLoad([port, row.conns, request, answerBytes, row.window, ms]);
     const tallies = [ports.rpc, ports.wire].map((port) => ({ port, answers: 0, cpuMicros: 0 }));
     for (const t of tallies) await load(t.port, WARMUP_MS);

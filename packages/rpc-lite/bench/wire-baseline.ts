@@ -15,7 +15,8 @@ const RESPONSE = 1;
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
-function frame(message: unknown[]): Buffer {
+/** One frame of the wire format: a 4-byte big-endian length, then `message` packed. */
+export function frame(message: unknown[]): Buffer {
   const body = packr.pack(message);
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32BE(body.length, 0);

@@ -22,22 +22,10 @@ test('the quick start prints what its comments say', async () => {
   ]);
 });
 
-test('the README shows the quick start as it is', () => {
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const example = readFileSync(path.join(root, 'examples', 'quick-start.ts'), 'utf8').trim();
-  expect(readme).toContain('```ts\n' + example + '\n```');
-});
-
 test('the typed API example prints what its comments say', async () => {
   const lines: string[] = [];
   await typedApi((line) => lines.push(line));
   expect(lines).toEqual(['add: 5', 'divide: 0.25', 'divide by 0: E_DIVIDE_BY_ZERO, remote true', 'slowEcho: TIMEOUT, remote false']);
-});
-
-test('the README shows the typed API example as it is', () => {
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const example = readFileSync(path.join(root, 'examples', 'typed-api.ts'), 'utf8').trim();
-  expect(readme).toContain('```ts\n' + example + '\n```');
 });
 
 test('the backpressure example prints what its comments say', async () => {
@@ -46,8 +34,12 @@ test('the backpressure example prints what its comments say', async () => {
   expect(lines).toEqual(['timed out: 64 of 64', 'some never sent: true', 'stored: 3']);
 });
 
-test('the README shows the backpressure example as it is', () => {
+test.each([
+  ['the quick start', 'quick-start.ts'],
+  ['the typed API example', 'typed-api.ts'],
+  ['the backpressure example', 'backpressure.ts'],
+])('the README shows %s as it is', (_name, file) => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const example = readFileSync(path.join(root, 'examples', 'backpressure.ts'), 'utf8').trim();
+  const example = readFileSync(path.join(root, 'examples', file), 'utf8').trim();
   expect(readme).toContain('```ts\n' + example + '\n```');
 });
