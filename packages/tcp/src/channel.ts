@@ -33,6 +33,13 @@ function resolvedWith(n: number): Promise<number> {
   return (resolvedCounts[n] ??= Promise.resolve(n));
 }
 
+/**
+ * How far recvUntil looks for its delimiter while it copies, in one pass,
+ * before it asks `indexOf` (a native search that costs more to call but less
+ * per byte). Lines of line-based protocols mostly end within it.
+ */
+const SHORT_LINE = 64;
+
 // `new Promise(executor)` runs the executor at once, so one shared executor
 // per direction can hand the resolver to the channel that is waiting: no
 // closure per call on the hot path.
@@ -124,6 +131,8 @@ export abstract class Channel implements AsyncDisposable {
   /** recvUntil: the delimiter, and the first offset in the queue where it may still start. */
   private _untilDelim: Uint8Array | null = null;
   private _untilFrom = 0;
+  /** recvUntil: the last line was longer than SHORT_LINE, so the next search starts with indexOf. */
+  private _longLines = false;
   private _recvTimer: NodeJS.Timeout | null = null;
   private _recvSignal: AbortSignal | null = null;
   private _recvAborter: Aborter | null = null;
@@ -245,9 +254,21 @@ export abstract class Channel implements AsyncDisposable {
     let from = 0;
     if (queue.length > 0 && !this._closedHere()) {
       const end = queue.length < buf.length ? queue.length : buf.length;
-      const at = queue.indexOf(bytes, 0, end);
+      let searched = 0;
+      if (!this._longLines) {
+        const took = queue.takeThrough(buf, bytes, end < SHORT_LINE ? end : SHORT_LINE);
+        if (took > 0) {
+          if (this._paused) this._resumeIfRoom();
+          return resolvedWith(took);
+        }
+        // The first -took bytes hold no delimiter that ends in them.
+        searched = -took - bytes.length + 1;
+        this._longLines = -took === SHORT_LINE;
+      }
+      const at = queue.indexOf(bytes, searched > 0 ? searched : 0, end);
       if (at >= 0) {
         const n = queue.read(buf, at + bytes.length);
+        if (n <= SHORT_LINE) this._longLines = false;
         if (this._paused) this._resumeIfRoom();
         return resolvedWith(n);
       }
@@ -688,7 +709,9 @@ export abstract class Channel implements AsyncDisposable {
     const end = queue.length < buf.length ? queue.length : buf.length;
     const at = queue.indexOf(delim, this._untilFrom, end);
     if (at >= 0) {
-      this._settleRecv(queue.read(buf, at + delim.length));
+      const n = queue.read(buf, at + delim.length);
+      this._longLines = n > SHORT_LINE;
+      this._settleRecv(n);
       return;
     }
     if (queue.length >= buf.length) {

@@ -1,9 +1,10 @@
 /**
  * The read queue against a flat copy of the same bytes: whatever the chunking,
  * `read` gives the bytes in order and `indexOf` finds what a plain search of
- * the flat bytes finds (including across chunk ends, and within `end`). The
- * short cuts for the head chunk (a read inside it, a one-byte delimiter in
- * it) and the general loop must agree.
+ * the flat bytes finds (including across chunk ends, and within `end`), and
+ * `takeThrough` takes a line only through its first delimiter. The short cuts
+ * for the head chunk (a read inside it, a one-byte delimiter in it) and the
+ * general loop must agree.
  */
 import * as fc from 'fast-check';
 import { ByteQueue } from '../src/byte-queue';
@@ -23,9 +24,14 @@ const op = fc.oneof(
     /** How far before the end of what is held the search ends. */
     cut: fc.integer({ min: 0, max: 10 }),
   }),
+  fc.record({
+    kind: fc.constant('take' as const),
+    delim: fc.uint8Array({ minLength: 1, maxLength: 3, max: 3 }),
+    limit: fc.integer({ min: 0, max: 12 }),
+  }),
 );
 
-test('read and indexOf agree with a flat copy of the bytes, however they were chunked', () => {
+test('read, indexOf and takeThrough agree with a flat copy of the bytes, however they were chunked', () => {
   fc.assert(
     fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
       const q = new ByteQueue();
@@ -41,6 +47,19 @@ test('read and indexOf agree with a flat copy of the bytes, however they were ch
           expect(q.read(dst, n)).toBe(n);
           expect(dst).toEqual(flat.subarray(0, n));
           flat = flat.subarray(n);
+        } else if (o.kind === 'take') {
+          const dst = Buffer.alloc(16);
+          const got = q.takeThrough(dst, o.delim, Math.min(o.limit, q.length));
+          if (got > 0) {
+            // It took exactly the bytes through the first delimiter.
+            expect(flat.indexOf(o.delim)).toBe(got - o.delim.length);
+            expect(dst.subarray(0, got)).toEqual(flat.subarray(0, got));
+            flat = flat.subarray(got);
+          } else {
+            // It looked at -got bytes, no more than allowed, and no delimiter ends in them.
+            expect(-got).toBeLessThanOrEqual(Math.min(o.limit, q.length));
+            expect(flat.subarray(0, -got).indexOf(o.delim)).toBe(-1);
+          }
         } else {
           const end = Math.max(0, q.length - o.cut);
           expect(q.indexOf(o.delim, o.from, end)).toBe(flatIndexOf(flat, o.delim, o.from, end));

@@ -51,6 +51,22 @@ describe.each(VARIANTS)('$name', (variant) => {
     expect(buf.toString('latin1', 0, 4)).toBe('rest');
   });
 
+  test('short and long lines mixed, in one burst, are each read whole and in order', async () => {
+    // Lengths on both sides of the short-line scan (64 bytes), so the reader
+    // goes from its one-pass copy to indexOf and back.
+    const lengths = [3, 70, 2, 200, 64, 65, 63, 1, 500, 10, 10, 130, 40, 66, 2];
+    const lines = lengths.map((len, i) => `${String.fromCharCode(97 + (i % 26)).repeat(len)}\r\n`);
+    p.peer.write(lines.join(''));
+    const buf = Buffer.alloc(1024);
+    for (const want of lines) {
+      const n = await p.ours.recvUntil(buf, '\r\n', 5000);
+      expect(buf.toString('latin1', 0, n)).toBe(want);
+    }
+    p.peer.write('\n\n');
+    expect(await p.ours.recvUntil(buf, 0x0a, 5000)).toBe(1);
+    expect(await p.ours.recvUntil(buf, 0x0a, 5000)).toBe(1);
+  });
+
   test('a multi-byte delimiter split across arrivals, and a one-byte one given as a number', async () => {
     const buf = Buffer.alloc(64);
     const pending = p.ours.recvUntil(buf, Buffer.from('\r\n\r\n'), 5000);
