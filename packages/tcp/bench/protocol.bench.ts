@@ -4,7 +4,8 @@
  *
  * - recvUntil reading 1,000,000 short lines (8 to 40 bytes) against a
  *   `'data'` + `indexOf` splitter that hands out each line as a view, with no
- *   copy (the fastest way to split lines on raw sockets);
+ *   copy (the fastest way to split lines on raw sockets), and, for scale,
+ *   against `node:readline` on a raw socket;
  * - sendv of 2, 4 and 8 chunks against concat-then-send, both on our Client.
  *
  * The peers run in a child process. Rates are what the measured side did;
@@ -86,6 +87,26 @@ function rawLines(port: number): Promise<number> {
   });
 }
 
+/** What most Node code uses: node:readline over the socket, a 'line' event (a string) per line. */
+function readlineLines(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    let count = 0;
+    let chars = 0;
+    const lines = createInterface({ input: sock, crlfDelay: Infinity });
+    lines.on('line', (line: string) => {
+      count++;
+      chars += line.length + 1;
+    });
+    lines.on('close', () => {
+      sock.destroy();
+      if (chars === 0) reject(new Error('no lines'));
+      resolve(count);
+    });
+    sock.on('error', reject);
+  });
+}
+
 /** Frames of `chunks` parts (a 4-byte header, then bodies), sent for SEND_MS with sendv or with concat + send. */
 async function sendFrames(port: number, parts: Buffer[], useSendv: boolean): Promise<number> {
   const c = new Client('127.0.0.1', port);
@@ -141,6 +162,8 @@ async function main(): Promise<void> {
   try {
     console.log(`Lines (${LINES.toLocaleString('en-US')} lines of 8-40 B a round; base: 'data' + indexOf splitter on raw net)`);
     await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => rawLines(ports.source));
+    console.log(`\nLines, the same, against node:readline over a raw socket (what most Node code uses)`);
+    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => readlineLines(ports.source));
     console.log('\nFrames to a sink (base: Buffer.concat, then send; both on our Client)');
     for (const [count, size] of [
       [2, 64],
