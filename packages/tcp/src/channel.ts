@@ -232,7 +232,9 @@ export abstract class Channel implements AsyncDisposable {
    * @returns the count of bytes copied, delimiter included; `0` the peer
    *   closed before a delimiter came (what did come is left for `recv`); `< 0`
    *   timeout, abort, error, or `buf` filled without a delimiter (code
-   *   `ERR_NO_DELIMITER`): in each case nothing was consumed.
+   *   `ERR_NO_DELIMITER`): in each case nothing was consumed. `buf` is scratch
+   *   space until the call succeeds: after a result `<= 0` its first bytes may
+   *   have been written over.
    *
    * @example
    * ```ts
