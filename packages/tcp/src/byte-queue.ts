@@ -60,8 +60,8 @@ export class ByteQueue {
    * recvUntil's path for short lines: copies the first bytes of the head
    * chunk into `dst` while looking for `delim`, one pass over at most `limit`
    * bytes, and consumes them if it ends there. Returns the count through the
-   * delimiter, or `-k` when the first `k` bytes held hold no match ending in
-   * them (the bytes stay, and a search goes on from where this one stopped).
+   * delimiter, or `-k` when no delimiter ends within the first `k` bytes held
+   * (they stay, and a search can go on from where this one stopped).
    * For a short line this is one loop instead of a search and then a copy.
    */
   takeThrough(dst: Uint8Array, delim: Uint8Array, limit: number): number {

@@ -263,7 +263,7 @@ export abstract class Channel implements AsyncDisposable {
           if (this._paused) this._resumeIfRoom();
           return resolvedWith(took);
         }
-        // The first -took bytes hold no delimiter that ends in them.
+        // No delimiter ends within the first -took bytes.
         searched = -took - bytes.length + 1;
         this._longLines = -took === SHORT_LINE;
       }
