@@ -1,6 +1,6 @@
 import { PoolError } from '../src';
 
-export { sleep, waitFor } from '../../../test-support/net';
+export { deferred, sleep, waitFor } from '../../../test-support/net';
 
 /** A plain item: what the unit tests pool instead of sockets. */
 export interface Item {
@@ -49,6 +49,14 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | string> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Lets every pending promise reaction run (generic-pool's steps take a few): once it resolves,
+ * whatever a pool call set off without a timer has happened.
+ */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

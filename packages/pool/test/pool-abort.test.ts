@@ -2,12 +2,9 @@
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { Pool, PoolAbortError, PoolErrorCode, PoolGuard } from '../src';
 import { collectGarbage, MiB } from '../../../test-support/hostile';
-import { failOnLateUnhandledRejections, tracker, type Item } from './helpers';
+import { failOnLateUnhandledRejections, settle, tracker, type Item } from './helpers';
 
 failOnLateUnhandledRejections();
-
-/** Lets every pending promise reaction run (generic-pool's steps take a few). */
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A create whose items come only when the test says so. */
 function gatedCreate() {

@@ -1,7 +1,7 @@
 // Where generic-pool hurts its users (its issue tracker), done right: every failure is a
 // rejected pop or a report through onError, never an unhandled rejection or a busy loop.
 import { Pool, PoolError, PoolErrorCode } from '../src';
-import { failOnLateUnhandledRejections, sleep, tracker, type Item } from './helpers';
+import { deferred, failOnLateUnhandledRejections, settle, sleep, tracker, waitFor, type Item } from './helpers';
 
 failOnLateUnhandledRejections();
 
@@ -19,7 +19,9 @@ describe('a failing create', () => {
       return failing();
     }, t.destroy, -1, { onError: t.onError });
     await expect(pool.pop()).rejects.toBe(boom);
-    await sleep(30); // generic-pool alone would call create thousands of times meanwhile
+    // Time passing with a failing create is the case under test, not a synchronization:
+    // generic-pool alone would call create thousands of times meanwhile.
+    await sleep(30);
     expect(calls).toBe(1);
     await expect(pool.pop()).rejects.toBe(boom);
     expect(calls).toBe(2);
@@ -47,13 +49,17 @@ describe('a failing create', () => {
 
   test('that fails after its pop timed out is reported as ERR_CREATE, not thrown anywhere', async () => {
     const boom = new Error('late failure');
+    const fail = deferred();
     const t = tracker();
     const pool = new Pool<Item>(async () => {
-      await sleep(60);
+      await fail.promise;
       throw boom;
     }, t.destroy, -1, { acquireTimeoutMs: 20, onError: t.onError });
     await expect(pool.pop()).rejects.toMatchObject({ code: PoolErrorCode.ERR_ACQUIRE_TIMEOUT });
-    await sleep(80);
+    expect(t.errors).toEqual([]);
+    fail.resolve(); // only now, with its pop timed out, does the create fail
+    await waitFor(() => t.errors.length > 0, 'the late failure to be reported');
+    await settle(); // a second report of it would come in the same chain of promise reactions
     expect(t.codes()).toEqual([PoolErrorCode.ERR_CREATE]);
     expect(t.errors[0].cause).toBe(boom);
     await pool.close();
@@ -130,7 +136,9 @@ describe('validate', () => {
     expect(a).toBe(t.created[0]);
     pool.push(a);
     const b = await pool.pop();
-    await sleep(20);
+    // No timer is in play here (no idleTimeoutMs, no acquireTimeoutMs): once every promise reaction
+    // the pop set off has run, a create-and-destroy loop would show in the counts below.
+    await settle();
     expect(b).toBe(t.created[1]);
     expect(checks).toBe(1);
     expect(t.created).toHaveLength(2);

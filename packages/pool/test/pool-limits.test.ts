@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Pool, PoolErrorCode } from '../src';
-import { failOnLateUnhandledRejections, sleep, tracker, waitFor, within, type Item } from './helpers';
+import { deferred, failOnLateUnhandledRejections, settle, sleep, tracker, waitFor, within, type Item } from './helpers';
 
 failOnLateUnhandledRejections();
 
@@ -16,7 +16,7 @@ describe('max', () => {
     const w1 = pool.pop().then((item) => (order.push('w1'), item));
     const w2 = pool.pop().then((item) => (order.push('w2'), item));
     const w3 = pool.pop().then((item) => (order.push('w3'), item));
-    await sleep(20);
+    await settle(); // no timer is in play: had a pop been served or an item created, it would show now
     expect(order).toEqual([]);
     expect(t.created).toHaveLength(2);
     pool.push(b);
@@ -105,9 +105,16 @@ describe('acquireTimeoutMs', () => {
   });
 
   test('also bounds a slow create', async () => {
-    const pool = new Pool(() => sleep(200).then(() => ({})), null, -1, { acquireTimeoutMs: 30 });
+    const finish = deferred();
+    const item = {};
+    const destroyed: object[] = [];
+    // The create finishes only once told to, after its pop has timed out.
+    const pool = new Pool(() => finish.promise.then(() => item), (i) => void destroyed.push(i), -1, { acquireTimeoutMs: 30 });
     await expect(pool.pop()).rejects.toMatchObject({ code: PoolErrorCode.ERR_ACQUIRE_TIMEOUT });
-    await pool.close(); // waits for the create in flight, whose item it then destroys
+    const closing = pool.close(); // waits for the create in flight, whose item it then destroys
+    finish.resolve();
+    await closing;
+    expect(destroyed).toEqual([item]);
   });
 });
 
@@ -119,10 +126,12 @@ describe('close() with a pop waiting on a create in flight', () => {
     ['fails', false],
   ])('resolves when that create then %s; the pop rejects (ERR_CLOSED, or the error of the create)', async (_name, succeeds) => {
     let finish!: () => void;
+    const createStarted = deferred();
     const pool = new Pool(
       () =>
         new Promise<Item>((resolve, reject) => {
           finish = () => (succeeds ? resolve({ id: 1 } as Item) : reject(new Error('create failed')));
+          createStarted.resolve();
         }),
       () => {},
       1,
@@ -132,7 +141,7 @@ describe('close() with a pop waiting on a create in flight', () => {
       () => 'resolved',
       (err: { code?: string; message: string }) => err.code ?? err.message,
     );
-    await sleep(20);
+    await createStarted.promise;
     const closing = pool.close();
     finish();
     expect(await popped).toBe(succeeds ? PoolErrorCode.ERR_CLOSED : 'create failed');
@@ -225,9 +234,15 @@ describe('close', () => {
   test('an item a create in flight makes after close is destroyed, and close waits for it', async () => {
     const destroyed: object[] = [];
     const item = { late: true };
-    const pool = new Pool<object>(() => sleep(40).then(() => item), (i) => void destroyed.push(i));
+    const finish = deferred();
+    const pool = new Pool<object>(() => finish.promise.then(() => item), (i) => void destroyed.push(i));
     const popped = pool.pop().catch((err: unknown) => err);
-    await pool.close();
+    let closed = false;
+    const closing = pool.close().then(() => (closed = true));
+    await settle();
+    expect(closed).toBe(false); // no timer is in play: close() is waiting for the create
+    finish.resolve(); // the create makes its item only now, after close()
+    await closing;
     expect(destroyed).toEqual([item]);
     expect(await popped).toMatchObject({ code: PoolErrorCode.ERR_CLOSED });
   });

@@ -54,7 +54,7 @@ describe('pop and push (co semantics)', () => {
   test('an async create works like a sync one', async () => {
     let n = 0;
     const pool = new Pool(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 5)); // settles on a later turn, as a connect does: the case under test
       return { id: ++n };
     });
     const a = await pool.pop();
