@@ -1,15 +1,18 @@
 /** End to end on loopback: RpcClient against RpcServer. */
 import { RpcClient, RpcError, RpcErrorCode, RpcServer, type RpcContext } from '../src';
-import { closedAfterEach, guardLeaks, rejection, sleep, startServer } from './helpers';
+import { closedAfterEach, guardLeaks, rejection, sleep, startServer, until } from './helpers';
 
 const { client, serve, own } = closedAfterEach(1000);
 guardLeaks();
 
-function echoServer(server: RpcServer): void {
+/** Serves echo, add and later; `started` (if given) is told each time a 'later' call starts running. */
+function echoServer(server: RpcServer, started?: () => void): void {
   server
     .handle('echo', (params: unknown) => params)
     .handle('add', ([a, b]: [number, number]) => a + b)
     .handle('later', async ([ms, v]: [number, unknown], ctx) => {
+      started?.();
+      // A handler that works for `ms` (the scenario, not a synchronization).
       // Stops early when the client goes away, as a long handler should.
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, ms);
@@ -63,7 +66,7 @@ describe('calls', () => {
     const s = await serve((server) =>
       server.handle('who', async (_p, ctx: RpcContext) => {
         peers.add(ctx.peer);
-        await sleep(5);
+        await sleep(5); // a handler that takes a while: the scenario, not a synchronization
         return ctx.peer;
       }),
     );
@@ -234,11 +237,12 @@ describe('options', () => {
 
 describe('closing', () => {
   test('close() rejects pending calls and later ones with CONNECTION_CLOSED; it is idempotent', async () => {
-    const s = await serve(echoServer);
+    let started = 0;
+    const s = await serve((server) => echoServer(server, () => started++));
     const c = client(s.port, { connections: 2 });
     expect(await c.call('echo', [1])).toEqual([1]);
     const pending = [rejection(c.call('later', [5000, 'a'])), rejection(c.call('later', [5000, 'b']))];
-    await sleep(20);
+    await until(() => started === 2); // both calls are running on the server
     await Promise.all([c.close(), c.close()]);
     for (const p of pending) expect((await p).code).toBe('CONNECTION_CLOSED');
     expect((await rejection(c.call('echo'))).code).toBe('CONNECTION_CLOSED');
@@ -259,22 +263,27 @@ describe('closing', () => {
   test('ctx.signal aborts when the client goes away', async () => {
     let aborted!: () => void;
     const wasAborted = new Promise<void>((resolve) => (aborted = resolve));
+    let started = 0;
     const s = await serve((server) =>
-      server.handle('wait', (_p, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => { aborted(); resolve(null); }))),
+      server.handle('wait', (_p, ctx) => {
+        started++;
+        return new Promise((resolve) => ctx.signal.addEventListener('abort', () => { aborted(); resolve(null); }));
+      }),
     );
     const c = client(s.port);
     const pending = rejection(c.call('wait'));
-    await sleep(30);
+    await until(() => started === 1); // the handler runs, listening on its signal
     await c.close();
     await wasAborted;
     expect((await pending).code).toBe('CONNECTION_CLOSED');
   });
 
   test('shutdown lets calls in flight finish and be answered', async () => {
-    const s = await startServer(echoServer);
+    let started = 0;
+    const s = await startServer((server) => echoServer(server, () => started++));
     const c = client(s.port);
     const slow = c.call('later', [100, 'finished']);
-    await sleep(20);
+    await until(() => started === 1); // in flight: its handler runs
     await s.server.shutdown(2000);
     expect(await slow).toBe('finished');
     expect(s.server.connNum()).toBe(0);
@@ -282,10 +291,16 @@ describe('closing', () => {
   });
 
   test('shutdown(ms) resets connections whose calls outlast the grace period', async () => {
-    const s = await startServer((server) => server.handle('forever', () => new Promise(() => {})));
+    let started = 0;
+    const s = await startServer((server) =>
+      server.handle('forever', () => {
+        started++;
+        return new Promise(() => {});
+      }),
+    );
     const c = client(s.port);
     const stuck = rejection(c.call('forever'));
-    await sleep(20);
+    await until(() => started === 1); // in flight: its handler runs
     const t0 = Date.now();
     await s.server.shutdown(100);
     expect(Date.now() - t0).toBeLessThan(1000);
@@ -351,7 +366,7 @@ describe('server backpressure', () => {
         server.handle('work', async () => {
           running++;
           most = Math.max(most, running);
-          await sleep(5);
+          await sleep(5); // a handler that takes a while: the scenario, not a synchronization
           running--;
           return 'ok';
         }),

@@ -34,7 +34,7 @@ beforeAll(async () => {
   server = new RpcServer({ maxFrameBytes: MAX_FRAME, onError: (err) => void reported.push(err) })
     .handle('echo', (params: unknown[]) => params[0])
     .handle('sleep', async ([ms, v]: [number, unknown]) => {
-      await sleep(ms);
+      await sleep(ms); // a handler that works for `ms`: the scenario, not a synchronization
       return v;
     })
     .handle('fail', ([code]: [string]) => {
@@ -66,7 +66,7 @@ class GoodCaller {
       } catch (err) {
         this.failures.push(`call ${i}: ${(err as { code?: string }).code} ${(err as Error).message}`);
       }
-      await sleep(1);
+      await sleep(1); // a client that calls again and again, not in a tight loop: the scenario, not a synchronization
     }
   }
 
@@ -234,6 +234,7 @@ async function talk(
       const deadline = Date.now() + 3000;
       while (received.reduce((n, c) => n + c.length, 0) < firstAnswerBytes && Date.now() < deadline) await sleep(1);
     }
+    // The random pauses between chunks are the scenario, not a synchronization.
     const p = pauses[i % pauses.length];
     if (p === 0) await new Promise((r) => setImmediate(r));
     else await sleep(p);

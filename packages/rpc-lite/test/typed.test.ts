@@ -18,7 +18,7 @@ class Greeter {
   protected readonly greeting = 'hello';
 
   async greet(name: string): Promise<string> {
-    await sleep(1);
+    await sleep(1); // a method that really waits before it answers: the scenario, not a synchronization
     return `${this.greeting} ${name}`;
   }
 
@@ -31,6 +31,8 @@ class Greeter {
 class CalcService extends Greeter implements Calc {
   factor = 10;
   readonly calls: string[] = [];
+  /** How many slow() calls have started running. */
+  slowStarted = 0;
   add = (a: number, b: number): number => a + b;
 
   get notAMethod(): () => string {
@@ -47,7 +49,8 @@ class CalcService extends Greeter implements Calc {
   }
 
   override async slow(ms: number, value: string): Promise<string> {
-    await sleep(ms);
+    this.slowStarted++;
+    await sleep(ms); // a method that works for `ms`: the scenario, not a synchronization
     return value;
   }
 }
@@ -178,13 +181,14 @@ describe('call options', () => {
   });
 
   test('.with({ signal }): aborted before or during the call gives ABORTED (local)', async () => {
-    const s = await serve((server) => server.implement<Calc>(new CalcService()));
+    const service = new CalcService();
+    const s = await serve((server) => server.implement<Calc>(service));
     const calc = client(s.port).proxy<Calc>();
     const before = await rejection(calc.with({ signal: AbortSignal.abort() }).add(1, 2));
     expect([before.code, before.remote]).toEqual([RpcErrorCode.ABORTED, false]);
     const controller = new AbortController();
     const pending = calc.with({ signal: controller.signal }).slow(300, 'late');
-    await sleep(20);
+    await until(() => service.slowStarted === 1); // the call is under way: the server runs it
     controller.abort();
     const during = await rejection(pending);
     expect([during.code, during.remote]).toEqual([RpcErrorCode.ABORTED, false]);
@@ -226,7 +230,10 @@ describe('the proxy object', () => {
         server.handle(name, () => called.push(name));
       }
     });
-    const api = client(s.port).proxy<Calc>();
+    // One connection: one ordered stream, on which the sentinel call below comes after anything the proxy sent.
+    const c = client(s.port, { connections: 1 });
+    const calls = jest.spyOn(c, 'call'); // every remote call of a proxy, and so every connection it makes, starts here
+    const api = c.proxy<Calc>();
     const maybeThenable: unknown = api; // as `await` sees any value
     const awaited: unknown = await maybeThenable;
     expect(awaited === api).toBe(true);
@@ -245,9 +252,14 @@ describe('the proxy object', () => {
     expect(loose.constructor).toBe(Object);
     expect(Object.prototype.hasOwnProperty.call(api, 'add')).toBe(false);
     expect(util.types.isProxy(api)).toBe(true);
-    await sleep(20);
-    expect(called).toEqual([]);
+    expect(calls).not.toHaveBeenCalled();
     expect(s.server.connNum()).toBe(0);
+    // A sentinel call on the same stream: once it is answered, whatever was sent before it has been served.
+    expect((await rejection(c.call('sentinel'))).code).toBe(RpcErrorCode.METHOD_NOT_FOUND);
+    expect(calls.mock.calls).toEqual([['sentinel']]);
+    expect(called).toEqual([]);
+    expect(s.server.connNum()).toBe(1); // the sentinel's, the only one
+    calls.mockRestore();
   });
 
   test('a function per method name, made once; it needs no this; the proxy cannot be changed', async () => {

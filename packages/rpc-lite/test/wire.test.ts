@@ -25,7 +25,7 @@ beforeEach(async () => {
           throw new Error('secret internals');
         })
         .handle('later', async ([ms, v]: [number, unknown]) => {
-          await sleep(ms);
+          await sleep(ms); // a handler that works for `ms`: the scenario, not a synchronization
           return v;
         })
         .handle('note', (params) => {
@@ -104,7 +104,7 @@ describe('the wire format, by hand', () => {
     const p = await peer();
     for (const b of frame(ECHO_HI)) {
       p.write([b]);
-      await sleep(1);
+      await sleep(1); // bytes that come apart in time: the scenario, not a synchronization
     }
     expect(unpack(await p.frame())).toEqual([1, 1, null, ['hi']]);
   });
