@@ -9,8 +9,8 @@
  */
 import type * as net from 'node:net';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, pattern, patternSlice, readToEnd, sleep, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { firstPatternMismatch, pattern, patternSlice, readToEnd, waitFor } from '../../../test-support/net';
+import { guardLeaks, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();
 
@@ -34,7 +34,9 @@ describe.each(VARIANTS)('$name', (variant) => {
     p.peer.pause();
     let settled: number | null = null;
     const sending = p.ours.send(data).then((n) => (settled = n));
-    await sleep(200);
+    // The peer has filled what it reads ahead: the rest of the 16 MiB cannot all fit in the
+    // kernel's buffers, so the send must still be waiting.
+    await waitFor(() => stoppedReading(p.peer), 'the peer to stop taking bytes');
     expect(settled).toBeNull();
     const reading = readToEnd(p.peer);
     p.peer.resume();

@@ -54,6 +54,7 @@ async function runCase(variant: Variant, c: Case): Promise<void> {
       for (let i = 0; i + 1 < bounds.length; i++) {
         p.peer.write(data.subarray(bounds[i], bounds[i + 1]));
         const pause = c.pauses[i % c.pauses.length];
+        // Part of the scenario, not a synchronization: random pauses split the stream unpredictably.
         if (pause === 0) await new Promise((r) => setImmediate(r));
         else await sleep(pause);
       }

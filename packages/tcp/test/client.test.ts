@@ -7,8 +7,8 @@
  */
 import { Client, Connection, Server } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closedPort, deferred, pattern, rawEchoServer, rawServer, silentListener, sleep, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB } from './helpers';
+import { closedPort, deferred, pattern, rawConnect, rawEchoServer, rawServer, silentListener, waitFor } from '../../../test-support/net';
+import { guardLeaks, MiB, stoppedReading } from './helpers';
 
 guardLeaks();
 
@@ -58,11 +58,23 @@ describe('connect', () => {
   });
 
   test('concurrent connect calls make one connection', async () => {
-    const server = await echoServer();
+    const accepted: string[] = [];
+    const server = new Server().onConnection(async (conn) => {
+      accepted.push(conn.peer());
+      await echo(conn);
+    });
+    await server.start('127.0.0.1', 0);
     const c = new Client('127.0.0.1', server.address()!.port);
     expect(await Promise.all([c.connect(2000), c.connect(2000), c.connect()])).toEqual([true, true, true]);
-    await sleep(30);
-    expect(server.connNum()).toBe(1);
+    // A sentinel connection, made after every connect call returned: connections are accepted in
+    // the order they were made, so once the server has the sentinel it has every connection c made.
+    const sentinel = await rawConnect(server.address()!.port);
+    const sentinelPeer = `127.0.0.1:${sentinel.localPort}`;
+    await waitFor(() => accepted.includes(sentinelPeer), 'the server to accept the sentinel connection');
+    expect(accepted).toHaveLength(2);
+    expect(accepted[1]).toBe(sentinelPeer);
+    expect(server.connNum()).toBe(2);
+    sentinel.destroy();
     c.close();
     await server.shutdown(1000);
   });
@@ -147,9 +159,15 @@ describe('connect', () => {
   test('the constructor connects nothing', async () => {
     const silent = await rawServer();
     const c = new Client('127.0.0.1', silent.port);
-    await sleep(30);
-    expect(silent.sockets.size).toBe(0);
+    // A sentinel connection, made after the constructor returned: connections are accepted in the
+    // order they were made, so a connection the constructor made would be accepted before it.
+    const sentinel = await rawConnect(silent.port);
+    const first = await silent.nextSocket();
+    expect(first.remotePort).toBe(sentinel.localPort);
+    expect(silent.sockets.size).toBe(1);
     expect(c.connected()).toBe(false);
+    expect(c.socket()).toBe(-1);
+    sentinel.destroy();
     await silent.close();
   });
 });
@@ -230,7 +248,8 @@ describe('disconnect', () => {
     const c = new Client('127.0.0.1', server.address()!.port);
     expect(await c.connect(2000)).toBe(true);
     const pending = c.recv(Buffer.alloc(8));
-    setTimeout(() => c.disconnect(), 20);
+    // The recv is pending from the moment the call returns (the echo server sends nothing).
+    c.disconnect();
     expect(await pending).toBe(-1);
     expect(c.lastError?.code).toBe('ENOTCONN');
     await server.shutdown(1000);
@@ -241,7 +260,9 @@ describe('disconnect', () => {
     const c = new Client('127.0.0.1', silent.port);
     expect(await c.connect(2000)).toBe(true);
     const pending = c.send(pattern(0, 32 * MiB));
-    await sleep(30);
+    // Once the peer stops taking bytes, the rest of the 32 MiB waits on backpressure.
+    const peer = await silent.nextSocket();
+    await waitFor(() => stoppedReading(peer), 'the server to stop taking bytes');
     c.disconnect();
     expect(await pending).toBeLessThanOrEqual(0);
     await silent.close();
@@ -251,7 +272,9 @@ describe('disconnect', () => {
     const silent = await silentListener();
     const c = new Client('127.0.0.1', silent.port, true, { ca: certs.cert });
     const connecting = c.connect(5000);
-    setTimeout(() => c.disconnect(), 30);
+    // TCP is up once the listener has the socket; the TLS handshake never gets an answer.
+    await silent.nextSocket();
+    c.disconnect();
     expect(await connecting).toBe(false);
     expect(c.connected()).toBe(false);
     expect(c.lastError).not.toBeNull();

@@ -5,7 +5,7 @@
  */
 import { Connection, Server } from '../src';
 import { deferred, firstPatternMismatch, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, serve, type Served } from './helpers';
+import { guardLeaks, MiB, serve, type Served, stoppedReading } from './helpers';
 
 let served: Served;
 beforeEach(async () => {
@@ -39,7 +39,8 @@ test('close() while a send is still pending flushes its bytes before the FIN', a
   sock.pause();
   const data = pattern(7, 8 * MiB);
   const sending = conn.send(data); // cannot complete: the peer is not reading
-  await sleep(20);
+  // Once the peer stops taking bytes, the rest of the 8 MiB waits on backpressure.
+  await waitFor(() => stoppedReading(sock), 'the peer to stop taking bytes');
   const closing = conn.close();
   const reading = readToEnd(sock);
   sock.resume();
@@ -58,6 +59,7 @@ test('close(ms) closes after the delay; until then the connection still works', 
   const reading = readToEnd(sock);
   let closed = false;
   const closing = conn.close(300).then(() => (closed = true));
+  // Part of the scenario, not a synchronization: the connection is used some time into the delay.
   await sleep(30);
   expect(closed).toBe(false);
   expect(conn.socket()).toBeGreaterThan(0);
@@ -82,8 +84,10 @@ test('close() and reset() are safe to call many times, in any order, from anywhe
   await conn.close();
   await conn.reset();
   await conn.close(10);
-  setTimeout(() => void conn.close(), 0);
-  await sleep(20);
+  // Part of the scenario: one more close, called from a timer callback.
+  const fromTimer = deferred();
+  setTimeout(() => void conn.close().then(fromTimer.resolve), 0);
+  await fromTimer.promise;
   expect((await reading).how).toBe('end');
   expect(conn.socket()).toBe(-1);
   // After close, I/O fails cleanly.
@@ -110,9 +114,10 @@ test('reset() aborts with an RST: the peer reads ECONNRESET', async () => {
   const conn = await served.nextConn();
   const reading = readToEnd(sock);
   expect(await conn.send('before')).toBe(6);
-  await sleep(20);
+  await waitFor(() => sock.bytesRead === 6, 'the peer to read the bytes sent before the reset');
   await conn.reset();
   const r = await reading;
+  expect(r.data.toString()).toBe('before');
   expect(r.how).toBe('error');
   expect(r.error?.code).toBe('ECONNRESET');
   expect(conn.socket()).toBe(-1);
@@ -125,6 +130,7 @@ test('reset(ms) resets after the delay', async () => {
   const reading = readToEnd(sock);
   let done = false;
   const resetting = conn.reset(300).then(() => (done = true));
+  // Part of the scenario, not a synchronization: the connection is used some time into the delay.
   await sleep(20);
   expect(done).toBe(false);
   expect(await conn.send('in time')).toBe(7);

@@ -129,7 +129,7 @@ describe('nothing escapes to the process', () => {
           sock.on('data', () => {});
           sock.write(pattern(0, 1 + Math.floor(rnd() * 4000)));
           if (rnd() < 0.5) sock.pause(); // some stop reading: the server's send is stuck when the RST comes
-          await sleep(Math.floor(rnd() * 40));
+          await sleep(Math.floor(rnd() * 40)); // part of the scenario: the reset comes at a random moment
           resetSocket(sock);
         }),
       );
@@ -137,6 +137,8 @@ describe('nothing escapes to the process', () => {
       expect(results.every((r) => r <= 0)).toBe(true);
       await waitFor(() => server.connNum() === 0, 'every connection to close');
       await server.shutdown(1000);
+      // No escape is an absence, which cannot be waited on: one could come from any socket or
+      // timer, and no later event has to follow it. So late events get a moment to show up.
       await sleep(20);
       expect(watch.stop()).toEqual([]);
     },
@@ -176,6 +178,8 @@ describe('nothing escapes to the process', () => {
       );
       for (const o of outcomes) expect(['ECONNRESET', 'EPIPE', 'ENOTCONN', 'EOF']).toContain(o);
       await server.shutdown(1000);
+      // No escape is an absence, which cannot be waited on: one could come from any socket or
+      // timer, and no later event has to follow it. So late events get a moment to show up.
       await sleep(20);
       expect(watch.stop()).toEqual([]);
     },
@@ -193,11 +197,13 @@ describe('nothing escapes to the process', () => {
       attempts.push(new Client('127.0.0.1', server.address()!.port, true).connect(2000)); // unknown CA
       const dropped = new Client('127.0.0.1', silent.port, true, { ca: certs.cert });
       attempts.push(dropped.connect(2000));
-      setTimeout(() => dropped.disconnect(), i); // disconnected mid-handshake
+      setTimeout(() => dropped.disconnect(), i); // part of the scenario: dropped mid-connect, at a new moment each time
     }
     expect((await Promise.all(attempts)).every((ok) => ok === false)).toBe(true);
     await server.shutdown(1000);
     await silent.close();
+    // No escape is an absence, which cannot be waited on: one could come from any socket or
+    // timer, and no later event has to follow it. So late events get a moment to show up.
     await sleep(20);
     expect(watch.stop()).toEqual([]);
   });
@@ -226,6 +232,8 @@ describe('nothing escapes to the process', () => {
     server.exit();
     await waitFor(() => onErrorCalls >= 2, 'the exit hook failure to be reported');
     await server.shutdown(1000);
+    // No escape is an absence, which cannot be waited on: one could come from any socket or
+    // timer, and no later event has to follow it. So late events get a moment to show up.
     await sleep(20);
     expect(watch.stop()).toEqual([]);
   });

@@ -73,6 +73,25 @@ export function watchEscapes(): { escaped: unknown[]; stop(): unknown[] } {
   };
 }
 
+/**
+ * Whether the raw socket `sock`, paused or never read, has stopped taking
+ * bytes from the kernel: its stream buffer is at its high-water mark, so what
+ * is sent to it from now on waits in the kernel's buffers and then in the
+ * sender's. For tests that need a send held back by backpressure.
+ */
+export function stoppedReading(sock: net.Socket): boolean {
+  return sock.readableLength >= sock.readableHighWaterMark;
+}
+
+/**
+ * Whether `ch` has taken in the peer's FIN. This reads an internal flag: no
+ * public call tells it without consuming bytes, and a test that wants the FIN
+ * there before it calls recv has to wait for exactly this.
+ */
+export function finTakenIn(ch: Connection | Client): boolean {
+  return (ch as unknown as { _eof: boolean })._eof;
+}
+
 /** Mebibytes. */
 export const MiB = 1024 * 1024;
 

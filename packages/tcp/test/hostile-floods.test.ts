@@ -251,7 +251,18 @@ async function roundTrip(c: Client, offset: number): Promise<boolean> {
 /** The ways a peer drops a connection, taken in turn. */
 const DROPS = ['client-close-after-echo', 'client-close-at-once', 'raw-reset', 'raw-fin', 'raw-destroy-before-accept', 'raw-reset-mid-block'] as const;
 
-async function openAndDrop(port: number, how: (typeof DROPS)[number], i: number, useTls: boolean): Promise<void> {
+/**
+ * Opens a connection to `port` and drops it the way `how` says. `bytesServed(localPort)` is how
+ * many bytes the server's Connection for the raw socket on `localPort` has received (0 before its
+ * handler starts).
+ */
+async function openAndDrop(
+  port: number,
+  how: (typeof DROPS)[number],
+  i: number,
+  useTls: boolean,
+  bytesServed: (localPort: number) => number,
+): Promise<void> {
   if (how === 'client-close-after-echo' || how === 'client-close-at-once' || useTls) {
     const c = useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port);
     try {
@@ -278,7 +289,7 @@ async function openAndDrop(port: number, how: (typeof DROPS)[number], i: number,
     s.destroy();
   } else {
     s.write(patternSlice(0, 10)); // a block the handler's recvn never completes
-    await sleep(1);
+    await waitFor(() => bytesServed(s.localPort!) === 10, 'the handler to receive the start of the block');
     resetSocket(s);
   }
 }
@@ -289,23 +300,31 @@ describe('1,000 connections opened and dropped in a loop', () => {
     { name: 'TLS, 120 connections (each a full handshake)', useTls: true, total: 120, batch: 20 },
   ])('$name: connNum returns to 0, no file descriptor leaks', async ({ useTls, total, batch }) => {
     let served = 0;
+    const live = new Map<string, Connection>();
+    const bytesServed = (localPort: number): number => live.get(`127.0.0.1:${localPort}`)?.bytesRead ?? 0;
     const server = await startServer(
       async (conn) => {
         served++;
-        await echo32(conn);
+        const peer = conn.peer();
+        live.set(peer, conn);
+        try {
+          await echo32(conn);
+        } finally {
+          live.delete(peer);
+        }
       },
       {},
       useTls,
     );
     const port = server.address()!.port;
     // Warm up (lazy module loads, TLS contexts) before counting descriptors.
-    await openAndDrop(port, 'client-close-after-echo', 0, useTls);
+    await openAndDrop(port, 'client-close-after-echo', 0, useTls, bytesServed);
     await waitFor(() => server.connNum() === 0, 'the warm-up connection to close');
     const fdsBefore = openFds();
     const watch = new MemoryWatch();
     let maxLive = 0;
     for (let i = 0; i < total; i += batch) {
-      await Promise.all(Array.from({ length: batch }, (_, k) => openAndDrop(port, DROPS[(i + k) % DROPS.length], i + k, useTls)));
+      await Promise.all(Array.from({ length: batch }, (_, k) => openAndDrop(port, DROPS[(i + k) % DROPS.length], i + k, useTls, bytesServed)));
       maxLive = Math.max(maxLive, server.connNum());
     }
     await waitFor(() => server.connNum() === 0, 'connNum to return to 0', 10_000);

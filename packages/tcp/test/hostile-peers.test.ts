@@ -69,12 +69,16 @@ class Harness {
     readonly outcomes: Outcome[],
     /** What the server reported through onError. */
     readonly errors: TcpError[],
+    /** Each handler's Connection, by its peer's address. */
+    private readonly _conns: Map<string, Connection>,
   ) {}
 
   static async start(useTls: boolean, options: ServerOptions = {}, recvMs = 5000): Promise<Harness> {
     const errors: TcpError[] = [];
     const outcomes: Outcome[] = [];
+    const conns = new Map<string, Connection>();
     const server = new Server({ ...options, onError: (err) => void errors.push(err) }).onConnection(async (conn: Connection) => {
+      conns.set(conn.peer(), conn);
       const buf = Buffer.allocUnsafe(BLOCK);
       let first = Buffer.alloc(0);
       let blocks = 0;
@@ -96,7 +100,7 @@ class Harness {
     });
     if (useTls) await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
     else await server.start('127.0.0.1', 0);
-    return new Harness(server, server.address()!.port, useTls, outcomes, errors);
+    return new Harness(server, server.address()!.port, useTls, outcomes, errors, conns);
   }
 
   /** A raw peer: a plain socket, or a TLS socket past its handshake, both allowHalfOpen. */
@@ -104,6 +108,11 @@ class Harness {
     return this.tls
       ? rawTlsConnect(this.port, { ca: certs.cert, allowHalfOpen: true } as tls.ConnectionOptions)
       : rawConnect(this.port, '127.0.0.1', { allowHalfOpen: true });
+  }
+
+  /** Bytes the handler serving `sock` has received so far (0 before it starts). */
+  bytesReadFrom(sock: net.Socket): number {
+    return this._conns.get(`127.0.0.1:${localPortOf(sock)}`)?.bytesRead ?? 0;
   }
 
   /** The outcome of the handler serving `sock` (waits for it). */
@@ -164,7 +173,7 @@ class GoodClient {
         if (firstPatternMismatch(got, offset) !== -1) this.failures.push(`wrong echo at ${offset}`);
         offset += BLOCK;
         this.rounds++;
-        await sleep(2);
+        await sleep(2); // part of the scenario: a steady client, not a busy loop; nothing waits on this pause
       }
     } finally {
       c.close();
@@ -219,7 +228,7 @@ describe.each([
     peer.write(patternSlice(0, BLOCK)); // one whole block, echoed
     peer.write(patternSlice(BLOCK, BLOCK / 2)); // half of the next: the handler's recvn waits for the rest
     await readBytes(peer, BLOCK);
-    await sleep(30);
+    await waitFor(() => h.bytesReadFrom(peer) === BLOCK + BLOCK / 2, 'the handler to receive the half block');
     resetSocket(peer);
     const o = await h.outcomeOf(peer);
     expect(o).toMatchObject({ n: -1, code: 'ECONNRESET', blocks: 1 });
@@ -232,7 +241,6 @@ describe.each([
       await rawServer(
         (sock) => {
           sock.write(patternSlice(0, 500));
-          setTimeout(() => resetSocket(sock), 50);
         },
         '127.0.0.1',
         { tls: useTls ? { key: certs.key, cert: certs.cert } : undefined },
@@ -241,8 +249,13 @@ describe.each([
     const c = new Client('127.0.0.1', raw.port, useTls, useTls ? { ca: certs.cert } : {});
     try {
       expect(await c.connect(3000)).toBe(true);
+      const theirs = await raw.nextSocket();
       const buf = Buffer.alloc(1024);
-      expect(await c.recvn(buf, 1024, 3000)).toBe(-1);
+      const reading = c.recvn(buf, 1024, 3000);
+      // The reset comes while the recvn waits, with the 500 bytes taken in.
+      await waitFor(() => c.bytesRead === 500, 'our client to receive the 500 bytes');
+      resetSocket(theirs);
+      expect(await reading).toBe(-1);
       expect(c.lastError).toBeInstanceOf(TcpError);
       expect(c.lastError!.code).toBe('ECONNRESET');
       expect(c.lastError!.port).toBe(raw.port);
@@ -292,7 +305,8 @@ describe.each([
     expect(tookMs).toBeLessThan(IDLE_MS + 2000);
     for (const r of results) expect(r.data.length).toBe(0);
     for (const p of peers) expect(await h.outcomeOf(p)).toMatchObject({ n: -1, code: 'ERR_IDLE_TIMEOUT', blocks: 0 });
-    // The good client has lived past IDLE_MS, busy all along, and is still served.
+    // The good client has lived past IDLE_MS, busy all along, and is still served. Part of the
+    // scenario, not a synchronization: one more idle period passes while it keeps busy.
     await sleep(IDLE_MS);
     await progresses(good);
     await finish(h, good);
@@ -389,15 +403,20 @@ test('TLS 1.2: a peer that keeps renegotiating is cut off past Node\'s limit: th
   const tlsPeer = peer as tls.TLSSocket;
   const renegotiate = (): Promise<string> =>
     new Promise((resolve) => {
-      const t = setTimeout(() => resolve('no answer'), 300);
+      // The renegotiation ends with its callback, or with the server cutting the peer off. The
+      // timer only bounds a peer that gets neither; nothing waits for it otherwise.
+      const settle = (result: string): void => {
+        clearTimeout(bound);
+        tlsPeer.off('close', onClose);
+        resolve(result);
+      };
+      const onClose = (): void => settle('closed');
+      const bound = setTimeout(() => settle('no answer'), 3000);
+      tlsPeer.once('close', onClose);
       const started = tlsPeer.renegotiate({ rejectUnauthorized: false }, (err) => {
-        clearTimeout(t);
-        resolve(err ? ((err as NodeJS.ErrnoException).code ?? err.message) : 'ok');
+        settle(err ? ((err as NodeJS.ErrnoException).code ?? err.message) : 'ok');
       });
-      if (!started) {
-        clearTimeout(t);
-        resolve('refused');
-      }
+      if (!started) settle('refused');
     });
   const results: string[] = [];
   for (let i = 0; i < 5 && !peer.destroyed; i++) results.push(await renegotiate());

@@ -6,8 +6,8 @@
  */
 import { TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { pattern, resetSocket, sleep, waitFor } from '../../../test-support/net';
-import { guardLeaks, IPV6_VARIANTS, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { pattern, resetSocket, waitFor } from '../../../test-support/net';
+import { finTakenIn, guardLeaks, IPV6_VARIANTS, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();
 
@@ -38,9 +38,12 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
   test('recvn returns n once all n bytes came in pieces', async () => {
     const buf = Buffer.alloc(12);
     const got = p.ours.recvn(buf, 12, 3000);
+    let sent = 0;
     for (const piece of ['abc', 'defg', 'hijkl']) {
       p.peer.write(piece);
-      await sleep(10);
+      sent += piece.length;
+      // Each piece is taken in before the next is written, so they come as separate reads.
+      await waitFor(() => p.ours.bytesRead === sent, `our side to receive ${sent} bytes`);
     }
     expect(await got).toBe(12);
     expect(buf.toString()).toBe('abcdefghijkl');
@@ -56,7 +59,7 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
     expect(await collect(p, 7)).toBe('3456789');
     // Buffered: the bytes are already queued when recv is called.
     p.peer.write('abcdefghij');
-    await sleep(50);
+    await waitFor(() => p.ours._readState().queued === 10, 'the bytes to be queued');
     expect(await p.ours.recv(buf, 4, 2000)).toBe(4);
     expect(buf.subarray(0, 4).toString()).toBe('abcd');
     expect(await collect(p, 6)).toBe('efghij');
@@ -74,7 +77,9 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
 
   test('peer FIN: bytes sent before it come first, then recv and recvn return 0, and keep returning 0', async () => {
     p.peer.end('bye');
-    await sleep(50); // let the FIN arrive behind the bytes
+    // Both are there before the first recv: the bytes, and the FIN behind them.
+    await waitFor(() => finTakenIn(p.ours), 'the FIN to arrive behind the bytes');
+    expect(p.ours.bytesRead).toBe(3);
     const buf = Buffer.alloc(16);
     expect(await p.ours.recv(buf, 16, 2000)).toBe(3);
     expect(buf.subarray(0, 3).toString()).toBe('bye');
@@ -85,8 +90,8 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
 
   test('a recv pending when the peer sends FIN resolves 0', async () => {
     const buf = Buffer.alloc(16);
+    // The recv is pending from the moment the call returns; the FIN can only come after.
     const pending = p.ours.recv(buf, 16, 3000);
-    await sleep(20);
     p.peer.end();
     expect(await pending).toBe(0);
   });
@@ -95,7 +100,7 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
     const buf = Buffer.alloc(10);
     const pending = p.ours.recvn(buf, 10, 3000);
     p.peer.write('abcd');
-    await sleep(20);
+    await waitFor(() => p.ours.bytesRead === 4, 'the partial message to arrive before the FIN');
     p.peer.end();
     expect(await pending).toBe(0);
     // And when the FIN is already there when recvn is called.
@@ -104,9 +109,9 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
 
   test('peer RST: bytes already received come first, then recv returns < 0 with ECONNRESET', async () => {
     p.peer.write('abc');
-    await sleep(50); // the bytes are read (queued) before the reset comes
+    await waitFor(() => p.ours.bytesRead === 3, 'the bytes to be read (queued) before the reset comes');
     resetSocket(p.peer);
-    await sleep(50);
+    await waitFor(() => p.ours.lastError !== null, 'the reset to reach our side');
     const buf = Buffer.alloc(16);
     expect(await p.ours.recv(buf, 16, 2000)).toBe(3);
     expect(buf.subarray(0, 3).toString()).toBe('abc');
@@ -120,7 +125,7 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
     const buf = Buffer.alloc(16);
     const pending = p.ours.recvn(buf, 16, 3000);
     p.peer.write('abc'); // a partial message, then the reset
-    await sleep(30);
+    await waitFor(() => p.ours.bytesRead === 3, 'the partial message to arrive before the reset');
     resetSocket(p.peer);
     expect(await pending).toBeLessThan(0);
     expect(p.ours.lastError).toBeInstanceOf(TcpError);
@@ -153,7 +158,7 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
     expect(await p.ours.recv(buf, 8, 0)).toBe(-1);
     expect(p.ours.lastError?.code).toBe('ETIMEDOUT');
     p.peer.write('now');
-    await sleep(50);
+    await waitFor(() => p.ours._readState().queued === 3, 'the bytes to be queued');
     expect(await p.ours.recvn(buf, 3, 0)).toBe(3);
     expect(buf.subarray(0, 3).toString()).toBe('now');
   });
@@ -234,7 +239,8 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
     let sendDone = false;
     const recvP = p.ours.recv(buf, 16, 5000).then((n) => ((recvDone = true), n));
     const sendP = p.ours.send(big, big.length, 5000).then((n) => ((sendDone = true), n));
-    await sleep(50);
+    // Once the peer stops taking bytes, the rest of the 8 MiB waits on backpressure.
+    await waitFor(() => stoppedReading(p.peer), 'the peer to stop taking bytes');
     expect(recvDone).toBe(false);
     expect(sendDone).toBe(false);
     p.peer.write('reply');

@@ -7,7 +7,7 @@
  */
 import { TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, pattern, readToEnd, resetSocket } from '../../../test-support/net';
+import { firstPatternMismatch, pattern, readToEnd, resetSocket, waitFor } from '../../../test-support/net';
 import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
 
 guardLeaks();
@@ -146,10 +146,16 @@ describe.each(VARIANTS)('$name', (variant) => {
 
   test('sends racing a peer reset resolve <= 0 (never hang, never throw)', async () => {
     const chunk = pattern(0, 256 * 1024);
-    p.peer.on('data', () => {});
-    setTimeout(() => resetSocket(p.peer), 20);
+    let received = 0;
+    p.peer.on('data', (data: Buffer) => (received += data.length));
+    // The reset comes in the middle of the sends, once the peer has the first MiB.
+    const resetting = (async () => {
+      await waitFor(() => received >= MiB, 'the peer to receive the first MiB');
+      resetSocket(p.peer);
+    })();
     let result = 1;
     for (let i = 0; i < 2000 && result > 0; i++) result = await p.ours.send(chunk, chunk.length, 3000);
+    await resetting;
     expect(result).toBeLessThanOrEqual(0);
     expect(['ECONNRESET', 'EPIPE', 'ENOTCONN']).toContain(p.ours.lastError?.code);
   });

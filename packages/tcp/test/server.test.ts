@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { connectAndRead, deferred, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB } from './helpers';
+import { guardLeaks, MiB, stoppedReading } from './helpers';
 
 guardLeaks();
 
@@ -94,7 +94,7 @@ describe('the connection callback', () => {
         : async (conn: Connection): Promise<void> => {
             if (calls++ === 0) {
               await conn.send('x');
-              await sleep(10);
+              await sleep(10); // part of the scenario: the handler fails some time into its work, from a timer
               throw boom;
             }
             await echo(conn);
@@ -193,7 +193,9 @@ describe('exit, onExit, connNum, address', () => {
     expect(await late.connect(1000)).toBe(false);
     expect(late.lastError?.code).toBe('ECONNREFUSED');
     server.exit();
-    await sleep(20);
+    // A round trip takes turns of the event loop (timers, I/O, close callbacks, and ticks between
+    // them): whatever the third exit() would have scheduled has run by its end.
+    expect(await roundTrip(c, 'exit again')).toBe('exit again');
     expect(exits).toBe(1);
     c.close();
     await server.shutdown(1000);
@@ -460,7 +462,7 @@ describe('shutdown', () => {
     const sock = await rawConnect(server.address()!.port);
     sock.pause();
     await waitFor(() => server.connNum() === 1, 'the connection');
-    await sleep(50);
+    await waitFor(() => stoppedReading(sock), 'the client to stop taking bytes, so the send is stuck');
     await server.shutdown(100);
     expect(server.connNum()).toBe(0);
     expect(await stuck.promise).toBeLessThanOrEqual(0);
@@ -508,7 +510,10 @@ describe('shutdown', () => {
     });
     await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
     const tcp = await rawConnect(server.address()!.port); // TCP is up; the TLS handshake has not started
-    await sleep(20);
+    // The server has accepted it and waits for its handshake. (Internal: no public state counts
+    // connections still in their handshake.)
+    const handshaking = (server as unknown as { _handshaking: Map<string, unknown> })._handshaking;
+    await waitFor(() => handshaking.size === 1, 'the server to accept the TCP connection');
     await server.shutdown(100);
     const late = tls.connect({ socket: tcp, ca: certs.cert, host: '127.0.0.1' });
     const r = await readToEnd(late);
@@ -581,7 +586,7 @@ describe('options', () => {
     const c = await client(server);
     for (let i = 0; i < 12; i++) {
       expect(await roundTrip(c, `tick ${i}`)).toBe(`tick ${i}`);
-      await sleep(50); // 600 ms in all, longer than the idle timeout
+      await sleep(50); // part of the scenario: 600 ms in all, longer than the idle timeout
     }
     expect(c.connected()).toBe(true);
     c.close();

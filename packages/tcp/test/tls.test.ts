@@ -6,7 +6,7 @@
  */
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closedPort, firstPatternMismatch, pattern, rawServer, sleep, waitFor } from '../../../test-support/net';
+import { closedPort, deferred, firstPatternMismatch, pattern, rawServer, waitFor } from '../../../test-support/net';
 import { guardLeaks, MiB, pair } from './helpers';
 
 guardLeaks();
@@ -198,15 +198,17 @@ test('close() over TLS is graceful: the client gets every byte, then EOF', async
 });
 
 test('reset() over TLS, after an exchange: the client reads ECONNRESET', async () => {
+  const echoed = deferred();
   const server = await tlsServer(async (conn) => {
     const buf = Buffer.alloc(4);
     if ((await conn.recvn(buf, 4, 3000)) === 4) await conn.send(buf);
-    await sleep(20);
+    await echoed.promise; // the client has the echo: the reset comes after the exchange
     await conn.reset();
   });
   const c = new Client('127.0.0.1', server.address()!.port, true, { ca: certs.cert });
   expect(await c.connect(3000)).toBe(true);
   expect(await roundTrip(c, 'ping')).toBe('ping');
+  echoed.resolve();
   expect(await c.recv(Buffer.alloc(4), 4, 3000)).toBeLessThan(0);
   expect(c.lastError?.code).toBe('ECONNRESET');
   c.close();
@@ -254,11 +256,12 @@ test('a TLS handler that throws synchronously: reset, reported, the server goes 
 test('a TLS handler that rejects after some I/O: reset, reported, the server goes on', async () => {
   const reports: TcpError[] = [];
   let calls = 0;
+  const xArrived = deferred();
   const server = await tlsServer(
     async (conn) => {
       if (calls++ === 0) {
         await conn.send('x');
-        await sleep(20);
+        await xArrived.promise; // the client has the byte: the reset comes after it
         throw new Error('async boom');
       }
       await echo(conn);
@@ -270,6 +273,7 @@ test('a TLS handler that rejects after some I/O: reset, reported, the server goe
   expect(await first.connect(3000)).toBe(true);
   const buf = Buffer.alloc(4);
   expect(await first.recv(buf, 4, 3000)).toBe(1);
+  xArrived.resolve();
   expect(await first.recv(buf, 4, 3000)).toBeLessThan(0);
   expect(first.lastError?.code).toBe('ECONNRESET');
   expect(reports.map((r) => r.code)).toEqual(['ERR_HANDLER']);
