@@ -63,6 +63,8 @@ describe('plain TCP', () => {
     sock.setEncoding('latin1').on('data', (s: string) => (got += s));
     await new Promise((res) => sock.once('connect', res));
     sock.write('pi');
+    // Part of the scenario, not a synchronization: a pause, so that "ping" most likely reaches
+    // the server in two reads (the app runs in its own process; its reads cannot be watched).
     await new Promise((res) => setTimeout(res, 50));
     sock.write('ngpingping\n');
     for (let i = 0; i < 100 && got.length < 12; i++) await new Promise((res) => setTimeout(res, 20));
