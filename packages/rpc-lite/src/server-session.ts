@@ -62,18 +62,36 @@ export class ServerSession {
    */
   async run(): Promise<void> {
     const reader = this._reader;
+    const writer = this._writer;
     let peerClosed = false;
     let protocolError = false;
+    // While frames already received are served, the answers that handlers
+    // give at once are held and leave together, in one send, before the next
+    // wait: no tick is queued for them. (Answers that come later, from
+    // handlers that await, go out on the writer's tick.)
+    let corked = false;
     try {
       while (!this._closed) {
-        if (this._inFlight.full || this._writer.queuedBytes > this._host.maxQueuedBytes) {
+        if (this._inFlight.full || writer.queuedBytes > this._host.maxQueuedBytes) {
+          if (corked) {
+            corked = false;
+            writer.uncork();
+          }
           await this._roomToRead();
           continue;
         }
         if (reader.next()) {
+          if (!corked) {
+            corked = true;
+            writer.cork();
+          }
           if (this._dispatch(reader.bytes, reader.start, reader.end)) continue;
           protocolError = true;
           break;
+        }
+        if (corked) {
+          corked = false;
+          writer.uncork();
         }
         const n = await reader.fill(this._conn);
         if (n <= 0) {
@@ -87,6 +105,7 @@ export class ServerSession {
       this._host.report(err, this.peer);
       protocolError = true;
     } finally {
+      if (corked) writer.uncork();
       reader.close();
     }
     if (peerClosed && !this._closed) {
