@@ -468,9 +468,9 @@ export abstract class Channel implements AsyncDisposable {
     return this.lastError === null ? '' : this.lastError.message;
   }
 
-  /** Bytes queued unread, and whether reading is paused for them (for tests). @internal */
-  _readState(): { queued: number; paused: boolean } {
-    return { queued: this._queue.length, paused: this._paused };
+  /** Bytes queued unread, whether reading is paused for them, and whether the peer's FIN has come (for tests). @internal */
+  _readState(): { queued: number; paused: boolean; eof: boolean } {
+    return { queued: this._queue.length, paused: this._paused, eof: this._eof };
   }
 
   /** Which fast paths this channel's socket uses (for tests). @internal */

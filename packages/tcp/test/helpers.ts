@@ -83,15 +83,6 @@ export function stoppedReading(sock: net.Socket): boolean {
   return sock.readableLength >= sock.readableHighWaterMark;
 }
 
-/**
- * Whether `ch` has taken in the peer's FIN. This reads an internal flag: no
- * public call tells it without consuming bytes, and a test that wants the FIN
- * there before it calls recv has to wait for exactly this.
- */
-export function finTakenIn(ch: Connection | Client): boolean {
-  return (ch as unknown as { _eof: boolean })._eof;
-}
-
 /** Mebibytes. */
 export const MiB = 1024 * 1024;
 

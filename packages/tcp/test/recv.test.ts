@@ -7,7 +7,7 @@
 import { TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { pattern, resetSocket, waitFor } from '../../../test-support/net';
-import { finTakenIn, guardLeaks, IPV6_VARIANTS, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
+import { guardLeaks, IPV6_VARIANTS, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();
 
@@ -78,7 +78,7 @@ describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
   test('peer FIN: bytes sent before it come first, then recv and recvn return 0, and keep returning 0', async () => {
     p.peer.end('bye');
     // Both are there before the first recv: the bytes, and the FIN behind them.
-    await waitFor(() => finTakenIn(p.ours), 'the FIN to arrive behind the bytes');
+    await waitFor(() => p.ours._readState().eof, 'the FIN to arrive behind the bytes');
     expect(p.ours.bytesRead).toBe(3);
     const buf = Buffer.alloc(16);
     expect(await p.ours.recv(buf, 16, 2000)).toBe(3);
