@@ -44,6 +44,8 @@ export class ServerSession {
   private readonly _inFlight: InFlight;
   private _closed = false;
   private _draining = false;
+  /** See {@link ServerSession._startBatch}. */
+  private _inBatch = false;
 
   constructor(
     private readonly _conn: Connection,
@@ -62,37 +64,22 @@ export class ServerSession {
    */
   async run(): Promise<void> {
     const reader = this._reader;
-    const writer = this._writer;
     let peerClosed = false;
     let protocolError = false;
-    // While frames already received are served, the answers that handlers
-    // give at once are held and leave together, in one send, before the next
-    // wait: no tick is queued for them. (Answers that come later, from
-    // handlers that await, go out on the writer's tick.)
-    let corked = false;
     try {
       while (!this._closed) {
-        if (this._inFlight.full || writer.queuedBytes > this._host.maxQueuedBytes) {
-          if (corked) {
-            corked = false;
-            writer.uncork();
-          }
+        if (this._inFlight.full || this._writer.queuedBytes > this._host.maxQueuedBytes) {
+          this._endBatch();
           await this._roomToRead();
           continue;
         }
         if (reader.next()) {
-          if (!corked) {
-            corked = true;
-            writer.cork();
-          }
+          this._startBatch();
           if (this._dispatch(reader.bytes, reader.start, reader.end)) continue;
           protocolError = true;
           break;
         }
-        if (corked) {
-          corked = false;
-          writer.uncork();
-        }
+        this._endBatch();
         const n = await reader.fill(this._conn);
         if (n <= 0) {
           peerClosed = n === 0;
@@ -105,7 +92,7 @@ export class ServerSession {
       this._host.report(err, this.peer);
       protocolError = true;
     } finally {
-      if (corked) writer.uncork();
+      this._endBatch();
       reader.close();
     }
     if (peerClosed && !this._closed) {
@@ -132,6 +119,25 @@ export class ServerSession {
     await this._writer.drained();
     this._markClosed();
     await this._conn.close();
+  }
+
+  /**
+   * While the frames already received are served (a batch), the answers that
+   * handlers give at once are held, and leave together in one send when the
+   * batch ends, before the next wait: no tick is queued for them. Answers
+   * that come later, from handlers that await, go out on the writer's tick.
+   */
+  private _startBatch(): void {
+    if (this._inBatch) return;
+    this._inBatch = true;
+    this._writer.cork();
+  }
+
+  /** Ends the batch, if one is open: its answers leave now. */
+  private _endBatch(): void {
+    if (!this._inBatch) return;
+    this._inBatch = false;
+    this._writer.uncork();
   }
 
   /** Serves one frame; `false` when the connection must be closed. */
