@@ -72,16 +72,27 @@ export class ByteQueue {
     const stop = inHead < limit ? inHead : limit;
     const dlen = delim.length;
     const last = delim[dlen - 1];
+    if (dlen === 1) {
+      // A one-byte delimiter, such as a line's `\n`: the loop tests nothing but the byte.
+      for (let j = 0; j < stop; ) {
+        const b = head[offset + j];
+        dst[j++] = b;
+        if (b === last) {
+          this.length -= j;
+          if (j < inHead) this.offset = offset + j;
+          else this.dropHead();
+          return j;
+        }
+      }
+      return -stop;
+    }
     for (let j = 0; j < stop; ) {
       const b = head[offset + j];
       dst[j++] = b;
-      if (b === last && j >= dlen && (dlen === 1 || endsWith(dst, j, delim))) {
+      if (b === last && j >= dlen && endsWith(dst, j, delim)) {
         this.length -= j;
-        if (j < inHead) {
-          this.offset = offset + j;
-        } else {
-          this.dropHead();
-        }
+        if (j < inHead) this.offset = offset + j;
+        else this.dropHead();
         return j;
       }
     }
