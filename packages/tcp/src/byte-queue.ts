@@ -77,26 +77,24 @@ export class ByteQueue {
       for (let j = 0; j < stop; ) {
         const b = head[offset + j];
         dst[j++] = b;
-        if (b === last) {
-          this.length -= j;
-          if (j < inHead) this.offset = offset + j;
-          else this.dropHead();
-          return j;
-        }
+        if (b === last) return this.consumeHead(j, inHead);
       }
       return -stop;
     }
     for (let j = 0; j < stop; ) {
       const b = head[offset + j];
       dst[j++] = b;
-      if (b === last && j >= dlen && endsWith(dst, j, delim)) {
-        this.length -= j;
-        if (j < inHead) this.offset = offset + j;
-        else this.dropHead();
-        return j;
-      }
+      if (b === last && j >= dlen && endsWith(dst, j, delim)) return this.consumeHead(j, inHead);
     }
     return -stop;
+  }
+
+  /** Consumes the first `n` bytes of the head chunk, which holds `inHead` unread; returns `n`. */
+  private consumeHead(n: number, inHead: number): number {
+    this.length -= n;
+    if (n < inHead) this.offset += n;
+    else this.dropHead();
+    return n;
   }
 
   /**
