@@ -338,7 +338,7 @@ export abstract class Channel implements AsyncDisposable {
     let total = 0;
     for (let i = 0; i < bytes.length; i++) total += bytes[i].length;
     if (total === 0) return RESOLVED_0;
-    if (total > SENDV_COPY_MAX_BYTES || bytes.length === 1) return this._sent(this._writer!.writev(bytes), total, ms, signal);
+    if (total > SENDV_COPY_MAX_BYTES || bytes.length === 1) return this._sent(this._writer!.writev(bytes, total), total, ms, signal);
     // Small frames: copying them into one buffer costs less than a writev's gather list.
     const scratch = sendvScratch;
     for (let i = 0, at = 0; i < bytes.length; at += bytes[i].length, i++) copyBytes(bytes[i], 0, scratch, at, bytes[i].length);

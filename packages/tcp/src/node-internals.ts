@@ -15,6 +15,15 @@
  *   making a socket with that option) and its TLS handle reads into the
  *   shared buffer (`useUserBuffer`), as `tls.connect({ onread })` does for a
  *   TLS socket that makes its own TCP socket.
+ * - **TLS writes done at once**: a write that `socket.write` hands straight
+ *   to a TLS socket's handle (nothing else queued in its stream) is encrypted
+ *   inside that call: the TLS handle passes the plaintext to OpenSSL, or
+ *   copies what OpenSSL cannot take yet, before it returns. It still reports
+ *   the write done only in a later turn of the event loop (its completion is
+ *   always asynchronous, even when the encrypted bytes went out at once), so
+ *   `send` resolves when the handle returns rather than waiting for that
+ *   turn. This one touches no internal property: it relies on how the
+ *   handle behaves, which the tests check on every Node line.
  *
  * All are feature-detected when this module loads, and all are off when the
  * environment variable `PROJ_TCP_NO_INTERNALS=1` is set, or where reaching
@@ -45,6 +54,11 @@ export interface FastPaths {
   readonly onreadAccept: boolean;
   /** TLS sockets (both sides) decrypt straight into that shared buffer, through `onread` too. */
   readonly tlsOnread: boolean;
+  /**
+   * A TLS `send` resolves once the TLS layer has encrypted the bytes (as a
+   * plain one does once the kernel has them), not a turn of the event loop later.
+   */
+  readonly tlsWriteAtOnce: boolean;
   /** Why the fast paths are off, or `''` when they are on. */
   readonly reason: string;
 }
@@ -137,6 +151,7 @@ const status: FastPaths = Object.freeze({
   directWrite: streamWrap !== null,
   onreadAccept: reason === '',
   tlsOnread: onreadSlots !== null,
+  tlsWriteAtOnce: reason === '',
   reason:
     reason !== ''
       ? reason
@@ -154,7 +169,7 @@ const status: FastPaths = Object.freeze({
  * @example
  * ```ts
  * import { fastPaths } from '@proj/tcp';
- * console.log(fastPaths()); // { directWrite: true, onreadAccept: true, tlsOnread: true, reason: '' }
+ * console.log(fastPaths()); // { directWrite: true, onreadAccept: true, tlsOnread: true, tlsWriteAtOnce: true, reason: '' }
  * ```
  */
 export function fastPaths(): FastPaths {
@@ -170,6 +185,17 @@ export function writableHandleOf(sock: net.Socket): WritableHandle | null {
   return handle && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function'
     ? (handle as unknown as WritableHandle)
     : null;
+}
+
+/**
+ * Whether a write handed straight to `sock`'s handle is done when the call
+ * returns: a TLS socket's handle has encrypted (or copied) the plaintext by
+ * then. `false` for plain sockets, whose handle writes from the caller's
+ * bytes until the kernel has them, and when the fast path is off.
+ * @internal
+ */
+export function writesAtOnce(sock: net.Socket): boolean {
+  return status.tlsWriteAtOnce && (sock as { encrypted?: boolean }).encrypted === true;
 }
 
 /** A fresh write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. @internal */

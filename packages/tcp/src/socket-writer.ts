@@ -4,12 +4,13 @@
  * node-internals.ts): a channel has at most one write in flight and waits for
  * it, so the writable stream's queue, bookkeeping and callback tick would be
  * pure overhead. Otherwise (TLS, a socket with an idle timeout, or the fast
- * paths off) through `socket.write`.
+ * paths off) through `socket.write`; over TLS a write that reached the handle
+ * at once is done then, since the handle has encrypted it.
  * @internal
  */
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type WritableHandle, type WriteReq, lastWriteWasAsync, newWriteReq } from './node-internals';
+import { type WritableHandle, type WriteReq, lastWriteWasAsync, newWriteReq, writesAtOnce } from './node-internals';
 
 /** {@link SocketWriter.write}: the socket took the bytes at once; the caller's buffer is free. @internal */
 export const WRITTEN = 0;
@@ -40,6 +41,8 @@ export class SocketWriter {
   private _done = 0;
   private _waitingFor = 0;
   private readonly _onStreamWritten: (err?: Error | null) => void;
+  /** A write that `socket.write` hands straight to the handle is done when it returns (TLS; see node-internals.ts). */
+  private readonly _handleTakesAtOnce: boolean;
 
   /** `handle`: the socket's TCP handle for direct writes, or `null` for `socket.write`. */
   constructor(
@@ -49,6 +52,7 @@ export class SocketWriter {
   ) {
     // One callback per socket, not per write.
     this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
+    this._handleTakesAtOnce = writesAtOnce(sock);
   }
 
   /** Whether writes go straight to the handle. */
@@ -66,12 +70,13 @@ export class SocketWriter {
       const req = newWriteReq(handle, onDirectWriteComplete);
       return this._directIssued(req, handle.writeBuffer(req, chunk), chunk);
     }
+    const atOnce = this._reachesHandleAtOnce(chunk.length);
     this.sock.write(chunk, this._onStreamWritten);
-    return this._streamIssued();
+    return this._streamIssued(atOnce);
   }
 
-  /** Writes `chunks` in order as one write (writev); returns as {@link SocketWriter.write} does. */
-  writev(chunks: readonly Uint8Array[]): number {
+  /** Writes `chunks` (`bytes` in all) in order as one write (writev); returns as {@link SocketWriter.write} does. */
+  writev(chunks: readonly Uint8Array[], bytes: number): number {
     const handle = this._directHandle();
     if (handle !== null) {
       const req = newWriteReq(handle, onDirectWriteComplete);
@@ -79,12 +84,13 @@ export class SocketWriter {
     }
     // Corked, the stream hands the chunks to the socket as one writev.
     const sock = this.sock;
+    const atOnce = this._reachesHandleAtOnce(bytes);
     sock.cork();
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) sock.write(chunks[i]);
     sock.write(chunks[last], this._onStreamWritten);
     sock.uncork();
-    return this._streamIssued();
+    return this._streamIssued(atOnce);
   }
 
   /** The handle to write to directly now, or `null` to go through `socket.write`. */
@@ -110,12 +116,25 @@ export class SocketWriter {
     return PENDING;
   }
 
-  /** How a write handed to `socket.write` went. */
-  private _streamIssued(): number {
+  /**
+   * Whether a `socket.write` of `bytes` now reaches a handle that is done with
+   * them when it returns (one that takes writes at once, with nothing queued
+   * in the stream, which would keep the chunk rather than write it), and is
+   * small enough to count as written: what the handle then holds until the
+   * peer reads stays within the socket's high-water mark, as `send` promises.
+   */
+  private _reachesHandleAtOnce(bytes: number): boolean {
+    const sock = this.sock;
+    return this._handleTakesAtOnce && bytes <= sock.writableHighWaterMark && sock.writableLength === 0 && sock.writableCorked === 0;
+  }
+
+  /** How a write handed to `socket.write` went; `atOnce`: the handle took it whole (see {@link SocketWriter._reachesHandleAtOnce}). */
+  private _streamIssued(atOnce: boolean): number {
     const sock = this.sock;
     this._issued++;
-    // Finished inside write(): the bytes are in the kernel (TLS: encrypted into the socket's memory).
-    if (sock.writableLength === 0 && !sock.destroyed) return WRITTEN;
+    // Finished inside write(): the bytes are in the kernel, or (TLS, atOnce)
+    // encrypted into the socket's memory, and its completion is still to come.
+    if ((atOnce || sock.writableLength === 0) && !sock.destroyed && sock.errored === null) return WRITTEN;
     this._waitingFor = this._issued;
     return PENDING;
   }

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
+import { getDefaultHighWaterMark } from 'node:stream';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Client, NO_INTERNALS_ENV, fastPaths } from '../src';
@@ -40,10 +41,16 @@ afterAll(() => certs.cleanup());
 describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?? ''}, Node ${process.versions.node})`, () => {
   test('fastPaths() reports the paths in use and why the others are off', () => {
     if (internalsOff) {
-      expect(fastPaths()).toEqual({ directWrite: false, onreadAccept: false, tlsOnread: false, reason: `${NO_INTERNALS_ENV}=1` });
+      expect(fastPaths()).toEqual({
+        directWrite: false,
+        onreadAccept: false,
+        tlsOnread: false,
+        tlsWriteAtOnce: false,
+        reason: `${NO_INTERNALS_ENV}=1`,
+      });
     } else {
       // Every Node line we support has the internals: their absence is a regression to look into.
-      expect(fastPaths()).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, reason: '' });
+      expect(fastPaths()).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, tlsWriteAtOnce: true, reason: '' });
     }
   });
 
@@ -81,6 +88,62 @@ describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?
         const [sent, read] = await Promise.all([p.ours.send(data, data.length, 5000), p.ours.recvn(got, got.length, 5000)]);
         expect([sent, read]).toEqual([data.length, data.length]);
         expect(got.equals(data)).toBe(true);
+      } finally {
+        await p.close();
+      }
+    },
+  );
+});
+
+describe('TLS writes done at once', () => {
+  /** Reads `total` bytes from `peer`: the first `aBytes` must all be `a`, the rest all `b`; resolves with how many did not match. */
+  function readAB(peer: net.Socket, total: number, aBytes: number): Promise<number> {
+    const as = Buffer.alloc(64 * 1024, 'a');
+    const bs = Buffer.alloc(64 * 1024, 'b');
+    return new Promise((resolve, reject) => {
+      let at = 0;
+      let wrong = 0;
+      const check = (part: Buffer, pattern: Buffer): void => {
+        for (let i = 0; i < part.length; i += pattern.length) {
+          const piece = part.subarray(i, i + pattern.length);
+          if (!piece.equals(pattern.subarray(0, piece.length))) wrong += piece.length;
+        }
+      };
+      peer.on('data', (chunk: Buffer) => {
+        const split = Math.max(0, Math.min(chunk.length, aBytes - at));
+        check(chunk.subarray(0, split), as);
+        check(chunk.subarray(split), bs);
+        at += chunk.length;
+        if (at >= total) resolve(at === total ? wrong : -1);
+      });
+      peer.on('error', reject);
+    });
+  }
+
+  /** Whether `promise` is settled already: only then does its reaction run before one queued after it. */
+  function settledAlready(promise: Promise<unknown>): Promise<boolean> {
+    let settled = false;
+    void promise.then(() => (settled = true));
+    return Promise.resolve().then(() => settled);
+  }
+
+  test.each(['Connection', 'Client'] as const)(
+    'a TLS %s send of up to the high-water mark resolves at once (when the paths are on); the caller may overwrite its bytes then',
+    async (side) => {
+      const p = await pair({ name: `${side} over TLS`, side, tls: true }, certs);
+      try {
+        const hwm = getDefaultHighWaterMark(false);
+        const data = Buffer.alloc(hwm, 'a');
+        const received = readAB(p.peer, 2 * hwm, hwm);
+        const sending = p.ours.send(data, hwm, 5000);
+        // The TLS handle reports every write done in a later turn of the event loop.
+        expect(await settledAlready(sending)).toBe(!internalsOff);
+        expect(await sending).toBe(hwm);
+        data.fill('b');
+        // The first write is not reported done yet: this one waits in the stream, and resolves once it is written.
+        expect(await p.ours.send(data, hwm, 5000)).toBe(hwm);
+        data.fill('c');
+        expect(await received).toBe(0);
       } finally {
         await p.close();
       }
@@ -172,19 +235,26 @@ describe('a consumer process', () => {
   test('by default: the fast paths are on, a ping-pong works, nothing is printed', async () => {
     const { out, stderr } = await child([], {}, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, reason: '', reply: 'pong' });
+    expect(out).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, tlsWriteAtOnce: true, reason: '', reply: 'pong' });
   });
 
   test(`${NO_INTERNALS_ENV}=1: the portable path, the same ping-pong`, async () => {
     const { out, stderr } = await child([], { [NO_INTERNALS_ENV]: '1' }, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toEqual({ directWrite: false, onreadAccept: false, tlsOnread: false, reason: `${NO_INTERNALS_ENV}=1`, reply: 'pong' });
+    expect(out).toEqual({
+      directWrite: false,
+      onreadAccept: false,
+      tlsOnread: false,
+      tlsWriteAtOnce: false,
+      reason: `${NO_INTERNALS_ENV}=1`,
+      reply: 'pong',
+    });
   });
 
   test('--pending-deprecation: no DEP0111 warning (the paths turn off instead), the same ping-pong', async () => {
     const { out, stderr } = await child(['--pending-deprecation'], {}, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false, reply: 'pong' });
+    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false, tlsWriteAtOnce: false, reply: 'pong' });
     expect(out.reason).toContain('--pending-deprecation');
   });
 
@@ -197,7 +267,7 @@ describe('a consumer process', () => {
     );
     // Node 20 announces its experimental permission model itself; nothing else may appear.
     expect(stderr.split('\n').filter((l) => l !== '' && !/ExperimentalWarning|--trace-warnings/.test(l))).toEqual([]);
-    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false });
+    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false, tlsWriteAtOnce: false });
     expect(out.reason).toContain('permission');
   });
 });
