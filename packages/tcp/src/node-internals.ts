@@ -1,7 +1,7 @@
 /**
  * Every use of Node.js internals in this package, behind one switch.
  *
- * Three fast paths need things Node does not promise:
+ * Four fast paths need things Node does not promise:
  *
  * - **Direct writes**: `send` on a plain TCP socket writes straight to the
  *   socket's handle (`socket._handle.writeBuffer`) with a `WriteWrap` request
@@ -188,14 +188,16 @@ export function writableHandleOf(sock: net.Socket): WritableHandle | null {
 }
 
 /**
- * Whether a write handed straight to `sock`'s handle is done when the call
- * returns: a TLS socket's handle has encrypted (or copied) the plaintext by
- * then. `false` for plain sockets, whose handle writes from the caller's
- * bytes until the kernel has them, and when the fast path is off.
+ * Whether a `sock.write` made now is done with the caller's bytes when it
+ * returns: `sock` is TLS and its stream holds nothing (queued or corked), so
+ * the write goes straight to the TLS handle, which encrypts (or copies) the
+ * plaintext before returning. `false` for plain sockets, whose handle writes
+ * from the caller's bytes until the kernel has them, and when the fast path
+ * is off.
  * @internal
  */
-export function writesAtOnce(sock: net.Socket): boolean {
-  return status.tlsWriteAtOnce && (sock as { encrypted?: boolean }).encrypted === true;
+export function tlsWriteDoneOnReturn(sock: net.Socket): boolean {
+  return status.tlsWriteAtOnce && (sock as { encrypted?: boolean }).encrypted === true && sock.writableLength === 0 && sock.writableCorked === 0;
 }
 
 /** A fresh write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. @internal */

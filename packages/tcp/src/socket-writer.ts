@@ -10,7 +10,7 @@
  */
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type WritableHandle, type WriteReq, lastWriteWasAsync, newWriteReq, writesAtOnce } from './node-internals';
+import { type WritableHandle, type WriteReq, lastWriteWasAsync, newWriteReq, tlsWriteDoneOnReturn } from './node-internals';
 
 /** {@link SocketWriter.write}: the socket took the bytes at once; the caller's buffer is free. @internal */
 export const WRITTEN = 0;
@@ -41,8 +41,6 @@ export class SocketWriter {
   private _done = 0;
   private _waitingFor = 0;
   private readonly _onStreamWritten: (err?: Error | null) => void;
-  /** A write that `socket.write` hands straight to the handle is done when it returns (TLS; see node-internals.ts). */
-  private readonly _handleTakesAtOnce: boolean;
 
   /** `handle`: the socket's TCP handle for direct writes, or `null` for `socket.write`. */
   constructor(
@@ -52,7 +50,6 @@ export class SocketWriter {
   ) {
     // One callback per socket, not per write.
     this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
-    this._handleTakesAtOnce = writesAtOnce(sock);
   }
 
   /** Whether writes go straight to the handle. */
@@ -70,7 +67,7 @@ export class SocketWriter {
       const req = newWriteReq(handle, onDirectWriteComplete);
       return this._directIssued(req, handle.writeBuffer(req, chunk), chunk);
     }
-    const atOnce = this._reachesHandleAtOnce(chunk.length);
+    const atOnce = this._doneOnReturn(chunk.length);
     this.sock.write(chunk, this._onStreamWritten);
     return this._streamIssued(atOnce);
   }
@@ -84,7 +81,7 @@ export class SocketWriter {
     }
     // Corked, the stream hands the chunks to the socket as one writev.
     const sock = this.sock;
-    const atOnce = this._reachesHandleAtOnce(bytes);
+    const atOnce = this._doneOnReturn(bytes);
     sock.cork();
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) sock.write(chunks[i]);
@@ -117,18 +114,16 @@ export class SocketWriter {
   }
 
   /**
-   * Whether a `socket.write` of `bytes` now reaches a handle that is done with
-   * them when it returns (one that takes writes at once, with nothing queued
-   * in the stream, which would keep the chunk rather than write it), and is
-   * small enough to count as written: what the handle then holds until the
-   * peer reads stays within the socket's high-water mark, as `send` promises.
+   * Whether a `socket.write` of `bytes` now counts as written when it returns:
+   * the handle is done with the bytes by then (TLS, see node-internals.ts),
+   * and what it holds until the peer reads stays within the socket's
+   * high-water mark, as `send` promises.
    */
-  private _reachesHandleAtOnce(bytes: number): boolean {
-    const sock = this.sock;
-    return this._handleTakesAtOnce && bytes <= sock.writableHighWaterMark && sock.writableLength === 0 && sock.writableCorked === 0;
+  private _doneOnReturn(bytes: number): boolean {
+    return bytes <= this.sock.writableHighWaterMark && tlsWriteDoneOnReturn(this.sock);
   }
 
-  /** How a write handed to `socket.write` went; `atOnce`: the handle took it whole (see {@link SocketWriter._reachesHandleAtOnce}). */
+  /** How a write handed to `socket.write` went; `atOnce`: it counts as written on return (see {@link SocketWriter._doneOnReturn}). */
   private _streamIssued(atOnce: boolean): number {
     const sock = this.sock;
     this._issued++;
