@@ -4,8 +4,9 @@
  * Server side: the same raw load generator drives an echo server written with
  * our `Connection` and one written with `'data'` callbacks (both in a child
  * process). Client side: our `Client` and a raw `net.Socket` drive the raw
- * echo server. Each row alternates ours/raw for several rounds and reports the
- * total rate of each and the ratio ours/raw, then the CPU time the side under
+ * echo server. Each row warms both sides up (uncounted), alternates ours/raw
+ * for several rounds and reports the total rate of each and the ratio
+ * ours/raw with its spread across rounds, then the CPU time the side under
  * test spent per message and that ratio (raw/ours, so > 1 means ours is
  * cheaper): CPU time per message is much less disturbed by other load on the
  * machine than a rate is.
@@ -21,6 +22,8 @@ import { type Load, oursLoad, rawLoad, sleep } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
+/** BENCH_WARMUP_MS: how long each side of a row runs, uncounted, before its rounds (default: half a round). */
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? ROUND_MS / 2);
 /** BENCH_SECTIONS: a comma-separated subset of `server,client,c,tracing,tls-server,tls-client` (default: all). */
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tracing,tls-server,tls-client').split(','));
 
@@ -99,12 +102,16 @@ async function main(): Promise<void> {
 interface Tally {
   messages: number;
   cpuMicros: number;
+  /** The messages of each round, in order. */
+  rounds: number[];
 }
 
 /** Runs one side once, counting messages and the CPU time `cpu()` reports for the side under test. */
 async function measure(run: (ms: number) => Promise<number>, cpu: () => Promise<number>, tally: Tally): Promise<void> {
   const before = await cpu();
-  tally.messages += await run(ROUND_MS);
+  const messages = await run(ROUND_MS);
+  tally.messages += messages;
+  tally.rounds.push(messages);
   tally.cpuMicros += (await cpu()) - before;
   await sleep(50);
 }
@@ -117,8 +124,13 @@ async function compare(
   raw: (ms: number) => Promise<number>,
   rawCpu: () => Promise<number> = cpu,
 ): Promise<void> {
-  const o: Tally = { messages: 0, cpuMicros: 0 };
-  const r: Tally = { messages: 0, cpuMicros: 0 };
+  const o: Tally = { messages: 0, cpuMicros: 0, rounds: [] };
+  const r: Tally = { messages: 0, cpuMicros: 0, rounds: [] };
+  // Uncounted, so that neither side's first round pays for the JIT and the heap warming up.
+  if (WARMUP_MS > 0) {
+    await ours(WARMUP_MS);
+    await raw(WARMUP_MS);
+  }
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first so that warm-up and drift hit both alike.
     if (round % 2 === 0) {
@@ -139,9 +151,12 @@ async function compare(
   const rCpu = r.cpuMicros / Math.max(1, r.messages);
   // How busy the side under test was: near 100 % means it, not the load, set the pace.
   const busy = (t: Tally): string => `${Math.round((100 * t.cpuMicros) / (ROUNDS * ROUND_MS * 1000))}%`;
+  // The spread of the ratio between rounds shows how much of the total ratio is the machine's noise.
+  const perRound = o.rounds.map((m, i) => m / Math.max(1, r.rounds[i])).sort((a, b) => a - b);
+  const spread = ROUNDS > 1 ? ` (rounds ${perRound[0].toFixed(2)}-${perRound[perRound.length - 1].toFixed(2)})` : '';
   console.log(
     `  ${name.padEnd(34)} ours ${fmt(oRate).padStart(9)}  raw ${fmt(rRate).padStart(9)} ${unit.padEnd(14)}` +
-      ` ratio ${(oRate / rRate).toFixed(2)}   CPU/msg ours ${oCpu.toFixed(2)} µs raw ${rCpu.toFixed(2)} µs` +
+      ` ratio ${(oRate / rRate).toFixed(2)}${spread}   CPU/msg ours ${oCpu.toFixed(2)} µs raw ${rCpu.toFixed(2)} µs` +
       ` ratio raw/ours ${(rCpu / oCpu).toFixed(2)}   busy ours ${busy(o)} raw ${busy(r)}`,
   );
 }
