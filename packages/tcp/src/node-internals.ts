@@ -6,7 +6,11 @@
  * - **Direct writes**: `send` on a plain TCP socket writes straight to the
  *   socket's handle (`socket._handle.writeBuffer`) with a `WriteWrap` request
  *   from the `stream_wrap` binding (`process.binding`), as `net.Socket` itself
- *   does underneath, skipping the writable-stream layer.
+ *   does underneath, skipping the writable-stream layer. The handle attaches
+ *   a request only to a write it could not finish inside the call (Node
+ *   asserts the request is free when it does), so a request whose write
+ *   finished at once serves the next write, where `net.Socket` makes one per
+ *   write.
  * - **Accepting into `onread`**: `net.Server` cannot give its sockets the
  *   public `onread` option, so an accepted (paused) socket's handle
  *   (`socket._handle`) moves to a new `net.Socket({ handle, onread })`.
@@ -200,21 +204,43 @@ export function tlsWriteDoneOnReturn(sock: net.Socket): boolean {
   return status.tlsWriteAtOnce && (sock as { encrypted?: boolean }).encrypted === true && sock.writableLength === 0 && sock.writableCorked === 0;
 }
 
-/** A fresh write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. @internal */
+/**
+ * The request of the last direct write that finished inside its call. The
+ * handle holds on to a request only while its write is in flight, so the next
+ * write uses this one again: making a request (an object from a C++
+ * template) costs a small write about as much as all of its JavaScript.
+ */
+let spareReq: WriteReq | null = null;
+
+/** A write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. @internal */
 export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomplete']): WriteReq {
-  const req = new streamWrap!.WriteWrap();
+  let req = spareReq;
+  if (req === null) {
+    req = new streamWrap!.WriteWrap();
+    req.async = false;
+    req.bytes = 0;
+    req.buffer = null;
+    req.owner = null;
+  } else {
+    // Its other fields are still a fresh request's: a write that finished at once set none of them.
+    spareReq = null;
+  }
   req.handle = handle;
   req.oncomplete = oncomplete;
-  req.async = false;
-  req.bytes = 0;
-  req.buffer = null;
-  req.owner = null;
   return req;
 }
 
-/** Whether the write just issued on a handle is still in flight (the kernel did not take it all at once). @internal */
-export function lastWriteWasAsync(): boolean {
-  return streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0;
+/**
+ * Whether the write just issued with `req` is still in flight (the kernel
+ * did not take it all at once). A write that succeeded at once gives `req`
+ * back for the next one.
+ * @internal
+ */
+export function writeInFlight(req: WriteReq, status: number): boolean {
+  if (streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0) return true;
+  // A failed write may have left its error on the request: that one is dropped.
+  if (status === 0) spareReq = req;
+  return false;
 }
 
 /**

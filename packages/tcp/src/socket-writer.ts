@@ -10,7 +10,7 @@
  */
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type WritableHandle, type WriteReq, lastWriteWasAsync, newWriteReq, tlsWriteDoneOnReturn } from './node-internals';
+import { type WritableHandle, type WriteReq, newWriteReq, tlsWriteDoneOnReturn, writeInFlight } from './node-internals';
 
 /** {@link SocketWriter.write}: the socket took the bytes at once; the caller's buffer is free. @internal */
 export const WRITTEN = 0;
@@ -100,12 +100,11 @@ export class SocketWriter {
 
   /** How a direct write issued with `req` went (`status` from the handle); `data` is what it writes from. */
   private _directIssued(req: WriteReq, status: number, data: Uint8Array | readonly Uint8Array[]): number {
-    if (status !== 0) {
+    if (!writeInFlight(req, status)) {
+      if (status === 0) return WRITTEN; // The usual case: the kernel has the bytes.
       this._directFailed(status);
       return FAILED;
     }
-    // Written at once, the usual case: the kernel has the bytes.
-    if (!lastWriteWasAsync()) return WRITTEN;
     // The kernel took part of it; the rest is written from `data` itself, kept alive until then.
     req.async = true;
     req.buffer = data;
