@@ -208,11 +208,15 @@ export function tlsWriteDoneOnReturn(sock: net.Socket): boolean {
  * The request of the last direct write that finished inside its call. The
  * handle holds on to a request only while its write is in flight, so the next
  * write uses this one again: making a request (an object from a C++
- * template) costs a small write about as much as all of its JavaScript.
+ * template) was an eighth of a small write's user-space instructions.
  */
 let spareReq: WriteReq | null = null;
 
-/** A write request for {@link writableHandleOf}'s handle; only call it when that gave a handle. @internal */
+/**
+ * A write request for {@link writableHandleOf}'s handle; only call it when
+ * that gave a handle, and tell {@link writeInFlight} how the write went.
+ * @internal
+ */
 export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomplete']): WriteReq {
   let req = spareReq;
   if (req === null) {
@@ -231,15 +235,17 @@ export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomp
 }
 
 /**
- * Whether the write just issued with `req` is still in flight (the kernel
- * did not take it all at once). A write that succeeded at once gives `req`
- * back for the next one.
+ * Whether the write just issued with `req`, which returned `status`, is still
+ * in flight (the kernel did not take it all at once). A write that succeeded
+ * at once gives `req` back for the next one.
  * @internal
  */
 export function writeInFlight(req: WriteReq, status: number): boolean {
+  // A failed write may have left its error on the request, which is dropped; and
+  // a handle that refused the call (closed) did not update the state read below.
+  if (status !== 0) return false;
   if (streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0) return true;
-  // A failed write may have left its error on the request: that one is dropped.
-  if (status === 0) spareReq = req;
+  spareReq = req;
   return false;
 }
 
