@@ -235,15 +235,14 @@ export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomp
 }
 
 /**
- * Whether the write just issued with `req`, which returned `status`, is still
- * in flight (the kernel did not take it all at once). A write that succeeded
- * at once gives `req` back for the next one.
+ * Whether the write just issued with `req`, which succeeded (status 0), is
+ * still in flight (the kernel did not take it all at once). One that finished
+ * at once gives `req` back for the next write. (A failed write is not asked:
+ * it may have left its error on its request, and a handle that refused the
+ * call, closed, did not update the state read here.)
  * @internal
  */
-export function writeInFlight(req: WriteReq, status: number): boolean {
-  // A failed write may have left its error on the request, which is dropped; and
-  // a handle that refused the call (closed) did not update the state read below.
-  if (status !== 0) return false;
+export function writeInFlight(req: WriteReq): boolean {
   if (streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0) return true;
   spareReq = req;
   return false;

@@ -100,11 +100,12 @@ export class SocketWriter {
 
   /** How a direct write issued with `req` went (`status` from the handle); `data` is what it writes from. */
   private _directIssued(req: WriteReq, status: number, data: Uint8Array | readonly Uint8Array[]): number {
-    if (!writeInFlight(req, status)) {
-      if (status === 0) return WRITTEN; // The usual case: the kernel has the bytes.
+    if (status !== 0) {
       this._directFailed(status);
       return FAILED;
     }
+    // Written at once, the usual case: the kernel has the bytes.
+    if (!writeInFlight(req)) return WRITTEN;
     // The kernel took part of it; the rest is written from `data` itself, kept alive until then.
     req.async = true;
     req.buffer = data;

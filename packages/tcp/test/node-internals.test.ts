@@ -16,7 +16,8 @@ import { promisify } from 'node:util';
 import { Client, type Connection, NO_INTERNALS_ENV, fastPaths } from '../src';
 import { readTlsThroughOnread } from '../src/node-internals';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { guardLeaks, pair } from './helpers';
+import { pattern, readToEnd } from '../../../test-support/net';
+import { MiB, guardLeaks, pair } from './helpers';
 
 guardLeaks();
 
@@ -103,40 +104,27 @@ function settledAlready(promise: Promise<unknown>): Promise<boolean> {
 }
 
 describe('direct writes', () => {
-  /** Collects everything `peer` sends until it ends. */
-  function drain(peer: net.Socket): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    peer.on('data', (chunk: Buffer) => chunks.push(chunk));
-    return once(peer, 'end').then(() => Buffer.concat(chunks));
-  }
-
-  /** `bytes` bytes that tell `seed`'s stream apart from any other and show a byte out of place. */
-  function pattern(bytes: number, seed: number): Buffer {
-    const buf = Buffer.allocUnsafe(bytes);
-    for (let i = 0; i < bytes; i++) buf[i] = (i * 31 + seed * 101 + (i >>> 8)) & 0xff;
-    return buf;
-  }
-
   test('a write still in flight keeps its own request while other sockets write at once and in flight', async () => {
     // A small write that finishes at once hands its request to the next write. One in flight
     // (its peer not reading) must keep its own until it completes, or its completion reaches
     // the wrong socket and its send never resolves.
     const pairs = await Promise.all([0, 1, 2].map(() => pair({ name: 'Connection over TCP', side: 'Connection', tls: false })));
     try {
-      const big = 8 * 1024 * 1024;
+      const big = 8 * MiB;
       const [a, b, c] = pairs.map((p) => p.ours as Connection);
-      const aData = pattern(big, 1);
+      // Three different stretches of the pattern: a byte of one stream in another shows.
+      const aData = pattern(0, big);
       const aSending = a.send(aData, big, 20_000);
       expect(await settledAlready(aSending)).toBe(false);
-      const small = pattern(100, 2);
+      const small = pattern(2 * big, 100);
       for (let i = 0; i < 50; i++) expect(await c.send(small, small.length, 5000)).toBe(small.length);
-      const bData = pattern(big, 3);
+      const bData = pattern(big, big);
       const bSending = b.send(bData, big, 20_000);
       for (let i = 0; i < 50; i++) expect(await c.send(small, small.length, 5000)).toBe(small.length);
-      const received = pairs.map((p) => drain(p.peer));
+      const received = pairs.map((p) => readToEnd(p.peer));
       expect(await Promise.all([aSending, bSending])).toEqual([big, big]);
       await Promise.all([a, b, c].map((ch) => ch.close()));
-      const [aGot, bGot, cGot] = await Promise.all(received);
+      const [aGot, bGot, cGot] = (await Promise.all(received)).map((r) => r.data);
       expect(aGot.equals(aData)).toBe(true);
       expect(bGot.equals(bData)).toBe(true);
       expect(cGot.equals(Buffer.concat(Array.from({ length: 100 }, () => small)))).toBe(true);
