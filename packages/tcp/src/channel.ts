@@ -51,6 +51,10 @@ function sendExecutor(resolve: (n: number) => void): void {
   executorTarget!._sendResolve = resolve;
 }
 
+function endSocket(sock: net.Socket): void {
+  sock.end();
+}
+
 function onRecvTimeout(ch: Channel, ms: number): void {
   ch._timeoutRecv(ms);
 }
@@ -311,7 +315,7 @@ export abstract class Channel implements AsyncDisposable {
     if (this._sendResolve !== null || this._writerHolds()) return this._concurrent('send');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('send', signal);
     const sock = this._sock;
-    if (sock === null || this._dead || !sock.writable) return this._notConnected('send');
+    if (sock === null || this._dead || !sock.writable || this._writer!.ending) return this._notConnected('send');
     if (n === 0) return RESOLVED_0;
     return this._sent(this._writer!.write(n === bytes.length ? bytes : bytes.subarray(0, n)), n, ms, signal);
   }
@@ -334,7 +338,7 @@ export abstract class Channel implements AsyncDisposable {
     if (this._sendResolve !== null || this._writerHolds()) return this._concurrent('sendv');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('sendv', signal);
     const sock = this._sock;
-    if (sock === null || this._dead || !sock.writable) return this._notConnected('sendv');
+    if (sock === null || this._dead || !sock.writable || this._writer!.ending) return this._notConnected('sendv');
     let total = 0;
     for (let i = 0; i < bytes.length; i++) total += bytes[i].length;
     if (total === 0) return RESOLVED_0;
@@ -397,7 +401,7 @@ export abstract class Channel implements AsyncDisposable {
   /** @internal */
   _streamEnd(): void {
     const sock = this._sock;
-    if (sock !== null && !this._dead && !sock.writableEnded) sock.end();
+    if (sock !== null && !this._dead && !sock.writableEnded) this._writer!.end(endSocket);
   }
 
   /** @internal */
@@ -544,8 +548,12 @@ export abstract class Channel implements AsyncDisposable {
     this._dead = true;
     unbindSocket(sock);
     this._traceClose(failure !== null ? 'error' : reset ? 'reset' : 'closed', failure);
-    if (reset) resetSocket(sock, raw);
-    else closeGracefully(sock);
+    if (reset) {
+      this._writer!.cancel();
+      resetSocket(sock, raw);
+    } else {
+      this._writer!.end(closeGracefully);
+    }
   }
 
   /** Publishes the close of the current socket, once. */

@@ -3,14 +3,17 @@
  *
  * Four fast paths need things Node does not promise:
  *
- * - **Direct writes**: `send` on a plain TCP socket writes straight to the
- *   socket's handle (`socket._handle.writeBuffer`) with a `WriteWrap` request
- *   from the `stream_wrap` binding (`process.binding`), as `net.Socket` itself
- *   does underneath, skipping the writable-stream layer. The handle attaches
- *   a request only to a write it could not finish inside the call (Node
- *   asserts the request is free when it does), so a request whose write
- *   finished at once serves the next write, where `net.Socket` makes one per
- *   write.
+ * - **Direct writes**: `send` writes straight to the socket's handle
+ *   (`socket._handle.writeBuffer`), the TCP handle or, over TLS, the TLS
+ *   handle, with a `WriteWrap` request from the `stream_wrap` binding
+ *   (`process.binding`), as `net.Socket` itself does underneath, skipping the
+ *   writable-stream layer. The handle attaches a request only to a write it
+ *   could not finish inside the call (Node asserts the request is free when it
+ *   does) and frees it when that write completes, so a request serves the
+ *   next write once it is free, where `net.Socket` makes one per write. A TLS
+ *   handle finishes no write inside the call: it encrypts the bytes and
+ *   completes the write a turn later, and takes no other write, nor a
+ *   shutdown, until then (see socket-writer.ts).
  * - **Accepting into `onread`**: `net.Server` cannot give its sockets the
  *   public `onread` option, so an accepted (paused) socket's handle
  *   (`socket._handle`) moves to a new `net.Socket({ handle, onread })`.
@@ -19,15 +22,16 @@
  *   making a socket with that option) and its TLS handle reads into the
  *   shared buffer (`useUserBuffer`), as `tls.connect({ onread })` does for a
  *   TLS socket that makes its own TCP socket.
- * - **TLS writes done at once**: a write that `socket.write` hands straight
- *   to a TLS socket's handle (nothing else queued in its stream) is encrypted
- *   inside that call: the TLS handle passes the plaintext to OpenSSL, or
- *   copies what OpenSSL cannot take yet, before it returns. It still reports
- *   the write done only in a later turn of the event loop (its completion is
- *   always asynchronous, even when the encrypted bytes went out at once), so
- *   `send` resolves when the handle returns rather than waiting for that
- *   turn. This one touches no internal property: it relies on how the
- *   handle behaves, which the tests check on every Node line.
+ * - **TLS writes done at once**: a write that reaches a TLS socket's handle
+ *   with nothing else queued (directly, or through `socket.write` when its
+ *   stream is empty) is encrypted inside that call: the TLS handle passes the
+ *   plaintext to OpenSSL, or copies what OpenSSL cannot take yet, before it
+ *   returns. It still reports the write done only in a later turn of the
+ *   event loop (its completion is always asynchronous, even when the
+ *   encrypted bytes went out at once), so `send` resolves when the handle
+ *   returns rather than waiting for that turn. Through `socket.write` this
+ *   touches no internal property: it relies on how the handle behaves, which
+ *   the tests check on every Node line.
  *
  * All are feature-detected when this module loads, and all are off when the
  * environment variable `PROJ_TCP_NO_INTERNALS=1` is set, or where reaching
@@ -52,7 +56,7 @@ export const NO_INTERNALS_ENV = 'PROJ_TCP_NO_INTERNALS';
 
 /** Which fast paths are in use in this process, and why the others are not. */
 export interface FastPaths {
-  /** `send` on plain TCP writes straight to the socket's handle. */
+  /** `send` writes straight to the socket's handle (TCP, or over TLS the TLS handle). */
   readonly directWrite: boolean;
   /** Accepted plain TCP sockets read through `onread` into a shared buffer. */
   readonly onreadAccept: boolean;
@@ -180,11 +184,9 @@ export function fastPaths(): FastPaths {
   return status;
 }
 
-/** The handle of a plain TCP socket that direct writes can use, or `null` (off, TLS, not connected). @internal */
+/** The handle of a connected socket, TCP or TLS, that direct writes can use, or `null` (off, not connected). @internal */
 export function writableHandleOf(sock: net.Socket): WritableHandle | null {
-  // Not TLS: its handle takes these writes too, but a large one in progress when
-  // the TCP socket under it is reset was seen never to complete (Node 20).
-  if (streamWrap === null || (sock as { encrypted?: boolean }).encrypted === true) return null;
+  if (streamWrap === null) return null;
   const handle = (sock as SocketWithHandle)._handle;
   return handle && typeof handle.writeBuffer === 'function' && typeof handle.writev === 'function'
     ? (handle as unknown as WritableHandle)
@@ -213,37 +215,59 @@ export function tlsWriteDoneOnReturn(sock: net.Socket): boolean {
 let spareReq: WriteReq | null = null;
 
 /**
- * A write request for {@link writableHandleOf}'s handle; only call it when
- * that gave a handle, and tell {@link writeInFlight} how the write went.
+ * A new write request for {@link writableHandleOf}'s handle; only call it
+ * when that gave a handle. `owner` is for `oncomplete` to find.
+ * @internal
+ */
+export function makeWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomplete'], owner: unknown): WriteReq {
+  const req = new streamWrap!.WriteWrap();
+  req.handle = handle;
+  req.oncomplete = oncomplete;
+  req.async = false;
+  req.bytes = 0;
+  req.buffer = null;
+  req.owner = owner;
+  return req;
+}
+
+/**
+ * A write request for {@link writableHandleOf}'s handle, the spare one when
+ * there is one; only call it when that gave a handle, and tell
+ * {@link writeInFlight} how the write went.
  * @internal
  */
 export function newWriteReq(handle: WritableHandle, oncomplete: WriteReq['oncomplete']): WriteReq {
-  let req = spareReq;
-  if (req === null) {
-    req = new streamWrap!.WriteWrap();
-    req.async = false;
-    req.bytes = 0;
-    req.buffer = null;
-    req.owner = null;
-  } else {
-    // Its other fields are still a fresh request's: a write that finished at once set none of them.
-    spareReq = null;
-  }
+  const req = spareReq;
+  if (req === null) return makeWriteReq(handle, oncomplete, null);
+  // Its other fields are still a fresh request's: a write that finished at once set none of them.
+  spareReq = null;
   req.handle = handle;
   req.oncomplete = oncomplete;
   return req;
 }
 
 /**
- * Whether the write just issued with `req`, which succeeded (status 0), is
- * still in flight (the kernel did not take it all at once). One that finished
- * at once gives `req` back for the next write. (A failed write is not asked:
- * it may have left its error on its request, and a handle that refused the
- * call, closed, did not update the state read here.)
+ * Whether the last direct write, which succeeded (status 0), is still in
+ * flight: the handle completes it later, calling its request's `oncomplete`.
+ * Plain TCP: the kernel did not take it all at once. TLS: always, on every
+ * Node line so far (the handle encrypts the bytes inside the call, and
+ * reports the write done a turn later). (A failed write is not asked: a handle
+ * that refused the call, closed, did not update the state read here.)
+ * @internal
+ */
+export function lastWriteAsync(): boolean {
+  return streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0;
+}
+
+/**
+ * {@link lastWriteAsync} for a write issued with a request from
+ * {@link newWriteReq}; one that finished at once gives `req` back for the
+ * next write. (A failed write may have left its error on its request: it is
+ * not asked.)
  * @internal
  */
 export function writeInFlight(req: WriteReq): boolean {
-  if (streamWrap!.streamBaseState[streamWrap!.kLastWriteWasAsync] !== 0) return true;
+  if (lastWriteAsync()) return true;
   spareReq = req;
   return false;
 }

@@ -1,16 +1,22 @@
 /**
- * How a channel's bytes reach its socket. On plain TCP they go straight to
- * the socket's handle, as `net.Socket` itself does underneath (see
- * node-internals.ts): a channel has at most one write in flight and waits for
- * it, so the writable stream's queue, bookkeeping and callback tick would be
- * pure overhead. Otherwise (TLS, a socket with an idle timeout, or the fast
- * paths off) through `socket.write`; over TLS a write that reached the handle
- * at once is done then, since the handle has encrypted it.
+ * How a channel's bytes reach its socket. They go straight to the socket's
+ * handle, as `net.Socket` itself does underneath (see node-internals.ts): a
+ * channel has at most one send pending and waits for it, so the writable
+ * stream's queue, bookkeeping and callback tick would be pure overhead.
+ * Otherwise (a socket with an idle timeout, a TLS write above the high-water
+ * mark, or the fast paths off) through `socket.write`.
+ *
+ * Over TLS the handle encrypts a write inside the call, so the send is done
+ * then, but the handle reports the write complete only in a later turn of the
+ * event loop, and until then it must not be given another write (Node aborts
+ * the process) nor be shut down (the encrypted tail could be cut off). So a
+ * write or an end that comes while one is in flight is held here, and issued
+ * when it completes.
  * @internal
  */
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type WritableHandle, type WriteReq, newWriteReq, tlsWriteDoneOnReturn, writeInFlight } from './node-internals';
+import { type WritableHandle, type WriteReq, lastWriteAsync, makeWriteReq, newWriteReq, tlsWriteDoneOnReturn, writeInFlight } from './node-internals';
 
 /** {@link SocketWriter.write}: the socket took the bytes at once; the caller's buffer is free. @internal */
 export const WRITTEN = 0;
@@ -34,6 +40,10 @@ function onDirectWriteComplete(this: WriteReq, status: number): void {
   if (writer !== null) writer._directWritten(status);
 }
 
+function onTlsWriteComplete(this: WriteReq, status: number): void {
+  (this.owner as SocketWriter)._tlsWritten(status);
+}
+
 /** Writes to one socket for one owner; a new socket gets a new writer, so late completions of an old one are told apart. @internal */
 export class SocketWriter {
   /** Write callbacks of `socket.write` come a tick later, even for writes that finished at once: counting tells which one a pending write waits for. */
@@ -41,8 +51,29 @@ export class SocketWriter {
   private _done = 0;
   private _waitingFor = 0;
   private readonly _onStreamWritten: (err?: Error | null) => void;
+  /** Writes go to a TLS handle, which completes each one later (see the top of this file). */
+  private readonly _tls: boolean;
+  /** TLS: the handle holds a write of ours, until it completes. */
+  private _tlsInFlight = false;
+  /** TLS: a write that came while one was in flight, issued when that completes; the owner waits for it. */
+  private _held: Uint8Array | readonly Uint8Array[] | null = null;
+  private _heldBytes = 0;
+  /** TLS: what to do once nothing is in flight or held (the socket's end). */
+  private _whenFlushed: ((sock: net.Socket) => void) | null = null;
+  /**
+   * TLS: the requests of the last write and of the one before it; the next
+   * write uses the older. Node lets go of a request only after its completion
+   * callback has returned and the promise reactions it set off have run, and
+   * a held write is issued inside that callback: so the last write's request
+   * may not be free yet, but the one before it is (its completion came before
+   * the last write was issued).
+   */
+  private _lastReq: WriteReq | null = null;
+  private _olderReq: WriteReq | null = null;
+  /** {@link SocketWriter.end} or {@link SocketWriter.cancel} was called: no more writes. */
+  private _ending = false;
 
-  /** `handle`: the socket's TCP handle for direct writes, or `null` for `socket.write`. */
+  /** `handle`: the socket's handle (TCP or TLS) for direct writes, or `null` for `socket.write`. */
   constructor(
     readonly sock: net.Socket,
     private readonly _owner: WriterOwner,
@@ -50,11 +81,12 @@ export class SocketWriter {
   ) {
     // One callback per socket, not per write.
     this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
+    this._tls = _directTo !== null && (sock as { encrypted?: boolean }).encrypted === true;
   }
 
   /** Whether writes go straight to the handle. */
   get direct(): boolean {
-    return this._directTo !== null;
+    return this._tlsInFlight || this._directHandle(0) !== null;
   }
 
   /**
@@ -62,8 +94,10 @@ export class SocketWriter {
    * `chunk` must not change; the writer keeps it alive) or {@link FAILED}.
    */
   write(chunk: Uint8Array): number {
-    const handle = this._directHandle();
+    if (this._tlsInFlight) return this._hold(chunk, chunk.length);
+    const handle = this._directHandle(chunk.length);
     if (handle !== null) {
+      if (this._tls) return this._tlsIssued(handle.writeBuffer(this._tlsReq(handle), chunk));
       const req = newWriteReq(handle, onDirectWriteComplete);
       return this._directIssued(req, handle.writeBuffer(req, chunk), chunk);
     }
@@ -74,8 +108,10 @@ export class SocketWriter {
 
   /** Writes `chunks` (`bytes` in all) in order as one write (writev); returns as {@link SocketWriter.write} does. */
   writev(chunks: readonly Uint8Array[], bytes: number): number {
-    const handle = this._directHandle();
+    if (this._tlsInFlight) return this._hold(chunks, bytes);
+    const handle = this._directHandle(bytes);
     if (handle !== null) {
+      if (this._tls) return this._tlsIssued(handle.writev(this._tlsReq(handle), chunks, true));
       const req = newWriteReq(handle, onDirectWriteComplete);
       return this._directIssued(req, handle.writev(req, chunks, true), chunks);
     }
@@ -90,12 +126,94 @@ export class SocketWriter {
     return this._streamIssued(atOnce);
   }
 
-  /** The handle to write to directly now, or `null` to go through `socket.write`. */
-  private _directHandle(): WritableHandle | null {
+  /** Whether {@link SocketWriter.end} was called: the socket's end is under way. */
+  get ending(): boolean {
+    return this._ending;
+  }
+
+  /**
+   * Ends the socket with `end` (say, `socket.end()`) once every write issued
+   * or held has reached the handle's transport: at once on a plain socket or
+   * with none in flight, else when the TLS write in flight completes.
+   */
+  end(end: (sock: net.Socket) => void): void {
+    if (this._ending) return;
+    this._ending = true;
+    if (!this._tlsInFlight) end(this.sock);
+    else this._whenFlushed = end;
+  }
+
+  /** The socket is being reset: a held write is dropped, and nothing more is issued. */
+  cancel(): void {
+    this._ending = true;
+    this._held = null;
+    this._whenFlushed = null;
+  }
+
+  /** The handle to write `bytes` to directly now, or `null` to go through `socket.write`. */
+  private _directHandle(bytes: number): WritableHandle | null {
     const sock = this.sock;
     // Not while the stream still holds writes of its own; and a socket with an
-    // idle timeout goes through socket.write, which refreshes it.
-    return this._directTo !== null && sock.writableLength === 0 && sock.timeout === undefined ? this._directTo : null;
+    // idle timeout goes through socket.write, which refreshes it (a TLS server
+    // socket's handshake timeout is left at 0, which is none). Over TLS, a
+    // write above the high-water mark is left to the stream, which holds its
+    // send until the handle completes it: the handle keeps what the peer has
+    // not read, and that is what send's backpressure bounds.
+    return this._directTo !== null &&
+      sock.writableLength === 0 &&
+      !sock.timeout &&
+      (!this._tls || bytes <= sock.writableHighWaterMark)
+      ? this._directTo
+      : null;
+  }
+
+  /** TLS: the request for the next direct write (see {@link SocketWriter._lastReq}). */
+  private _tlsReq(handle: WritableHandle): WriteReq {
+    const req = this._olderReq ?? makeWriteReq(handle, onTlsWriteComplete, this);
+    this._olderReq = this._lastReq;
+    this._lastReq = req;
+    return req;
+  }
+
+  /** TLS: how the direct write just issued went (`status` from the handle). Encrypted inside the call, it is done for the sender. */
+  private _tlsIssued(status: number): number {
+    if (status !== 0) {
+      this._directFailed(status);
+      return FAILED;
+    }
+    this._tlsInFlight = lastWriteAsync();
+    return WRITTEN;
+  }
+
+  /** TLS: keeps a write that came while one is in flight; the owner waits for it. */
+  private _hold(data: Uint8Array | readonly Uint8Array[], bytes: number): number {
+    this._held = data;
+    this._heldBytes = bytes;
+    return PENDING;
+  }
+
+  /** TLS: the write in flight completed (`status` 0) or failed; issues what waited for it. */
+  _tlsWritten(status: number): void {
+    this._tlsInFlight = false;
+    const held = this._held;
+    this._held = null;
+    if (status !== 0) {
+      this._whenFlushed = null;
+      this._directFailed(status);
+      return;
+    }
+    if (held !== null) {
+      if (this.sock.destroyed) {
+        this._owner._writeFailed(this, null);
+        return;
+      }
+      const result = Array.isArray(held) ? this.writev(held, this._heldBytes) : this.write(held as Uint8Array);
+      if (result === WRITTEN) this._owner._written(this);
+      if (this._tlsInFlight) return;
+    }
+    const end = this._whenFlushed;
+    this._whenFlushed = null;
+    if (end !== null && !this.sock.destroyed) end(this.sock);
   }
 
   /** How a direct write issued with `req` went (`status` from the handle); `data` is what it writes from. */

@@ -76,11 +76,11 @@ describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?
   });
 
   test.each(['Connection', 'Client'] as const)(
-    'a TLS %s reads through onread (when the paths are on) and writes through the TLS socket',
+    'a TLS %s reads through onread and writes to its TLS handle directly (when the paths are on)',
     async (side) => {
       const p = await pair({ name: `${side} over TLS`, side, tls: true }, certs);
       try {
-        expect(p.ours._fastPathsInUse()).toEqual({ directWrite: false, onread: !internalsOff });
+        expect(p.ours._fastPathsInUse()).toEqual({ directWrite: !internalsOff, onread: !internalsOff });
         // Bytes both ways, through the path in use.
         const data = Buffer.alloc(300_000, 7);
         const got = Buffer.alloc(data.length);
@@ -172,7 +172,7 @@ describe('TLS writes done at once', () => {
         expect(await settledAlready(sending)).toBe(!internalsOff);
         expect(await sending).toBe(hwm);
         data.fill('b');
-        // The first write is not reported done yet: this one waits in the stream, and resolves once it is written.
+        // The handle has not completed the first write yet: this one waits for it, and resolves once it is written.
         expect(await p.ours.send(data, hwm, 5000)).toBe(hwm);
         data.fill('c');
         expect(await received).toBe(0);
@@ -181,6 +181,156 @@ describe('TLS writes done at once', () => {
       }
     },
   );
+});
+
+describe('direct TLS writes', () => {
+  // The TLS handle completes each write a turn after it took it, and must see no
+  // other write and no shutdown until then: a send or an end that comes sooner
+  // waits for that completion. Each test here makes one come sooner.
+
+  test.each(['Connection', 'Client'] as const)(
+    'TLS %s: sends of every size, back to back, arrive whole and in order (direct, held, and through the stream)',
+    async (side) => {
+      const p = await pair({ name: `${side} over TLS`, side, tls: true }, certs);
+      try {
+        const hwm = getDefaultHighWaterMark(false);
+        // Small ones go to the handle; those above the high-water mark through the
+        // stream; most come while the one before is still in flight.
+        const sizes = [1, 7, 100, hwm, hwm + 1, 3, 4 * hwm, 5, hwm - 1, 2, 300_000, 1, 16, 64 * 1024 + 5, 9];
+        const total = sizes.reduce((a, b) => a + b, 0);
+        const received = readToEnd(p.peer);
+        let at = 0;
+        for (let round = 0; round < 3; round++) {
+          for (const size of sizes) {
+            const data = pattern(at, size);
+            expect(await p.ours.send(data, size, 5000)).toBe(size);
+            // The caller may reuse its buffer as soon as send resolves.
+            data.fill(0);
+            at += size;
+          }
+        }
+        expect(await p.ours.sendv([pattern(at, 10), pattern(at + 10, 20_000)], 5000)).toBe(20_010);
+        at += 20_010;
+        expect(p.ours.bytesWritten).toBe(3 * total + 20_010);
+        await p.ours.close();
+        const r = await received;
+        expect(r.how).toBe('end');
+        expect(r.data.length).toBe(at);
+        expect(r.data.equals(pattern(0, at))).toBe(true);
+      } finally {
+        await p.close();
+      }
+    },
+    20_000,
+  );
+
+  test.each(['Connection', 'Client'] as const)(
+    'TLS %s: close() right after a send, and after a send that waits for the one in flight, loses no byte and ends with FIN',
+    async (side) => {
+      for (let i = 0; i < 20; i++) {
+        const p = await pair({ name: `${side} over TLS`, side, tls: true }, certs);
+        try {
+          const received = readToEnd(p.peer);
+          const first = pattern(0, 1000 + i);
+          expect(await p.ours.send(first, first.length, 5000)).toBe(first.length);
+          // The handle still holds the first write: this one waits for it.
+          const second = pattern(first.length, 5000);
+          const sending = p.ours.send(second, second.length, 5000);
+          const whole = i % 2 === 0;
+          if (whole) expect(await sending).toBe(second.length);
+          await p.ours.close();
+          const r = await received;
+          expect(r.how).toBe('end');
+          if (whole) expect(r.data.equals(pattern(0, first.length + second.length))).toBe(true);
+          else {
+            // A send still pending when the connection closes reports -1; what it had handed on still arrives, in order.
+            expect(await sending).toBe(-1);
+            expect(r.data.subarray(0, first.length).equals(first)).toBe(true);
+            expect(r.data.equals(pattern(0, r.data.length))).toBe(true);
+          }
+        } finally {
+          await p.close();
+        }
+      }
+    },
+    20_000,
+  );
+
+  test('TLS: closing the writable right after a write ends the stream after the write; a later send is refused', async () => {
+    const p = await pair({ name: 'Client over TLS', side: 'Client', tls: true }, certs);
+    try {
+      const received = readToEnd(p.peer);
+      const writer = p.ours.writable.getWriter();
+      await writer.write(pattern(0, 3000));
+      await writer.close();
+      writer.releaseLock();
+      const r = await received;
+      expect(r.how).toBe('end');
+      expect(r.data.equals(pattern(0, 3000))).toBe(true);
+      expect(await p.ours.send('late', 4, 1000)).toBe(-1);
+      expect(p.ours.lastError?.code).toBe('ENOTCONN');
+      // Half-closed: reading goes on.
+      p.peer.end('bye');
+      const buf = Buffer.alloc(3);
+      expect(await p.ours.recvn(buf, 3, 5000)).toBe(3);
+      expect(buf.toString()).toBe('bye');
+    } finally {
+      await p.close();
+    }
+  });
+
+  test.each(['reset()', 'an aborted send'])(
+    'TLS: %s while a write is in flight and another waits for it: no crash, the waiting send reports -1, the peer sees the reset',
+    async (how) => {
+      for (let i = 0; i < 20; i++) {
+        const p = await pair({ name: 'Connection over TLS', side: 'Connection', tls: true }, certs);
+        try {
+          const conn = p.ours as Connection;
+          const received = readToEnd(p.peer);
+          expect(await conn.send(pattern(0, 100), 100, 5000)).toBe(100);
+          const ac = new AbortController();
+          const sending = conn.send(pattern(100, 200), 200, { ms: 5000, signal: ac.signal });
+          // Before the write in flight completes, and (every other round) a turn of the microtasks later.
+          if (i % 2 === 0) await Promise.resolve();
+          if (how === 'reset()') void conn.reset();
+          else ac.abort();
+          expect(await sending).toBe(-1);
+          expect(conn.lastError?.code).toBe(how === 'reset()' ? 'ENOTCONN' : 'ABORT_ERR');
+          const r = await received;
+          if (internalsOff) {
+            // The portable path writes through the stream; the connection ends for the peer either way.
+            expect(['error', 'end']).toContain(r.how);
+          } else {
+            expect(r.how).toBe('error');
+            expect(r.error?.code).toBe('ECONNRESET');
+          }
+        } finally {
+          await p.close();
+        }
+      }
+    },
+    20_000,
+  );
+
+  test('TLS: a send held behind the one in flight times out against a peer that stops reading, and resets the connection', async () => {
+    const p = await pair({ name: 'Connection over TLS', side: 'Connection', tls: true }, certs);
+    try {
+      p.peer.pause();
+      const chunk = Buffer.alloc(8 * 1024, 1);
+      let sent = 0;
+      // Fill the path to the peer; sends then wait for the one before to complete.
+      for (;;) {
+        const n = await p.ours.send(chunk, chunk.length, 300);
+        if (n < 0) break;
+        sent += n;
+        expect(sent).toBeLessThan(256 * MiB);
+      }
+      expect(p.ours.lastError?.code).toBe('ETIMEDOUT');
+      expect(await p.ours.send(chunk, 1, 100)).toBe(-1);
+    } finally {
+      await p.close();
+    }
+  }, 30_000);
 });
 
 describe('readTlsThroughOnread', () => {
