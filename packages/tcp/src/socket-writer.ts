@@ -9,7 +9,7 @@
  * Over TLS the handle encrypts a write inside the call, so the send is done
  * then, but the handle reports the write complete only in a later turn of the
  * event loop, and until then it must not be given another write (Node aborts
- * the process) nor be shut down (the encrypted tail could be cut off). So a
+ * the process) nor be shut down (the socket then failed with EPIPE). So a
  * write or an end that comes while one is in flight is held here, and issued
  * when it completes.
  * @internal
