@@ -134,13 +134,14 @@ export class SocketWriter {
   /**
    * Ends the socket with `end` (say, `socket.end()`) once every write issued
    * or held has reached the handle's transport: at once on a plain socket or
-   * with none in flight, else when the TLS write in flight completes.
+   * with none in flight, else when the TLS write in flight completes. A later
+   * end while one waits replaces it (each ends the socket; the later, a close
+   * after a half-close, does more).
    */
   end(end: (sock: net.Socket) => void): void {
-    if (this._ending) return;
     this._ending = true;
-    if (!this._tlsInFlight) end(this.sock);
-    else this._whenFlushed = end;
+    if (this._tlsInFlight) this._whenFlushed = end;
+    else end(this.sock);
   }
 
   /** The socket is being reset: a held write is dropped, and nothing more is issued. */
@@ -197,23 +198,26 @@ export class SocketWriter {
     this._tlsInFlight = false;
     const held = this._held;
     this._held = null;
+    const end = this._whenFlushed;
+    this._whenFlushed = null;
     if (status !== 0) {
-      this._whenFlushed = null;
       this._directFailed(status);
       return;
     }
+    if (this.sock.destroyed) {
+      if (held !== null) this._owner._writeFailed(this, null);
+      return;
+    }
     if (held !== null) {
-      if (this.sock.destroyed) {
-        this._owner._writeFailed(this, null);
-        return;
-      }
       const result = Array.isArray(held) ? this.writev(held, this._heldBytes) : this.write(held as Uint8Array);
       if (result === WRITTEN) this._owner._written(this);
-      if (this._tlsInFlight) return;
+      // Issued to the handle, it is in flight again: the end waits for it.
+      if (this._tlsInFlight) {
+        this._whenFlushed = end;
+        return;
+      }
     }
-    const end = this._whenFlushed;
-    this._whenFlushed = null;
-    if (end !== null && !this.sock.destroyed) end(this.sock);
+    if (end !== null) end(this.sock);
   }
 
   /** How a direct write issued with `req` went (`status` from the handle); `data` is what it writes from. */

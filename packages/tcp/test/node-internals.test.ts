@@ -279,6 +279,27 @@ describe('direct TLS writes', () => {
     }
   });
 
+  test('TLS: close() right after closing the writable, with the write still in flight, still closes the connection (it lingers, then goes)', async () => {
+    const p = await pair({ name: 'Client over TLS', side: 'Client', tls: true }, certs);
+    try {
+      const received = readToEnd(p.peer);
+      const sock = (p.ours as unknown as { _sock: net.Socket })._sock;
+      const writer = p.ours.writable.getWriter();
+      await writer.write(pattern(0, 3000));
+      const closing = writer.close();
+      // The half-close waits for the write in flight; the close that follows must not be lost behind it.
+      p.ours.close();
+      await closing.catch(() => undefined);
+      const r = await received;
+      expect(r.how).toBe('end');
+      expect(r.data.equals(pattern(0, 3000))).toBe(true);
+      // The peer never ends its side: our socket goes when its linger runs out.
+      if (!sock.closed) await once(sock, 'close');
+    } finally {
+      await p.close();
+    }
+  });
+
   test.each(['reset()', 'an aborted send'])(
     'TLS: %s while a write is in flight and another waits for it: no crash, the waiting send reports -1, the peer sees the reset',
     async (how) => {
