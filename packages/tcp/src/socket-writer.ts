@@ -53,6 +53,8 @@ export class SocketWriter {
   private readonly _onStreamWritten: (err?: Error | null) => void;
   /** Writes go to a TLS handle, which completes each one later (see the top of this file). */
   private readonly _tls: boolean;
+  /** The largest write that goes to the handle: over TLS the socket's high-water mark (see {@link SocketWriter._directHandle}). */
+  private readonly _directMax: number;
   /** TLS: the handle holds a write of ours, until it completes. */
   private _tlsInFlight = false;
   /** TLS: a write that came while one was in flight, issued when that completes; the owner waits for it. */
@@ -82,6 +84,7 @@ export class SocketWriter {
     // One callback per socket, not per write.
     this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
     this._tls = _directTo !== null && (sock as { encrypted?: boolean }).encrypted === true;
+    this._directMax = this._tls ? sock.writableHighWaterMark : Infinity;
   }
 
   /** Whether writes go straight to the handle. */
@@ -160,12 +163,7 @@ export class SocketWriter {
     // write above the high-water mark is left to the stream, which holds its
     // send until the handle completes it: the handle keeps what the peer has
     // not read, and that is what send's backpressure bounds.
-    return this._directTo !== null &&
-      sock.writableLength === 0 &&
-      !sock.timeout &&
-      (!this._tls || bytes <= sock.writableHighWaterMark)
-      ? this._directTo
-      : null;
+    return this._directTo !== null && sock.writableLength === 0 && !sock.timeout && bytes <= this._directMax ? this._directTo : null;
   }
 
   /** TLS: the request for the next direct write (see {@link SocketWriter._lastReq}). */
