@@ -288,7 +288,7 @@ describe('direct TLS writes', () => {
       await writer.write(pattern(0, 3000));
       const closing = writer.close();
       // The half-close waits for the write in flight; the close that follows must not be lost behind it.
-      p.ours.close();
+      void p.ours.close();
       await closing.catch(() => undefined);
       const r = await received;
       expect(r.how).toBe('end');
