@@ -2,10 +2,11 @@
  * `npm run bench` for what protocol builders use, ours against the best
  * hand-written code on raw `node:net`, in one run, alternating rounds:
  *
- * - recvUntil reading 1,000,000 short lines (8 to 40 bytes) against a
- *   `'data'` + `indexOf` splitter that hands out each line as a view, with no
- *   copy (the fastest way to split lines on raw sockets), and, for scale,
- *   against `node:readline` on a raw socket;
+ * - recvUntil reading 1,000,000 short lines (8 to 40 bytes), alone and with
+ *   tryRecvUntil taking the lines already here, against a `'data'` +
+ *   `indexOf` splitter that hands out each line as a view, with no copy (the
+ *   fastest way to split lines on raw sockets), and, for scale, against
+ *   `node:readline` on a raw socket;
  * - sendv of 2, 4 and 8 chunks against concat-then-send, both on our Client.
  *
  * The peers run in a child process. Rates are what the measured side did;
@@ -41,14 +42,17 @@ async function timed(run: () => Promise<number>): Promise<Result> {
   return { messages, micros: Number(process.hrtime.bigint() - start) / 1000, cpuMicros: cpuNow() - cpu };
 }
 
-/** Our Client reads every line with recvUntil. */
-async function oursLines(port: number): Promise<number> {
+/** Our Client reads every line with recvUntil, or (`drain`) takes the lines already here with tryRecvUntil and awaits recvUntil only when none is. */
+async function oursLines(port: number, drain: boolean): Promise<number> {
   const c = new Client('127.0.0.1', port);
   if (!(await c.connect(5000))) throw new Error(c.strerror());
   const line = Buffer.allocUnsafe(256);
   let count = 0;
   let bytes = 0;
-  for (let n; (n = await c.recvUntil(line, 0x0a)) > 0; ) {
+  for (;;) {
+    let n = drain ? c.tryRecvUntil(line, 0x0a) : 0;
+    if (n === 0) n = await c.recvUntil(line, 0x0a);
+    if (n <= 0) break;
     count++;
     bytes += n;
   }
@@ -161,9 +165,11 @@ async function main(): Promise<void> {
   console.log(`@proj/tcp protocol benchmark: ${ROUNDS} rounds, alternating; node ${process.version}\n`);
   try {
     console.log(`Lines (${LINES.toLocaleString('en-US')} lines of 8-40 B a round; base: 'data' + indexOf splitter on raw net)`);
-    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => rawLines(ports.source));
+    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source, false), () => rawLines(ports.source));
+    await compare('tryRecvUntil, then recvUntil', 'lines/s', () => oursLines(ports.source, true), () => rawLines(ports.source));
     console.log(`\nLines, the same, against node:readline over a raw socket (what most Node code uses)`);
-    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => readlineLines(ports.source));
+    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source, false), () => readlineLines(ports.source));
+    await compare('tryRecvUntil, then recvUntil', 'lines/s', () => oursLines(ports.source, true), () => readlineLines(ports.source));
     console.log('\nFrames to a sink (base: Buffer.concat, then send; both on our Client)');
     for (const [count, size] of [
       [2, 64],

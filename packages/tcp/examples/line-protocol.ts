@@ -3,15 +3,18 @@ import { Client, type Connection, Server } from '@proj/tcp';
 /**
  * A line protocol on recvUntil: a tiny key-value store. Requests are
  * `SET key value\n` and `GET key\n`; answers are `OK\n`, `VALUE value\n`,
- * `NONE\n` or `ERR what\n`. A line longer than 1 KiB is refused and the
- * connection closed; an idle client is dropped after 30 s.
+ * `NONE\n` or `ERR what\n`, in order, also to requests sent without waiting
+ * for the answers. A line longer than 1 KiB is refused and the connection
+ * closed; an idle client is dropped after 30 s.
  */
 export async function startLineServer(port = 0): Promise<Server> {
   const store = new Map<string, string>();
   async function serve(conn: Connection): Promise<void> {
     const line = Buffer.alloc(1024);
     for (;;) {
-      const n = await conn.recvUntil(line, '\n', 30_000);
+      // Requests a client sent ahead (pipelined) are here already: take them without waiting.
+      let n = conn.tryRecvUntil(line, '\n');
+      if (n === 0) n = await conn.recvUntil(line, '\n', 30_000);
       if (n <= 0) {
         if (conn.lastError?.code === 'ERR_NO_DELIMITER') await conn.send('ERR line too long\n');
         return; // peer closed (0), idle, or too long: the server closes the connection

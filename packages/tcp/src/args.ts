@@ -91,6 +91,14 @@ export function waitSignal(opts: number | WaitOptions | undefined): AbortSignal 
 
 /** One-byte delimiters, made once. */
 const BYTE_DELIMS = Array.from({ length: 256 }, (_, b) => Buffer.from([b]));
+/**
+ * The last longer string delimiter and its bytes: a parser passes the same
+ * one (say `'\r\n'`) call after call, and gets the same bytes back, with no
+ * encoding per call; the read queue also knows them again as what it last
+ * searched for.
+ */
+let lastDelimString: string | null = null;
+let lastDelimBytes: Uint8Array = BYTE_DELIMS[0];
 
 /** Checks a `recvUntil` delimiter and gives its bytes: a byte value, or 1 to 16 bytes (a string as UTF-8). @internal */
 export function delimiterBytes(delim: number | Uint8Array | string): Uint8Array {
@@ -102,7 +110,9 @@ export function delimiterBytes(delim: number | Uint8Array | string): Uint8Array 
   }
   let bytes: Uint8Array;
   if (typeof delim === 'string') {
-    bytes = delim.length === 1 && delim.charCodeAt(0) < 0x80 ? BYTE_DELIMS[delim.charCodeAt(0)] : Buffer.from(delim);
+    if (delim.length === 1 && delim.charCodeAt(0) < 0x80) return BYTE_DELIMS[delim.charCodeAt(0)];
+    if (delim === lastDelimString) return lastDelimBytes;
+    bytes = Buffer.from(delim);
   } else if (delim instanceof Uint8Array) {
     bytes = delim;
   } else {
@@ -110,6 +120,10 @@ export function delimiterBytes(delim: number | Uint8Array | string): Uint8Array 
   }
   if (bytes.length < 1 || bytes.length > 16) {
     throw new RangeError(`a delimiter must be 1 to 16 bytes long, got ${bytes.length}`);
+  }
+  if (typeof delim === 'string') {
+    lastDelimString = delim;
+    lastDelimBytes = bytes;
   }
   return bytes;
 }

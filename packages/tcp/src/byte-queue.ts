@@ -10,6 +10,12 @@
 export class ByteQueue {
   /** Bytes held. */
   length = 0;
+  /**
+   * Bytes consumed or dropped since the queue was made: while it stays the
+   * same, the bytes held are the ones held before, with more perhaps pushed
+   * after them, so a search of them need not be done again.
+   */
+  taken = 0;
   private ring: Buffer[] = [];
   private head = 0;
   private count = 0;
@@ -37,6 +43,7 @@ export class ByteQueue {
       copyBytes(head, offset, dst, 0, n);
       this.offset = offset + n;
       this.length -= n;
+      this.taken += n;
       return n;
     }
     let copied = 0;
@@ -53,6 +60,7 @@ export class ByteQueue {
       }
     }
     this.length -= n;
+    this.taken += n;
     return n;
   }
 
@@ -92,6 +100,7 @@ export class ByteQueue {
   /** Consumes the first `n` bytes of the head chunk, which holds `inHead` unread; returns `n`. */
   private consumeHead(n: number, inHead: number): number {
     this.length -= n;
+    this.taken += n;
     if (n < inHead) this.offset += n;
     else this.dropHead();
     return n;
@@ -167,6 +176,7 @@ export class ByteQueue {
 
   /** Drops everything held (the connection is gone). */
   clear(): void {
+    this.taken += this.length;
     this.ring = [];
     this.head = this.count = this.offset = this.length = 0;
   }

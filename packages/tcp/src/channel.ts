@@ -135,6 +135,13 @@ export abstract class Channel implements AsyncDisposable {
   /** recvUntil: the delimiter, and the first offset in the queue where it may still start. */
   private _untilDelim: Uint8Array | null = null;
   private _untilFrom = 0;
+  /**
+   * tryRecvUntil found no line: for which delimiter, the queue's `taken` then
+   * (the bytes are still the same while it is), and where the search may go on.
+   */
+  private _searchedDelim: Uint8Array | null = null;
+  private _searchedTaken = 0;
+  private _searchedFrom = 0;
   /** recvUntil: the last line was longer than SHORT_LINE, so the next search starts with indexOf. */
   private _longLines = false;
   private _recvTimer: NodeJS.Timeout | null = null;
@@ -256,34 +263,66 @@ export abstract class Channel implements AsyncDisposable {
     const signal = waitSignal(opts);
     if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recvUntil');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recvUntil', signal);
-    const queue = this._queue;
-    let from = 0;
-    if (queue.length > 0 && !this._closedHere()) {
-      const end = queue.length < buf.length ? queue.length : buf.length;
-      let searched = 0;
-      if (!this._longLines) {
-        const took = queue.takeThrough(buf, bytes, end < SHORT_LINE ? end : SHORT_LINE);
-        if (took > 0) {
-          if (this._paused) this._resumeIfRoom();
-          return resolvedWith(took);
-        }
-        // No delimiter ends within the first -took bytes.
-        searched = -took - bytes.length + 1;
-        this._longLines = -took === SHORT_LINE;
-      }
-      const at = queue.indexOf(bytes, searched > 0 ? searched : 0, end);
-      if (at >= 0) {
-        const n = queue.read(buf, at + bytes.length);
-        if (n <= SHORT_LINE) this._longLines = false;
-        if (this._paused) this._resumeIfRoom();
-        return resolvedWith(n);
-      }
-      if (queue.length >= buf.length) return this._noDelimiter(buf.length);
-      from = end - bytes.length + 1;
-    }
+    const took = this._takeLine(buf, bytes);
+    if (took > 0) return resolvedWith(took);
+    if (took < 0) return this._noDelimiter(buf.length);
     this._untilDelim = bytes;
-    this._untilFrom = from > 0 ? from : 0;
     return this._waitRecv(buf, buf.length, RECV_UNTIL, ms, signal);
+  }
+
+  /**
+   * `recvUntil` for a line that has already arrived, without waiting: copies
+   * the bytes up to and including the first `delim` into `buf[0..]` when they
+   * are all queued, and returns their count at once. When they are not, it
+   * consumes nothing and returns `0`; the `recvUntil` that follows waits for
+   * the rest, reports the peer's close, a timeout or an error, and does not
+   * search again the bytes this call searched.
+   *
+   * A parser that drains every complete line with this before it awaits pays
+   * for one `await` per batch of lines that arrived together instead of one per
+   * line.
+   *
+   * @param buf - where the bytes go; its length is the most this reads.
+   * @param delim - a byte value, or a sequence of 1 to 16 bytes (a string as UTF-8).
+   * @returns the count of bytes copied, delimiter included; `0` no complete
+   *   line is queued yet; `-1` the queued bytes fill `buf` without a
+   *   delimiter (code `ERR_NO_DELIMITER`, nothing consumed).
+   * @throws TypeError/RangeError for bad arguments.
+   * @throws TcpError `ERR_CONCURRENT_RECV` when a `recv`/`recvn`/`recvUntil`
+   *   is pending on this object, or a reader holds {@link Channel.readable}.
+   *
+   * @example
+   * ```ts
+   * const line = Buffer.alloc(1024);
+   * for (;;) {
+   *   let n = conn.tryRecvUntil(line, '\n');
+   *   if (n === 0) n = await conn.recvUntil(line, '\n', 5000);
+   *   if (n <= 0) break; // closed, timed out, or a line longer than 1 KiB
+   *   handle(line.subarray(0, n));
+   * }
+   * ```
+   */
+  tryRecvUntil(buf: Uint8Array, delim: number | Uint8Array | string): number {
+    checkBuffer(buf);
+    const bytes = delimiterBytes(delim);
+    if (buf.length < bytes.length) {
+      throw new RangeError(`buf (${buf.length} bytes) is shorter than the delimiter (${bytes.length} bytes)`);
+    }
+    if (this._recvResolve !== null || this._readerHolds()) throw this._concurrentError('tryRecvUntil');
+    const took = this._takeLine(buf, bytes);
+    if (took < 0) {
+      this.lastError = noDelimiterError(buf.length, this._where());
+      return -1;
+    }
+    if (took === 0 && this._queue.length > 0 && typeof delim !== 'object') {
+      // What this call searched, the next search of the same bytes for the
+      // same delimiter skips. (Not for a caller's Uint8Array, which may
+      // change; a byte value or a string maps to bytes of our own.)
+      this._searchedDelim = bytes;
+      this._searchedTaken = this._queue.taken;
+      this._searchedFrom = this._untilFrom;
+    }
+    return took;
   }
 
   /**
@@ -711,6 +750,43 @@ export abstract class Channel implements AsyncDisposable {
     if (this._sock !== null) this._release(true, err);
   }
 
+  /**
+   * recvUntil and tryRecvUntil: takes the first line the queue holds into
+   * `buf`. Returns its length; `0` when none is there yet, with `_untilFrom`
+   * the first offset where `delim` may still start; `-1` when the queued
+   * bytes fill `buf` without one. Consumes nothing unless it returns a line.
+   */
+  private _takeLine(buf: Uint8Array, delim: Uint8Array): number {
+    const queue = this._queue;
+    this._untilFrom = 0;
+    if (queue.length === 0 || this._closedHere()) return 0;
+    const end = queue.length < buf.length ? queue.length : buf.length;
+    // Bytes an earlier tryRecvUntil searched for the same delimiter, all still held.
+    let searched = this._searchedDelim === delim && this._searchedTaken === queue.taken ? this._searchedFrom : 0;
+    this._searchedDelim = null;
+    if (searched === 0 && !this._longLines) {
+      const took = queue.takeThrough(buf, delim, end < SHORT_LINE ? end : SHORT_LINE);
+      if (took > 0) {
+        if (this._paused) this._resumeIfRoom();
+        return took;
+      }
+      // No delimiter ends within the first -took bytes.
+      searched = -took - delim.length + 1;
+      this._longLines = -took === SHORT_LINE;
+    }
+    const at = queue.indexOf(delim, searched > 0 ? searched : 0, end);
+    if (at >= 0) {
+      const n = queue.read(buf, at + delim.length);
+      if (n <= SHORT_LINE) this._longLines = false;
+      if (this._paused) this._resumeIfRoom();
+      return n;
+    }
+    if (queue.length >= buf.length) return -1;
+    const from = end - delim.length + 1;
+    this._untilFrom = from > 0 ? from : 0;
+    return 0;
+  }
+
   /** recvUntil: looks for the delimiter in what came since the last look. */
   private _searchUntil(): void {
     const queue = this._queue;
@@ -800,13 +876,18 @@ export abstract class Channel implements AsyncDisposable {
   }
 
   private _concurrent(what: 'recv' | 'recvn' | 'recvUntil' | 'send' | 'sendv'): Promise<number> {
+    return Promise.reject(this._concurrentError(what));
+  }
+
+  private _concurrentError(what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'send' | 'sendv'): TcpError {
     const sending = what === 'send' || what === 'sendv';
     const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
-    const other = sending ? 'send/sendv' : 'recv/recvn/recvUntil';
     const why = (sending ? this._writerHolds() : this._readerHolds())
       ? `a ${sending ? 'writer holds conn.writable' : 'reader holds conn.readable'}; release its lock first`
-      : `another ${other} is pending on the same connection; await the first one`;
-    return Promise.reject(new TcpError(code, `${what} called while ${why}`));
+      : sending
+        ? 'another send/sendv is pending on the same connection; await the first one'
+        : 'a recv/recvn/recvUntil is pending on the same connection; await it first';
+    return new TcpError(code, `${what} called while ${why}`);
   }
 
   /** A call whose signal was aborted before it started: fails with no side effect. */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Client } from '@proj/tcp';
 import { request, startLineServer } from '../examples/line-protocol';
 import { RespError, command } from '../examples/resp-client';
-import { rawServer, type RawServer } from '../../../test-support/net';
+import { rawServer, readToEnd, type RawServer } from '../../../test-support/net';
 import { guardLeaks } from './helpers';
 
 guardLeaks();
@@ -29,6 +29,24 @@ test('line protocol: SET, GET, an unknown request, a line too long', async () =>
     expect(await c.recv(Buffer.alloc(8), 8, 3000)).toBe(0); // and the server closed
   } finally {
     c.close();
+    await server.shutdown(1000);
+  }
+});
+
+test('line protocol: 200 requests pipelined in one write get 200 answers, in order; then a line too long among them', async () => {
+  const server = await startLineServer();
+  const sock = net.connect(server.address()!.port, '127.0.0.1');
+  try {
+    const requests = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `SET k${i} v${i}\n` : `GET k${i - 1}\n`));
+    const wanted = requests.map((_, i) => (i % 2 === 0 ? 'OK' : `VALUE v${i - 1}`));
+    const received = readToEnd(sock);
+    sock.write(requests.join('') + `GET k0\nSET big ${'x'.repeat(2000)}\nGET k0\n`);
+    const { data, how } = await received;
+    // The line too long is answered, then the connection closed: the request after it gets nothing.
+    expect(data.toString().split('\n')).toEqual([...wanted, 'VALUE v0', 'ERR line too long', '']);
+    expect(how).toBe('end');
+  } finally {
+    sock.destroy();
     await server.shutdown(1000);
   }
 });

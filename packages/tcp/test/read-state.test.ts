@@ -123,6 +123,12 @@ class FedChannel extends Channel {
     this._detach(new TcpError('ENOTCONN', 'the test is over'), true);
   }
 
+  /** The connection goes and another comes in its place, as a Client's reconnect does. */
+  reconnect(): void {
+    this.close();
+    this._attach(this.sock, this.sock, true);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
@@ -242,6 +248,108 @@ describe('the read state machine', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+  test('what tryRecvUntil searched is not searched again, unless bytes were taken or the connection changed since', async () => {
+    const buf = Buffer.alloc(16);
+    const line = async (): Promise<string> => buf.toString('latin1', 0, await ch.recvUntil(buf, '\n'));
+    ch.owned(Buffer.from('ab'));
+    expect(ch.tryRecvUntil(buf, '\n')).toBe(0);
+    ch.shared(Buffer.from('c\n'));
+    const copyScan = jest.spyOn(ByteQueue.prototype, 'takeThrough');
+    const search = jest.spyOn(ByteQueue.prototype, 'indexOf');
+    try {
+      expect(await line()).toBe('abc\n');
+      // One search, from the first byte not yet searched; "ab" is not scanned again.
+      expect(copyScan).not.toHaveBeenCalled();
+      expect(search).toHaveBeenCalledTimes(1);
+      expect(search.mock.calls[0][1]).toBe(2);
+    } finally {
+      copyScan.mockRestore();
+      search.mockRestore();
+    }
+    // A recv takes a byte: the newline that comes next stands where the search had already been.
+    ch.owned(Buffer.from('ab'));
+    expect(ch.tryRecvUntil(buf, '\n')).toBe(0);
+    expect(await ch.recv(buf, 1)).toBe(1);
+    ch.owned(Buffer.from('\nzz\n'));
+    expect(await line()).toBe('b\n');
+    expect(await line()).toBe('zz\n');
+    // The connection is replaced: its queue starts again from nothing.
+    ch.owned(Buffer.from('ab'));
+    expect(ch.tryRecvUntil(buf, '\n')).toBe(0);
+    ch.reconnect();
+    ch.owned(Buffer.from('x\nyy\n'));
+    expect(await line()).toBe('x\n');
+    expect(await line()).toBe('yy\n');
+  });
+
+  test('tryRecvUntil, recvUntil and recv mixed, any arrival split, two delimiters: every byte once, in order, each line cut at its first delimiter', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom('a', 'b', '\r', '\n'), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.boolean()), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.constantFrom('try \n', 'try \r\n', 'until \n', 'until \r\n', 'recv'), { minLength: 1, maxLength: 20 }),
+        async (chars, arrivals, steps) => {
+          const text = Buffer.from(chars.join(''), 'latin1');
+          const c = new FedChannel(1024);
+          try {
+            let fed = 0;
+            let arrival = 0;
+            /** Delivers the next arrival; false when everything has come. */
+            const feed = (): boolean => {
+              if (fed === text.length) return false;
+              const [len, owned] = arrivals[arrival++ % arrivals.length];
+              const chunk = Buffer.from(text.subarray(fed, Math.min(text.length, fed + len)));
+              fed += chunk.length;
+              if (owned) c.owned(chunk);
+              else c.shared(chunk);
+              return true;
+            };
+            const got: Buffer[] = [];
+            const buf = Buffer.alloc(16);
+            /** A line read up to `delim`: it ends there, and no earlier delimiter was passed over. */
+            const line = (n: number, delim: string): void => {
+              const taken = Buffer.from(buf.subarray(0, n));
+              expect(taken.indexOf(delim, 0, 'latin1')).toBe(n - delim.length);
+              got.push(taken);
+            };
+            let eof = false;
+            for (let i = 0; !eof; i++) {
+              const [how, delim = ''] = steps[i % steps.length].split(' ');
+              if (how === 'try') {
+                const n = c.tryRecvUntil(buf, delim);
+                if (n > 0) line(n, delim);
+                else if (n < 0) expect(c.lastError?.code).toBe('ERR_NO_DELIMITER');
+                else if (!feed()) {
+                  c._onEnd();
+                  eof = true;
+                }
+              } else if (how === 'until') {
+                let result: number | null = null;
+                void c.recvUntil(buf, delim).then((r) => (result = r));
+                while ((await Promise.resolve(), result === null)) if (!feed()) c._onEnd();
+                const n = result as number;
+                if (n > 0) line(n, delim);
+                else if (n < 0) expect(c.lastError?.code).toBe('ERR_NO_DELIMITER');
+                else eof = true;
+              } else if (c._readState().queued > 0) {
+                const n = await c.recv(buf, 1 + (i % 3));
+                got.push(Buffer.from(buf.subarray(0, n)));
+              } else if (!feed()) {
+                c._onEnd();
+                eof = true;
+              }
+            }
+            // What no line took is left for recv.
+            for (let n; (n = await c.recv(buf, 16)) > 0; ) got.push(Buffer.from(buf.subarray(0, n)));
+            expect(Buffer.concat(got).equals(text)).toBe(true);
+          } finally {
+            c.close();
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

@@ -2,6 +2,7 @@
  * recvUntil: bytes up to and including a delimiter, over real loopback
  * sockets (TCP and TLS, both sides), with the delimiter split across chunks
  * at every point; a full buffer, a timeout and an abort consume nothing.
+ * tryRecvUntil, the same without waiting, and the recvUntil that follows it.
  */
 import fc from 'fast-check';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
@@ -138,6 +139,101 @@ describe.each(VARIANTS)('$name', (variant) => {
     if ('disconnect' in p.ours) p.ours.disconnect();
     else await p.ours.close();
     await end;
+  });
+});
+
+describe.each(VARIANTS)('tryRecvUntil, $name', (variant) => {
+  let p: Pair;
+  beforeEach(async () => {
+    p = await pair(variant, certs);
+  });
+  afterEach(async () => {
+    await p.close();
+  });
+
+  test('takes the lines already here without waiting; 0 when the next is not all here, and recvUntil waits for its rest', async () => {
+    const buf = Buffer.alloc(64);
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0); // nothing has come
+    p.peer.write('a\nbb\r\nccc');
+    await waitFor(() => p.ours.bytesRead >= 9, 'the bytes to arrive');
+    expect(p.ours.tryRecvUntil(buf, 0x0a)).toBe(2);
+    expect(buf.toString('latin1', 0, 2)).toBe('a\n');
+    expect(p.ours.tryRecvUntil(buf, '\r\n')).toBe(4);
+    expect(buf.toString('latin1', 0, 4)).toBe('bb\r\n');
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0); // "ccc" stays
+    const pending = p.ours.recvUntil(buf, '\n', 5000);
+    p.peer.write('c\nd');
+    expect(await pending).toBe(5);
+    expect(buf.toString('latin1', 0, 5)).toBe('cccc\n');
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0);
+    expect(await p.ours.recv(buf, 64, 2000)).toBe(1);
+    expect(buf.toString('latin1', 0, 1)).toBe('d');
+  });
+
+  test('a delimiter split across arrivals after tryRecvUntil said 0; bytes taken in between, or another delimiter, are searched afresh', async () => {
+    const buf = Buffer.alloc(64);
+    await trickle(p, ['abc\r']);
+    expect(p.ours.tryRecvUntil(buf, '\r\n')).toBe(0);
+    await trickle(p, ['\n']);
+    expect(await p.ours.recvUntil(buf, '\r\n', 5000)).toBe(5);
+    expect(buf.toString('latin1', 0, 5)).toBe('abc\r\n');
+    // The search said "no delimiter starts before offset 2"; a recv then takes a byte.
+    await trickle(p, ['xy\r']);
+    expect(p.ours.tryRecvUntil(buf, '\r\n')).toBe(0);
+    expect(await p.ours.recv(buf, 1, 2000)).toBe(1);
+    await trickle(p, ['\n']);
+    expect(await p.ours.recvUntil(buf, '\r\n', 5000)).toBe(3);
+    expect(buf.toString('latin1', 0, 3)).toBe('y\r\n');
+    // Searched for one delimiter, read up to another.
+    await trickle(p, ['k;v']);
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0);
+    expect(await p.ours.recvUntil(buf, ';', 5000)).toBe(2);
+    expect(buf.toString('latin1', 0, 2)).toBe('k;');
+  });
+
+  test('a full buffer without the delimiter is -1 ERR_NO_DELIMITER, consuming nothing; bad arguments throw', async () => {
+    p.peer.write('0123456789');
+    await waitFor(() => p.ours.bytesRead >= 10, 'the bytes to arrive');
+    expect(p.ours.tryRecvUntil(Buffer.alloc(8), '\n')).toBe(-1);
+    expect(p.ours.lastError?.code).toBe('ERR_NO_DELIMITER');
+    expect(() => p.ours.tryRecvUntil(Buffer.alloc(8), 256)).toThrow(RangeError);
+    expect(() => p.ours.tryRecvUntil(Buffer.alloc(2), 'abc')).toThrow(RangeError);
+    expect(() => p.ours.tryRecvUntil('buf' as never, '\n')).toThrow(TypeError);
+    expect(() => p.ours.tryRecvUntil(Buffer.alloc(8), {} as never)).toThrow(TypeError);
+    const buf = Buffer.alloc(32);
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0);
+    p.peer.write('\n');
+    expect(await p.ours.recvUntil(buf, '\n', 2000)).toBe(11);
+    expect(buf.toString('latin1', 0, 11)).toBe('0123456789\n');
+  });
+
+  test('while a recv waits, or a reader holds conn.readable, it throws ERR_CONCURRENT_RECV and takes nothing', async () => {
+    const buf = Buffer.alloc(32);
+    const pending = p.ours.recvUntil(buf, '\n', 5000);
+    expect(() => p.ours.tryRecvUntil(Buffer.alloc(8), '\n')).toThrow(expect.objectContaining({ code: 'ERR_CONCURRENT_RECV' }));
+    p.peer.write('one\ntwo\n');
+    expect(await pending).toBe(4);
+    const reader = p.ours.readable.getReader();
+    expect(() => p.ours.tryRecvUntil(buf, '\n')).toThrow(expect.objectContaining({ code: 'ERR_CONCURRENT_RECV' }));
+    reader.releaseLock();
+    await waitFor(() => p.ours.bytesRead >= 8, 'the second line to arrive');
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(4);
+    expect(buf.toString('latin1', 0, 4)).toBe('two\n');
+  });
+
+  test('the peer closes after a partial line: tryRecvUntil 0, recvUntil 0, and the bytes are left for recv', async () => {
+    const received = readToEnd(p.peer);
+    p.peer.end('last\npartial');
+    const buf = Buffer.alloc(32);
+    expect(await p.ours.recvUntil(buf, '\n', 2000)).toBe(5);
+    await waitFor(() => p.ours.bytesRead >= 12, 'the bytes to arrive');
+    expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0);
+    expect(await p.ours.recvUntil(buf, '\n', 2000)).toBe(0);
+    expect(await p.ours.recv(buf, 32, 2000)).toBe(7);
+    expect(buf.toString('latin1', 0, 7)).toBe('partial');
+    if ('disconnect' in p.ours) p.ours.disconnect();
+    else await p.ours.close();
+    expect((await received).how).toBe('end');
   });
 });
 
