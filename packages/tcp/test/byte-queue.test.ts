@@ -71,6 +71,42 @@ test('read, indexOf and takeThrough agree with a flat copy of the bytes, however
   );
 });
 
+test('takeThrough with a one-byte delimiter, four bytes at a time: stops at the first delimiter, whatever the bytes around it and wherever the line starts', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 255 }),
+      // Bytes near the delimiter in value and in bit pattern: what a word-at-a-time test could mistake for it.
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 120 }),
+      fc.integer({ min: 0, max: 7 }),
+      fc.integer({ min: 0, max: 64 }),
+      (delim, picks, skip, limit) => {
+        const bytes = Buffer.from(
+          picks.map((k, i) => [delim, delim ^ 1, (delim + 1) & 0xff, (delim - 1) & 0xff, delim ^ 0x80, 0, 0xff, 0x80, 0x01, (i * 37) & 0xff][k]),
+        );
+        const q = new ByteQueue();
+        q.push(bytes);
+        const start = Math.min(skip, bytes.length);
+        if (start > 0) q.read(Buffer.alloc(start), start);
+        const flat = bytes.subarray(start);
+        const dst = Buffer.alloc(64);
+        const max = Math.min(limit, flat.length);
+        const got = q.takeThrough(dst, Buffer.from([delim]), max);
+        const at = flat.subarray(0, max).indexOf(delim);
+        if (at >= 0) {
+          expect(got).toBe(at + 1);
+          expect(dst.subarray(0, got)).toEqual(flat.subarray(0, got));
+          expect(q.length).toBe(flat.length - got);
+        } else {
+          // It looked at every byte it was allowed to (-0 and 0 alike when none).
+          expect(got <= 0 && -got === max).toBe(true);
+          expect(q.length).toBe(flat.length);
+        }
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
+
 test.each([
   { name: 'a one-byte delimiter that is the first byte of the second chunk, at the very end', chunks: [[0, 1], [2]], delim: [2], end: 3, at: 2 },
   { name: 'a one-byte delimiter past the end searched', chunks: [[0, 1], [2]], delim: [2], end: 2, at: -1 },
