@@ -140,18 +140,8 @@ describe.each(VARIANTS)('$name', (variant) => {
     else await p.ours.close();
     await end;
   });
-});
 
-describe.each(VARIANTS)('tryRecvUntil, $name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
-  test('takes the lines already here without waiting; 0 when the next is not all here, and recvUntil waits for its rest', async () => {
+  test('tryRecvUntil: takes the lines already here without waiting; 0 when the next is not all here, and recvUntil waits for its rest', async () => {
     const buf = Buffer.alloc(64);
     expect(p.ours.tryRecvUntil(buf, '\n')).toBe(0); // nothing has come
     p.peer.write('a\nbb\r\nccc');
@@ -170,7 +160,7 @@ describe.each(VARIANTS)('tryRecvUntil, $name', (variant) => {
     expect(buf.toString('latin1', 0, 1)).toBe('d');
   });
 
-  test('a delimiter split across arrivals after tryRecvUntil said 0; bytes taken in between, or another delimiter, are searched afresh', async () => {
+  test('tryRecvUntil: a delimiter split across arrivals after tryRecvUntil said 0; bytes taken in between, or another delimiter, are searched afresh', async () => {
     const buf = Buffer.alloc(64);
     await trickle(p, ['abc\r']);
     expect(p.ours.tryRecvUntil(buf, '\r\n')).toBe(0);
@@ -191,7 +181,7 @@ describe.each(VARIANTS)('tryRecvUntil, $name', (variant) => {
     expect(buf.toString('latin1', 0, 2)).toBe('k;');
   });
 
-  test('a full buffer without the delimiter is -1 ERR_NO_DELIMITER, consuming nothing; bad arguments throw', async () => {
+  test('tryRecvUntil: a full buffer without the delimiter is -1 ERR_NO_DELIMITER, consuming nothing; bad arguments throw', async () => {
     p.peer.write('0123456789');
     await waitFor(() => p.ours.bytesRead >= 10, 'the bytes to arrive');
     expect(p.ours.tryRecvUntil(Buffer.alloc(8), '\n')).toBe(-1);
@@ -207,7 +197,7 @@ describe.each(VARIANTS)('tryRecvUntil, $name', (variant) => {
     expect(buf.toString('latin1', 0, 11)).toBe('0123456789\n');
   });
 
-  test('while a recv waits, or a reader holds conn.readable, it throws ERR_CONCURRENT_RECV and takes nothing', async () => {
+  test('tryRecvUntil: while a recv waits, or a reader holds conn.readable, it throws ERR_CONCURRENT_RECV and takes nothing', async () => {
     const buf = Buffer.alloc(32);
     const pending = p.ours.recvUntil(buf, '\n', 5000);
     expect(() => p.ours.tryRecvUntil(Buffer.alloc(8), '\n')).toThrow(expect.objectContaining({ code: 'ERR_CONCURRENT_RECV' }));
@@ -221,7 +211,7 @@ describe.each(VARIANTS)('tryRecvUntil, $name', (variant) => {
     expect(buf.toString('latin1', 0, 4)).toBe('two\n');
   });
 
-  test('the peer closes after a partial line: tryRecvUntil 0, recvUntil 0, and the bytes are left for recv', async () => {
+  test('tryRecvUntil: the peer closes after a partial line: tryRecvUntil 0, recvUntil 0, and the bytes are left for recv', async () => {
     const received = readToEnd(p.peer);
     p.peer.end('last\npartial');
     const buf = Buffer.alloc(32);
