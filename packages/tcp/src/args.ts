@@ -94,8 +94,8 @@ const BYTE_DELIMS = Array.from({ length: 256 }, (_, b) => Buffer.from([b]));
 /**
  * The last longer string delimiter and its bytes: a parser passes the same
  * one (say `'\r\n'`) call after call, and gets the same bytes back, with no
- * encoding per call; the read queue also knows them again as what it last
- * searched for.
+ * encoding per call; a channel then knows them again as the delimiter its
+ * last tryRecvUntil searched for.
  */
 let lastDelimString: string | null = null;
 let lastDelimBytes: Uint8Array = BYTE_DELIMS[0];
