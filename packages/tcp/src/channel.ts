@@ -153,6 +153,9 @@ export abstract class Channel implements AsyncDisposable {
   private _sendAborter: Aborter | null = null;
   private _bytesRead = 0;
   private _bytesWritten = 0;
+  /** The view the last `send(buf, n < buf.length)` wrote from, and the buffer it is of (see {@link Channel._prefixView}). */
+  private _prefix: Uint8Array | null = null;
+  private _prefixOf: Uint8Array | null = null;
   /** When the current socket was attached (for tracing), and whether its close was traced. */
   private _openedAt = 0;
   private _closeTraced = true;
@@ -356,7 +359,20 @@ export abstract class Channel implements AsyncDisposable {
     const sock = this._sock;
     if (sock === null || this._dead || !sock.writable || this._writer!.ending) return this._notConnected('send');
     if (n === 0) return RESOLVED_0;
-    return this._sent(this._writer!.write(n === bytes.length ? bytes : bytes.subarray(0, n)), n, ms, signal);
+    return this._sent(this._writer!.write(n === bytes.length ? bytes : this._prefixView(bytes, n)), n, ms, signal);
+  }
+
+  /**
+   * `bytes.subarray(0, n)`, made once for a loop that sends the first `n`
+   * bytes of the same buffer again and again (an echo, a fixed-size frame):
+   * a new view costs more than the rest of the call when the write goes
+   * straight to the handle.
+   */
+  private _prefixView(bytes: Uint8Array, n: number): Uint8Array {
+    const view = this._prefix;
+    if (view !== null && this._prefixOf === bytes && view.length === n) return view;
+    this._prefixOf = bytes;
+    return (this._prefix = bytes.subarray(0, n));
   }
 
   /**
@@ -585,6 +601,7 @@ export abstract class Channel implements AsyncDisposable {
     const raw = this._raw;
     if (sock === null || raw === null) return;
     this._dead = true;
+    this._prefix = this._prefixOf = null;
     unbindSocket(sock);
     this._traceClose(failure !== null ? 'error' : reset ? 'reset' : 'closed', failure);
     if (reset) {

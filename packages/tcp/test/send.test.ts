@@ -47,6 +47,24 @@ describe.each(VARIANTS)('$name', (variant) => {
     expect((await peerReceives()).toString()).toBe('abchéllo0123wx!"');
   });
 
+  test('the first n bytes of one buffer, sent again and again while its contents and n change: the peer gets each send as it was', async () => {
+    const buf = Buffer.alloc(64);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      const n = [8, 8, 8, 3, 64, 8, 1][i % 7];
+      buf.fill(i & 0xff, 0, n);
+      buf[0] = 0x41 + (i % 26);
+      expect(await p.ours.send(buf, n)).toBe(n);
+      sent.push(Buffer.from(buf.subarray(0, n)));
+    }
+    // Another buffer of the same length in between, with the same n.
+    const other = Buffer.alloc(64, 0x7a);
+    expect(await p.ours.send(other, 8)).toBe(8);
+    expect(await p.ours.send(buf, 8)).toBe(8);
+    sent.push(other.subarray(0, 8), Buffer.from(buf.subarray(0, 8)));
+    expect((await peerReceives()).equals(Buffer.concat(sent))).toBe(true);
+  });
+
   test('bad arguments throw RangeError/TypeError and send nothing', async () => {
     const data = Buffer.from('abcd');
     for (const call of [() => p.ours.send(data, 5), () => p.ours.send(data, -1), () => p.ours.send(data, 1.5), () => p.ours.send('ab', 3)]) {
