@@ -13,8 +13,8 @@ export function checkRecvArgs(buf: Uint8Array, n: number): void {
   }
 }
 
-/** Checks that `buf` is a Uint8Array (a Buffer is one). @internal */
-export function checkBuffer(buf: Uint8Array): void {
+/** Checks that `buf` is a Uint8Array (a Buffer is one). */
+function checkBuffer(buf: Uint8Array): void {
   if (!(buf instanceof Uint8Array)) {
     throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
   }
@@ -100,8 +100,8 @@ const BYTE_DELIMS = Array.from({ length: 256 }, (_, b) => Buffer.from([b]));
 let lastDelimString: string | null = null;
 let lastDelimBytes: Uint8Array = BYTE_DELIMS[0];
 
-/** Checks a `recvUntil` delimiter and gives its bytes: a byte value, or 1 to 16 bytes (a string as UTF-8). @internal */
-export function delimiterBytes(delim: number | Uint8Array | string): Uint8Array {
+/** Checks a `recvUntil` delimiter and gives its bytes: a byte value, or 1 to 16 bytes (a string as UTF-8). */
+function delimiterBytes(delim: number | Uint8Array | string): Uint8Array {
   if (typeof delim === 'number') {
     if (!Number.isInteger(delim) || delim < 0 || delim > 255) {
       throw new RangeError(`a delimiter byte must be an integer from 0 to 255, got ${delim}`);
@@ -124,6 +124,16 @@ export function delimiterBytes(delim: number | Uint8Array | string): Uint8Array 
   if (typeof delim === 'string') {
     lastDelimString = delim;
     lastDelimBytes = bytes;
+  }
+  return bytes;
+}
+
+/** Checks the arguments of `recvUntil`/`tryRecvUntil` and gives the delimiter's bytes. @internal */
+export function untilDelimiter(buf: Uint8Array, delim: number | Uint8Array | string): Uint8Array {
+  checkBuffer(buf);
+  const bytes = delimiterBytes(delim);
+  if (buf.length < bytes.length) {
+    throw new RangeError(`buf (${buf.length} bytes) is shorter than the delimiter (${bytes.length} bytes)`);
   }
   return bytes;
 }

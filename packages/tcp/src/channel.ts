@@ -1,5 +1,5 @@
 import type * as net from 'node:net';
-import { type WaitOptions, checkBuffer, checkRecvArgs, delimiterBytes, describe, sendvChunks, waitMs, waitSignal } from './args';
+import { type WaitOptions, checkRecvArgs, describe, sendvChunks, untilDelimiter, waitMs, waitSignal } from './args';
 import { ByteQueue, copyBytes } from './byte-queue';
 import { type CloseHow, type ConnectionSide, connectionClose, connectionOpen } from './diagnostics';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
@@ -257,11 +257,7 @@ export abstract class Channel implements AsyncDisposable {
    * ```
    */
   recvUntil(buf: Uint8Array, delim: number | Uint8Array | string, opts: number | WaitOptions = -1): Promise<number> {
-    checkBuffer(buf);
-    const bytes = delimiterBytes(delim);
-    if (buf.length < bytes.length) {
-      throw new RangeError(`buf (${buf.length} bytes) is shorter than the delimiter (${bytes.length} bytes)`);
-    }
+    const bytes = untilDelimiter(buf, delim);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
     if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recvUntil');
@@ -306,11 +302,7 @@ export abstract class Channel implements AsyncDisposable {
    * ```
    */
   tryRecvUntil(buf: Uint8Array, delim: number | Uint8Array | string): number {
-    checkBuffer(buf);
-    const bytes = delimiterBytes(delim);
-    if (buf.length < bytes.length) {
-      throw new RangeError(`buf (${buf.length} bytes) is shorter than the delimiter (${bytes.length} bytes)`);
-    }
+    const bytes = untilDelimiter(buf, delim);
     if (this._recvResolve !== null || this._readerHolds()) throw this._concurrentError('tryRecvUntil');
     const took = this._takeLine(buf, bytes);
     if (took < 0) {
