@@ -132,16 +132,15 @@ export abstract class Channel implements AsyncDisposable {
   private _recvBuf: Uint8Array | null = null;
   private _recvN = 0;
   private _recvMode = RECV_SOME;
-  /** recvUntil: the delimiter, and the first offset in the queue where it may still start. */
+  /**
+   * recvUntil waiting, or tryRecvUntil that found no line: the delimiter, and
+   * the first offset in the queue where it may still start. For tryRecvUntil
+   * also the queue's `taken` then: the bytes searched are still held while it
+   * stays the same.
+   */
   private _untilDelim: Uint8Array | null = null;
   private _untilFrom = 0;
-  /**
-   * tryRecvUntil found no line: for which delimiter, the queue's `taken` then
-   * (the bytes are still the same while it is), and where the search may go on.
-   */
-  private _searchedDelim: Uint8Array | null = null;
-  private _searchedTaken = 0;
-  private _searchedFrom = 0;
+  private _untilTaken = 0;
   /** recvUntil: the last line was longer than SHORT_LINE, so the next search starts with indexOf. */
   private _longLines = false;
   private _recvTimer: NodeJS.Timeout | null = null;
@@ -313,9 +312,8 @@ export abstract class Channel implements AsyncDisposable {
       // What this call searched, the next search of the same bytes for the
       // same delimiter skips. (Not for a caller's Uint8Array, which may
       // change; a byte value or a string maps to bytes of our own.)
-      this._searchedDelim = bytes;
-      this._searchedTaken = this._queue.taken;
-      this._searchedFrom = this._untilFrom;
+      this._untilDelim = bytes;
+      this._untilTaken = this._queue.taken;
     }
     return took;
   }
@@ -767,12 +765,12 @@ export abstract class Channel implements AsyncDisposable {
    */
   private _takeLine(buf: Uint8Array, delim: Uint8Array): number {
     const queue = this._queue;
+    // Bytes an earlier tryRecvUntil searched for the same delimiter, all still held.
+    let searched = this._untilDelim === delim && this._untilTaken === queue.taken ? this._untilFrom : 0;
+    this._untilDelim = null;
     this._untilFrom = 0;
     if (queue.length === 0 || this._closedHere()) return 0;
     const end = queue.length < buf.length ? queue.length : buf.length;
-    // Bytes an earlier tryRecvUntil searched for the same delimiter, all still held.
-    let searched = this._searchedDelim === delim && this._searchedTaken === queue.taken ? this._searchedFrom : 0;
-    this._searchedDelim = null;
     if (searched === 0 && !this._longLines) {
       const took = queue.takeThrough(buf, delim, end < SHORT_LINE ? end : SHORT_LINE);
       if (took > 0) {
