@@ -42,10 +42,16 @@ async function timed(run: () => Promise<number>): Promise<Result> {
   return { messages, micros: Number(process.hrtime.bigint() - start) / 1000, cpuMicros: cpuNow() - cpu };
 }
 
-/** Our Client reads every line with recvUntil. */
-async function oursLines(port: number): Promise<number> {
+/** A Client connected to the peer at `port`. */
+async function connected(port: number): Promise<Client> {
   const c = new Client('127.0.0.1', port);
   if (!(await c.connect(5000))) throw new Error(c.strerror());
+  return c;
+}
+
+/** Our Client reads every line with recvUntil. */
+async function oursLines(port: number): Promise<number> {
+  const c = await connected(port);
   const line = Buffer.allocUnsafe(256);
   let count = 0;
   let bytes = 0;
@@ -60,8 +66,7 @@ async function oursLines(port: number): Promise<number> {
 
 /** Our Client takes the lines already here with tryRecvUntil, and awaits recvUntil only when none is. */
 async function oursLinesDrained(port: number): Promise<number> {
-  const c = new Client('127.0.0.1', port);
-  if (!(await c.connect(5000))) throw new Error(c.strerror());
+  const c = await connected(port);
   const line = Buffer.allocUnsafe(256);
   let count = 0;
   let bytes = 0;
@@ -129,8 +134,7 @@ function readlineLines(port: number): Promise<number> {
 
 /** Frames of `chunks` parts (a 4-byte header, then bodies), sent for SEND_MS with sendv or with concat + send. */
 async function sendFrames(port: number, parts: Buffer[], useSendv: boolean): Promise<number> {
-  const c = new Client('127.0.0.1', port);
-  if (!(await c.connect(5000))) throw new Error(c.strerror());
+  const c = await connected(port);
   const deadline = Date.now() + SEND_MS;
   let frames = 0;
   while (Date.now() < deadline) {
