@@ -9,7 +9,9 @@
  * ours/raw with its spread across rounds, then the CPU time the side under
  * test spent per message and that ratio (raw/ours, so > 1 means ours is
  * cheaper): CPU time per message is much less disturbed by other load on the
- * machine than a rate is.
+ * machine than a rate is. On request (BENCH_SECTIONS), where valgrind is,
+ * the user-space instructions each side executes per message
+ * (bench/instructions.ts): a count the machine's noise does not move.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,13 +20,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as selfsigned from 'selfsigned';
 import { createInterface } from 'node:readline';
+import { callgrindAvailable, instructionsPerMessage, kilo, ROUND_TRIPS, runClientUnderCallgrind, underCallgrind } from './instructions';
 import { type Load, oursLoad, rawLoad, sleep } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
 /** BENCH_WARMUP_MS: how long each side of a row runs, uncounted, before its rounds (default: half a round). */
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? ROUND_MS / 2);
-/** BENCH_SECTIONS: a comma-separated subset of `server,client,c,tracing,tls-server,tls-client` (default: all). */
+/**
+ * BENCH_SECTIONS: a comma-separated subset of
+ * `server,client,c,tracing,tls-server,tls-client,instructions`. The default is
+ * all but `instructions`, which runs under valgrind for about nine minutes
+ * (`npm run bench:instructions`).
+ */
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tracing,tls-server,tls-client').split(','));
 
 const ROWS: Array<{ name: string; load: Load }> = [
@@ -59,11 +67,15 @@ async function main(): Promise<void> {
     const { user, system } = process.cpuUsage();
     return user + system;
   };
-  console.log(`@proj/tcp benchmark: ${ROUNDS} rounds of ${ROUND_MS} ms per side, alternating; node ${process.version}\n`);
+  const rates = [...SECTIONS].some((section) => section !== 'instructions');
+  console.log(`@proj/tcp benchmark${rates ? `: ${ROUNDS} rounds of ${ROUND_MS} ms per side, alternating` : ''}; node ${process.version}`);
+  if (rates) console.log('');
   try {
     const cBuilt = buildC();
     // Server side: a load generator in C where gcc is, so that the load is not the bottleneck.
     const serverLoad = cBuilt ? cLoad : rawLoad;
+    // The TLS server rows' load: in C where OpenSSL's headers are, else raw tls.connect.
+    const tlsLoad = cBuilt && (SECTIONS.has('tls-server') || SECTIONS.has('instructions')) && buildTlsLoad() ? cLoad : rawLoad;
     if (SECTIONS.has('server')) {
       console.log(`Server side (same ${cBuilt ? 'C' : 'raw node:net'} load generator; echo server ours vs raw net)`);
       for (const row of ROWS) {
@@ -79,7 +91,6 @@ async function main(): Promise<void> {
     if (cBuilt && SECTIONS.has('c')) await againstC(ports.ours, serverCpu);
     if (cBuilt && SECTIONS.has('tracing')) await tracingCost(ports.ours, serverCpu);
     if (SECTIONS.has('tls-server')) {
-      const tlsLoad = cBuilt && buildTlsLoad() ? cLoad : rawLoad;
       console.log(`\nTLS, server side (same ${tlsLoad === cLoad ? 'C (OpenSSL)' : 'raw tls.connect'} load; echo server ours vs raw node:tls)`);
       for (const row of ROWS) {
         const load = { ...row.load, tls: cert.cert };
@@ -93,6 +104,7 @@ async function main(): Promise<void> {
         await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
       }
     }
+    if (SECTIONS.has('instructions')) await instructions(cert, ports, cBuilt ? cLoad : rawLoad, tlsLoad);
   } finally {
     await servers.stop();
     rmSync(cert.dir, { recursive: true, force: true });
@@ -196,9 +208,11 @@ function compileC(name: string, libs: string[]): boolean {
   return !built.error && built.status === 0;
 }
 
-/** Runs `load` against `port` for `ms` with the C load generator; returns messages echoed back. */
+/** Runs `load` against `port` for `ms` (or its `count`) with the C load generator; returns messages echoed back. */
 async function cLoad(port: number, load: Load, ms: number): Promise<number> {
-  const child = spawn(join(__dirname, load.tls ? 'c-tls-load' : 'c-load'), [port, load.conns, load.size, load.window, ms].map(String), {
+  // A negative time tells the C load to send that many messages a connection.
+  const span = load.count === undefined ? ms : -load.count;
+  const child = spawn(join(__dirname, load.tls ? 'c-tls-load' : 'c-load'), [port, load.conns, load.size, load.window, span].map(String), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -215,9 +229,10 @@ interface Servers {
   stop: () => Promise<void>;
 }
 
-/** Starts the echo servers' process (bench/echo-servers.ts) with `env` added to ours. */
-async function startServers(env: Record<string, string>): Promise<Servers> {
-  const child = spawn(process.execPath, [join(__dirname, 'echo-servers.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+/** Starts the echo servers' process (bench/echo-servers.ts) with `env` added to ours, under the command `wrapper` if one is given. */
+async function startServers(env: Record<string, string>, wrapper: string[] = []): Promise<Servers> {
+  const command = [...wrapper, process.execPath, join(__dirname, 'echo-servers.js')];
+  const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return {
     ports: JSON.parse((await lines.next()).value as string) as Servers['ports'],
@@ -274,5 +289,51 @@ async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promi
   } finally {
     c.stdin.end();
     await once(c, 'exit');
+  }
+}
+
+/**
+ * User-space instructions per message at 64 x 8 B, counted by callgrind
+ * (bench/instructions.ts), with one process under callgrind at a time: our
+ * echo servers against raw ones (plain and TLS) driven by `plainLoad` and
+ * `tlsLoad`, then our clients against raw ones driving the raw echo servers.
+ */
+async function instructions(
+  cert: { dir: string; keyPath: string; certPath: string; cert: string },
+  ports: Servers['ports'],
+  plainLoad: (port: number, load: Load, ms: number) => Promise<number>,
+  tlsLoad: (port: number, load: Load, ms: number) => Promise<number>,
+): Promise<void> {
+  if (!callgrindAvailable()) {
+    console.log('\n(no valgrind: the instruction counts are skipped)');
+    return;
+  }
+  const row = ROWS[0];
+  const tlsRow = { ...row.load, tls: cert.cert };
+  const env = { BENCH_TLS_KEY: cert.keyPath, BENCH_TLS_CERT: cert.certPath };
+  const server = (kind: keyof Servers['ports'], load: Load): Promise<number> =>
+    instructionsPerMessage(load, cert.dir, async (counted, outFile) => {
+      const servers = await startServers(env, underCallgrind(outFile));
+      try {
+        await (load.tls ? tlsLoad : plainLoad)(servers.ports[kind], counted, 0);
+      } finally {
+        await servers.stop();
+      }
+    });
+  const client = (who: 'ours' | 'raw', port: number, load: Load): Promise<number> =>
+    instructionsPerMessage(load, cert.dir, (counted, outFile) => runClientUnderCallgrind(who, port, counted, outFile));
+  console.log(
+    `\nUser-space instructions per message, ${row.name} (callgrind: runs of ${ROUND_TRIPS.few} and ${ROUND_TRIPS.many} round trips a connection, the difference; ratio raw/ours, > 1 means ours does less)`,
+  );
+  const sides: Array<[string, () => Promise<number>, () => Promise<number>]> = [
+    ['plain server', () => server('ours', row.load), () => server('raw', row.load)],
+    ['TLS server', () => server('oursTls', tlsRow), () => server('rawTls', tlsRow)],
+    ['plain client', () => client('ours', ports.raw, row.load), () => client('raw', ports.raw, row.load)],
+    ['TLS client', () => client('ours', ports.rawTls, tlsRow), () => client('raw', ports.rawTls, tlsRow)],
+  ];
+  for (const [name, ours, raw] of sides) {
+    const o = await ours();
+    const r = await raw();
+    console.log(`  ${name.padEnd(34)} ours ${kilo(o).padStart(6)}  raw ${kilo(r).padStart(6)}   ratio raw/ours ${(r / o).toFixed(2)}`);
   }
 }

@@ -12,19 +12,27 @@ export interface Load {
   window: number;
   /** Over TLS: the CA certificate (PEM) to trust; the server's name is `localhost`. */
   tls?: string;
+  /** Each connection sends exactly this many messages, and the run ends once all are echoed (its `ms` is then ignored). */
+  count?: number;
 }
 
 /** Runs `load` against `port` for `ms` with raw sockets; returns messages echoed back. */
 export async function rawLoad(port: number, load: Load, ms: number): Promise<number> {
   const msg = Buffer.alloc(load.size, 7);
+  const limit = load.count ?? Infinity;
   let done = 0;
   let running = true;
   const socks: net.Socket[] = [];
+  const finished: Array<Promise<void>> = [];
   await Promise.all(
     Array.from({ length: load.conns }, () => {
       return new Promise<void>((resolve, reject) => {
+        let sent = 0;
+        let echoed = 0;
+        let finish: () => void = () => {};
+        finished.push(new Promise<void>((r) => (finish = r)));
         const start = (): void => {
-          for (let i = 0; i < load.window; i++) sock.write(msg);
+          for (; sent < load.window && sent < limit; sent++) sock.write(msg);
           resolve();
         };
         const sock: net.Socket = load.tls
@@ -38,14 +46,18 @@ export async function rawLoad(port: number, load: Load, ms: number): Promise<num
           while (pending >= load.size) {
             pending -= load.size;
             done++;
-            if (running) sock.write(msg);
+            if (running && sent < limit) {
+              sock.write(msg);
+              sent++;
+            }
+            if (++echoed === limit) finish();
           }
         });
       });
     }),
   );
   const start = done;
-  await sleep(ms);
+  await (load.count === undefined ? sleep(ms) : Promise.all(finished));
   const count = done - start;
   running = false;
   for (const s of socks) s.destroy();
@@ -55,6 +67,7 @@ export async function rawLoad(port: number, load: Load, ms: number): Promise<num
 /** Runs `load` against `port` for `ms` with our `Client`; returns messages echoed back. */
 export async function oursLoad(port: number, load: Load, ms: number): Promise<number> {
   const msg = Buffer.alloc(load.size, 7);
+  const limit = load.count ?? Infinity;
   let done = 0;
   let running = true;
   const clients = await Promise.all(
@@ -67,7 +80,7 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
   const tasks = clients.map(async (c) => {
     const buf = Buffer.allocUnsafe(load.size);
     if (load.window === 1) {
-      while (running) {
+      for (let sent = 0; running && sent < limit; sent++) {
         if ((await c.send(msg)) <= 0 || (await c.recvn(buf, load.size)) <= 0) return;
         done++;
       }
@@ -78,7 +91,7 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
     let alive = true;
     let wake: (() => void) | null = null;
     const writer = (async () => {
-      while (running && alive) {
+      for (let sent = 0; running && alive && sent < limit; sent++) {
         if (credit === 0) await new Promise<void>((r) => (wake = r));
         if (!running || !alive) return;
         credit--;
@@ -92,7 +105,7 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
         w();
       }
     };
-    while (running) {
+    for (let echoed = 0; running && echoed < limit; echoed++) {
       if ((await c.recvn(buf, load.size)) <= 0) break;
       done++;
       credit++;
@@ -103,7 +116,7 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
     await writer;
   });
   const start = done;
-  await sleep(ms);
+  await (load.count === undefined ? sleep(ms) : Promise.all(tasks));
   const count = done - start;
   running = false;
   for (const c of clients) c.close();

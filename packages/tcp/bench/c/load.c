@@ -4,7 +4,10 @@
  * same 2 cores can be). Usage: load PORT CONNS SIZE WINDOW MS
  * Opens CONNS connections to 127.0.0.1:PORT, keeps WINDOW messages of SIZE
  * bytes in flight on each (1 = ping-pong), and after MS milliseconds prints
- * the number of messages echoed back in full. Built at bench time with gcc.
+ * the number of messages echoed back in full. A negative MS, -COUNT, makes
+ * each connection send exactly COUNT messages instead, and exits once all of
+ * them are echoed (for counting a server's instructions per message). Built
+ * at bench time with gcc.
  *
  * Usage for a request/response protocol: load PORT CONNS REQUEST_HEX
  * RESPONSE_SIZE WINDOW MS sends the bytes REQUEST_HEX as each message and
@@ -29,7 +32,22 @@ struct conn {
   long pending_out; /* bytes still to write */
   long out_at;      /* where the next write starts in the message */
   long got;         /* bytes received towards the current message */
+  long long unsent; /* with -COUNT: messages still to send after those in flight */
+  long long owed;   /* with -COUNT: messages still to be echoed */
 };
+
+/* An answer came back on c; with -COUNT, returns 1 when it was c's last. */
+static int answered(struct conn *c, long size, long long per_conn) {
+  if (per_conn == 0) {
+    c->pending_out += size;
+    return 0;
+  }
+  if (c->unsent > 0) {
+    c->unsent--;
+    c->pending_out += size;
+  }
+  return --c->owed == 0;
+}
 
 static long long now_ms(void) {
   struct timespec t;
@@ -45,6 +63,12 @@ int main(int argc, char **argv) {
   int framed = argc == 7, port = atoi(argv[1]), conns = atoi(argv[2]), window = atoi(argv[framed ? 5 : 4]);
   long size, answer;
   long long ms = atoll(argv[framed ? 6 : 5]);
+  /* -COUNT: that many messages a connection, with ten minutes to send them. */
+  long long per_conn = ms < 0 ? -ms : 0;
+  if (per_conn > 0) {
+    ms = 600000;
+    if (window > per_conn) window = (int)per_conn;
+  }
   char *out, *in = malloc(65536);
   if (framed) {
     size = (long)strlen(argv[3]) / 2;
@@ -73,12 +97,15 @@ int main(int argc, char **argv) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     cs[i].fd = fd;
     cs[i].pending_out = size * window;
+    cs[i].unsent = per_conn - window;
+    cs[i].owed = per_conn;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = i};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   }
   long long count = 0, end = now_ms() + ms;
+  int finished = 0;
   struct epoll_event events[256];
-  while (now_ms() < end) {
+  while (now_ms() < end && (per_conn == 0 || finished < conns)) {
     int n = epoll_wait(ep, events, 256, 50);
     for (int e = 0; e < n; e++) {
       struct conn *c = &cs[events[e].data.u32];
@@ -89,7 +116,7 @@ int main(int argc, char **argv) {
         while (c->got >= answer) {
           c->got -= answer;
           count++;
-          c->pending_out += size;
+          finished += answered(c, size, per_conn);
         }
       }
       while (c->pending_out > 0) {
@@ -101,6 +128,10 @@ int main(int argc, char **argv) {
         c->out_at = (c->out_at + w) % size;
       }
     }
+  }
+  if (per_conn > 0 && finished < conns) {
+    fprintf(stderr, "load: the server stopped answering\n");
+    return 1;
   }
   printf("%lld\n", count);
   for (int i = 0; i < conns; i++) close(cs[i].fd);

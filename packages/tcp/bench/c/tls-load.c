@@ -6,8 +6,10 @@
  * Opens CONNS TLS connections to 127.0.0.1:PORT (server name localhost; the
  * certificate is not checked: it is the benchmark's own, made for the run),
  * keeps WINDOW messages of SIZE bytes in flight on each, and after MS
- * milliseconds prints the number of messages echoed back in full. Built at
- * bench time with gcc where OpenSSL's headers are (Debian: libssl-dev).
+ * milliseconds prints the number of messages echoed back in full; a negative
+ * MS, -COUNT, sends exactly COUNT messages a connection, as load.c does.
+ * Built at bench time with gcc where OpenSSL's headers are (Debian:
+ * libssl-dev).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -29,7 +31,22 @@ struct conn {
   long out_at;      /* where the next write starts in the message */
   long got;         /* bytes received towards the current message */
   int want_out;     /* waiting for the socket to take more (EPOLLOUT armed) */
+  long long unsent; /* with -COUNT: messages still to send after those in flight */
+  long long owed;   /* with -COUNT: messages still to be echoed */
 };
+
+/* An answer came back on c; with -COUNT, returns 1 when it was c's last. */
+static int answered(struct conn *c, long size, long long per_conn) {
+  if (per_conn == 0) {
+    c->pending_out += size;
+    return 0;
+  }
+  if (c->unsent > 0) {
+    c->unsent--;
+    c->pending_out += size;
+  }
+  return --c->owed == 0;
+}
 
 static long long now_ms(void) {
   struct timespec t;
@@ -79,6 +96,12 @@ int main(int argc, char **argv) {
   int port = atoi(argv[1]), conns = atoi(argv[2]), window = atoi(argv[4]);
   long size = atol(argv[3]);
   long long ms = atoll(argv[5]);
+  /* -COUNT: that many messages a connection, with ten minutes to send them. */
+  long long per_conn = ms < 0 ? -ms : 0;
+  if (per_conn > 0) {
+    ms = 600000;
+    if (window > per_conn) window = (int)per_conn;
+  }
   char *out = calloc(1, size), *in = malloc(65536);
   struct conn *cs = calloc(conns, sizeof *cs);
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -100,13 +123,16 @@ int main(int argc, char **argv) {
     SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->pending_out = size * window;
+    c->unsent = per_conn - window;
+    c->owed = per_conn;
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
   }
   for (int i = 0; i < conns; i++) flush(ep, &cs[i], i, out, size);
   long long count = 0, end = now_ms() + ms;
+  int finished = 0;
   struct epoll_event events[256];
-  while (now_ms() < end) {
+  while (now_ms() < end && (per_conn == 0 || finished < conns)) {
     int n = epoll_wait(ep, events, 256, 50);
     for (int e = 0; e < n; e++) {
       int i = events[e].data.u32;
@@ -122,12 +148,13 @@ int main(int argc, char **argv) {
         while (c->got >= size) {
           c->got -= size;
           count++;
-          c->pending_out += size;
+          finished += answered(c, size, per_conn);
         }
       }
       flush(ep, c, i, out, size);
     }
   }
+  if (per_conn > 0 && finished < conns) fail("the server stopped answering");
   printf("%lld\n", count);
   for (int i = 0; i < conns; i++) {
     SSL_free(cs[i].ssl);
