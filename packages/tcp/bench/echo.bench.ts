@@ -104,7 +104,7 @@ async function main(): Promise<void> {
         await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
       }
     }
-    if (SECTIONS.has('instructions')) await instructions(cert, ports, cBuilt ? cLoad : rawLoad, tlsLoad);
+    if (SECTIONS.has('instructions')) await instructions(cert, ports, serverLoad, tlsLoad);
   } finally {
     await servers.stop();
     rmSync(cert.dir, { recursive: true, force: true });
