@@ -27,27 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quota.h"
+
 struct conn {
   int fd;
   long pending_out; /* bytes still to write */
   long out_at;      /* where the next write starts in the message */
   long got;         /* bytes received towards the current message */
-  long long unsent; /* with -COUNT: messages still to send after those in flight */
-  long long owed;   /* with -COUNT: messages still to be echoed */
+  struct quota quota; /* with -COUNT (quota.h) */
 };
 
-/* An answer came back on c; with -COUNT, returns 1 when it was c's last. */
-static int answered(struct conn *c, long size, long long per_conn) {
-  if (per_conn == 0) {
-    c->pending_out += size;
-    return 0;
-  }
-  if (c->unsent > 0) {
-    c->unsent--;
-    c->pending_out += size;
-  }
-  return --c->owed == 0;
-}
 
 static long long now_ms(void) {
   struct timespec t;
@@ -63,12 +52,7 @@ int main(int argc, char **argv) {
   int framed = argc == 7, port = atoi(argv[1]), conns = atoi(argv[2]), window = atoi(argv[framed ? 5 : 4]);
   long size, answer;
   long long ms = atoll(argv[framed ? 6 : 5]);
-  /* -COUNT: that many messages a connection, with ten minutes to send them. */
-  long long per_conn = ms < 0 ? -ms : 0;
-  if (per_conn > 0) {
-    ms = 600000;
-    if (window > per_conn) window = (int)per_conn;
-  }
+  long long per_conn = count_mode(&ms, &window);
   char *out, *in = malloc(65536);
   if (framed) {
     size = (long)strlen(argv[3]) / 2;
@@ -97,8 +81,7 @@ int main(int argc, char **argv) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     cs[i].fd = fd;
     cs[i].pending_out = size * window;
-    cs[i].unsent = per_conn - window;
-    cs[i].owed = per_conn;
+    cs[i].quota = quota_of(per_conn, window);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = i};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   }
@@ -116,7 +99,7 @@ int main(int argc, char **argv) {
         while (c->got >= answer) {
           c->got -= answer;
           count++;
-          finished += answered(c, size, per_conn);
+          finished += answered(&c->quota, &c->pending_out, size, per_conn);
         }
       }
       while (c->pending_out > 0) {

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quota.h"
+
 struct conn {
   int fd;
   SSL *ssl;
@@ -31,22 +33,9 @@ struct conn {
   long out_at;      /* where the next write starts in the message */
   long got;         /* bytes received towards the current message */
   int want_out;     /* waiting for the socket to take more (EPOLLOUT armed) */
-  long long unsent; /* with -COUNT: messages still to send after those in flight */
-  long long owed;   /* with -COUNT: messages still to be echoed */
+  struct quota quota; /* with -COUNT (quota.h) */
 };
 
-/* An answer came back on c; with -COUNT, returns 1 when it was c's last. */
-static int answered(struct conn *c, long size, long long per_conn) {
-  if (per_conn == 0) {
-    c->pending_out += size;
-    return 0;
-  }
-  if (c->unsent > 0) {
-    c->unsent--;
-    c->pending_out += size;
-  }
-  return --c->owed == 0;
-}
 
 static long long now_ms(void) {
   struct timespec t;
@@ -96,12 +85,7 @@ int main(int argc, char **argv) {
   int port = atoi(argv[1]), conns = atoi(argv[2]), window = atoi(argv[4]);
   long size = atol(argv[3]);
   long long ms = atoll(argv[5]);
-  /* -COUNT: that many messages a connection, with ten minutes to send them. */
-  long long per_conn = ms < 0 ? -ms : 0;
-  if (per_conn > 0) {
-    ms = 600000;
-    if (window > per_conn) window = (int)per_conn;
-  }
+  long long per_conn = count_mode(&ms, &window);
   char *out = calloc(1, size), *in = malloc(65536);
   struct conn *cs = calloc(conns, sizeof *cs);
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -123,8 +107,7 @@ int main(int argc, char **argv) {
     SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->pending_out = size * window;
-    c->unsent = per_conn - window;
-    c->owed = per_conn;
+    c->quota = quota_of(per_conn, window);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
   }
@@ -148,7 +131,7 @@ int main(int argc, char **argv) {
         while (c->got >= size) {
           c->got -= size;
           count++;
-          finished += answered(c, size, per_conn);
+          finished += answered(&c->quota, &c->pending_out, size, per_conn);
         }
       }
       flush(ep, c, i, out, size);
