@@ -37,7 +37,6 @@ struct conn {
   struct quota quota; /* with -COUNT (quota.h) */
 };
 
-
 static long long now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
