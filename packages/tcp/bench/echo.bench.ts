@@ -42,8 +42,16 @@ const ROWS: Array<{ name: string; load: Load }> = [
   { name: '64 KiB bulk stream (8 in flight)', load: { conns: 1, size: 65536, window: 8 } },
 ];
 
+/** A self-signed certificate for localhost: its PEM, and the key and certificate files in the temp folder `dir`. */
+interface Cert {
+  dir: string;
+  keyPath: string;
+  certPath: string;
+  cert: string;
+}
+
 /** A self-signed certificate for localhost in a temp folder, for the TLS rows. */
-async function makeCert(): Promise<{ dir: string; keyPath: string; certPath: string; cert: string }> {
+async function makeCert(): Promise<Cert> {
   const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
     days: 1,
     keySize: 2048,
@@ -299,7 +307,7 @@ async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promi
  * `tlsLoad`, then our clients against raw ones driving the raw echo servers.
  */
 async function instructions(
-  cert: { dir: string; keyPath: string; certPath: string; cert: string },
+  cert: Cert,
   ports: Servers['ports'],
   plainLoad: (port: number, load: Load, ms: number) => Promise<number>,
   tlsLoad: (port: number, load: Load, ms: number) => Promise<number>,

@@ -6,7 +6,7 @@
  * from run to run whatever else the machine is doing.
  *
  * A process is run twice under callgrind, once with each connection doing
- * {@link FEW} round trips and once {@link MANY}; the difference of the two
+ * `ROUND_TRIPS.few` round trips and once `ROUND_TRIPS.many`; the difference of the two
  * totals, divided by the difference in messages, leaves out start-up, the
  * handshakes and exit, which both runs share. The kernel's share of the work
  * (a third to three quarters of the CPU here) is not in it.
@@ -18,8 +18,7 @@ import { join } from 'node:path';
 import type { Load } from './load';
 
 /** Round trips a connection in the short run and in the long one. */
-const FEW = 200;
-const MANY = 1000;
+export const ROUND_TRIPS = { few: 200, many: 1000 };
 
 /** Whether valgrind is on PATH. */
 export function callgrindAvailable(): boolean {
@@ -46,12 +45,13 @@ function totalOf(outFile: string): number {
  */
 export async function instructionsPerMessage(load: Load, outDir: string, run: (load: Load, outFile: string) => Promise<void>): Promise<number> {
   const totals: number[] = [];
-  for (const count of [FEW, MANY]) {
+  const { few, many } = ROUND_TRIPS;
+  for (const count of [few, many]) {
     const outFile = join(outDir, `callgrind.${count}`);
     await run({ ...load, count }, outFile);
     totals.push(totalOf(outFile));
   }
-  return (totals[1] - totals[0]) / (load.conns * (MANY - FEW));
+  return (totals[1] - totals[0]) / (load.conns * (many - few));
 }
 
 /** Runs bench/instructions-client.ts (ours or raw, doing `load`) under callgrind against `port`. */
@@ -68,6 +68,3 @@ export async function runClientUnderCallgrind(who: 'ours' | 'raw', port: number,
 export function kilo(n: number): string {
   return `${(n / 1000).toFixed(1)}k`;
 }
-
-/** The round trips a connection of the two runs, for the section's heading. */
-export const ROUND_TRIPS = { few: FEW, many: MANY };
