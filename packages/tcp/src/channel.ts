@@ -91,7 +91,7 @@ const SENDV_COPY_MAX_BYTES = 1024;
 /** Shared by every channel: free again as soon as a write took it at once. */
 let sendvScratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
 
-function copyOut(src: Buffer, start: number, end: number): Buffer {
+function copyOut(src: Uint8Array, start: number, end: number): Buffer {
   const chunk = Buffer.allocUnsafe(end - start);
   copyBytes(src, start, chunk, 0, end - start);
   return chunk;
@@ -104,9 +104,10 @@ function copyOut(src: Buffer, start: number, end: number): Buffer {
  * Reading keeps at most one pending `recv` and a queue of chunks that arrived
  * while nobody was asking. A call that the queue can answer copies and resolves
  * at once, with no timer. A chunk that arrives for a waiting call is copied
- * straight into the caller's buffer. Writing hands the caller's bytes to the
- * socket (on plain TCP straight to its handle); the call resolves once the
- * socket has let go of them.
+ * straight into the caller's buffer (for a `recvn`, after the bytes the queue
+ * held when it began, which join them when it completes). Writing hands the
+ * caller's bytes to the socket (on plain TCP straight to its handle); the call
+ * resolves once the socket has let go of them.
  */
 export abstract class Channel implements AsyncDisposable {
   /**
@@ -132,6 +133,12 @@ export abstract class Channel implements AsyncDisposable {
   private _recvBuf: Uint8Array | null = null;
   private _recvN = 0;
   private _recvMode = RECV_SOME;
+  /**
+   * recvn waiting: the bytes the queue held when it began (they stay there
+   * until it completes), and the bytes since copied into `_recvBuf` after them.
+   */
+  private _recvAt = 0;
+  private _recvGot = 0;
   /**
    * recvUntil waiting, or tryRecvUntil that found no line: the delimiter, and
    * the first offset in the queue where it may still start. For tryRecvUntil
@@ -216,7 +223,9 @@ export abstract class Channel implements AsyncDisposable {
    *   forever), or `{ ms, signal }`.
    * @returns `n`; `0` the peer closed before `n` bytes came; `< 0` timeout,
    *   abort or error. A call that times out or is aborted consumes nothing,
-   *   not even part of the `n`.
+   *   not even part of the `n`. `buf` is scratch space until the call
+   *   succeeds: after a result `<= 0` it may hold the bytes gathered so far,
+   *   which the next call receives again.
    */
   recvn(buf: Uint8Array, n: number = buf?.length, opts: number | WaitOptions = -1): Promise<number> {
     checkRecvArgs(buf, n);
@@ -572,12 +581,12 @@ export abstract class Channel implements AsyncDisposable {
    */
   protected _detach(why: TcpError, reset: boolean, failure: TcpError | null = null): void {
     this._dead = true;
-    this._queue.clear();
     if (this._recvResolve !== null || this._sendResolve !== null) {
       this.lastError = why;
       this._settleRecv(-1);
       this._settleSend(-1);
     }
+    this._queue.clear();
     this._release(reset, failure);
   }
 
@@ -655,18 +664,19 @@ export abstract class Channel implements AsyncDisposable {
         this._searchUntil();
         return;
       }
-      if (queue.length === 0 && len >= n) {
-        copyBytes(src, 0, buf, 0, n);
-        if (len > n) queue.push(owned ? src.subarray(n, len) : copyOut(src, n, len));
-        this._settleRecv(n);
+      // A waiting recvn: straight into its buffer, after what the queue holds.
+      const at = this._recvAt + this._recvGot;
+      const want = n - at;
+      if (len < want) {
+        copyBytes(src, 0, buf, at, len);
+        this._recvGot += len;
         return;
       }
-      queue.push(owned ? src : copyOut(src, 0, len));
-      if (queue.length >= n) {
-        queue.read(buf, n);
-        this._settleRecv(n);
-      }
-      // A waiting recvn needs its n bytes whatever the bound, so keep reading.
+      copyBytes(src, 0, buf, at, want);
+      if (this._recvAt > 0) queue.read(buf, this._recvAt);
+      this._recvGot = 0;
+      if (len > want) queue.push(owned ? src.subarray(want, len) : copyOut(src, want, len));
+      this._settleRecv(n);
       return;
     }
     queue.push(owned ? src : copyOut(src, 0, len));
@@ -830,6 +840,7 @@ export abstract class Channel implements AsyncDisposable {
     this._recvBuf = buf;
     this._recvN = n;
     this._recvMode = mode;
+    this._recvAt = this._queue.length;
     if (this._paused) this._resume();
     executorTarget = this;
     const pending = new Promise(recvExecutor);
@@ -844,6 +855,12 @@ export abstract class Channel implements AsyncDisposable {
   private _settleRecv(result: number): void {
     const resolve = this._recvResolve;
     if (resolve === null) return;
+    const got = this._recvGot;
+    if (got > 0) {
+      // A recvn that ends short consumes nothing: what it took goes back after the queue's bytes.
+      this._recvGot = 0;
+      this._queue.push(copyOut(this._recvBuf!, this._recvAt, this._recvAt + got));
+    }
     this._recvResolve = null;
     this._recvBuf = null;
     this._untilDelim = null;

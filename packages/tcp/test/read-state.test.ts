@@ -189,6 +189,37 @@ describe('the read state machine', () => {
     expect(buf.equals(bytes(0, 8))).toBe(true);
   });
 
+  test.each(['owned', 'shared'] as const)(
+    'a waiting recvn gathers its bytes in the caller buffer, behind those queued before it: the queue does not grow (%s)',
+    async (how) => {
+      ch[how](bytes(0, 3)); // queued before the call
+      const buf = Buffer.alloc(20);
+      const pending = ch.recvn(buf, 20);
+      for (let i = 3; i < 19; i += 4) {
+        ch[how](bytes(i, 4));
+        expect(ch._readState().queued).toBe(3);
+      }
+      ch[how](bytes(19, 5)); // the last byte and four more
+      expect(await pending).toBe(20);
+      expect(buf.equals(bytes(0, 20))).toBe(true);
+      expect(ch._readState().queued).toBe(4);
+    },
+  );
+
+  test('a recvn cut short by the peer FIN gives back what it gathered, behind what was queued: recv then reads it all, in order', async () => {
+    ch.shared(bytes(0, 3));
+    const buf = Buffer.alloc(10);
+    const pending = ch.recvn(buf, 10);
+    ch.shared(bytes(3, 2));
+    ch.shared(bytes(5, 2));
+    ch._onEnd();
+    expect(await pending).toBe(0);
+    const rest = Buffer.alloc(16);
+    expect(await ch.recv(rest, 16)).toBe(7);
+    expect(rest.subarray(0, 7).equals(bytes(0, 7))).toBe(true);
+    expect(await ch.recv(rest, 16)).toBe(0);
+  });
+
   test('unasked bytes past the bound pause the socket; reading below it resumes', async () => {
     expect(ch.sock.isPaused()).toBe(false);
     for (let i = 0; i < 8; i++) ch.shared(bytes(i * 8, 8)); // 64 bytes: the bound
