@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as selfsigned from 'selfsigned';
 import { createInterface } from 'node:readline';
-import { callgrindAvailable, instructionsPerMessage, kilo, ROUND_TRIPS, runClientUnderCallgrind, underCallgrind } from './instructions';
+import { callgrindAvailable, type Counted, instructionsPerMessage, kilo, runClientUnderCallgrind, underCallgrind } from './instructions';
 import { type Load, oursLoad, rawLoad, sleep } from './load';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -31,16 +31,38 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? ROUND_MS / 2);
  * BENCH_SECTIONS: a comma-separated subset of
  * `server,client,c,tracing,tls-server,tls-client,instructions`. The default is
  * all but `instructions`, which runs under valgrind for about nine minutes
- * (`npm run bench:instructions`).
+ * (`npm run bench:instructions`; BENCH_COUNTED_ROWS=all for every ping-pong
+ * row, about twenty).
  */
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tracing,tls-server,tls-client').split(','));
 
-const ROWS: Array<{ name: string; load: Load }> = [
-  { name: '64 conns x 8 B ping-pong', load: { conns: 64, size: 8, window: 1 } },
-  { name: '1 conn x 8 B ping-pong', load: { conns: 1, size: 8, window: 1 } },
-  { name: '64 conns x 4 KiB ping-pong', load: { conns: 64, size: 4096, window: 1 } },
+/** A row of the benchmark; `counted`: the messages a connection sends in the two runs of the instruction count. */
+interface Row {
+  name: string;
+  load: Load;
+  counted?: Counted;
+}
+
+/**
+ * The rows. The instruction count leaves out the bulk row: under callgrind
+ * the process is so slow that its reads come in other sizes than at full
+ * speed, and valgrind counts a large copy (`rep movsb`) as about one
+ * instruction per byte, so copies would make most of that count, and
+ * differently from a real run.
+ */
+const ROWS: Row[] = [
+  { name: '64 conns x 8 B ping-pong', load: { conns: 64, size: 8, window: 1 }, counted: { few: 200, many: 1000 } },
+  { name: '1 conn x 8 B ping-pong', load: { conns: 1, size: 8, window: 1 }, counted: { few: 3200, many: 16000 } },
+  { name: '64 conns x 4 KiB ping-pong', load: { conns: 64, size: 4096, window: 1 }, counted: { few: 50, many: 250 } },
   { name: '64 KiB bulk stream (8 in flight)', load: { conns: 1, size: 65536, window: 8 } },
 ];
+/**
+ * The rows the instruction count covers: the first; with
+ * BENCH_COUNTED_ROWS=all, every ping-pong row (about 20 minutes instead of 9).
+ */
+const COUNTED_ROWS = ROWS.filter(
+  (row, i): row is Required<Row> => row.counted !== undefined && (i === 0 || process.env.BENCH_COUNTED_ROWS === 'all'),
+);
 
 /** A self-signed certificate for localhost: its PEM, and the key and certificate files in the temp folder `dir`. */
 interface Cert {
@@ -301,10 +323,11 @@ async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promi
 }
 
 /**
- * User-space instructions per message at 64 x 8 B, counted by callgrind
- * (bench/instructions.ts), with one process under callgrind at a time: our
- * echo servers against raw ones (plain and TLS) driven by `plainLoad` and
- * `tlsLoad`, then our clients against raw ones driving the raw echo servers.
+ * User-space instructions per message of each row counted (the first, or all
+ * with BENCH_COUNTED_ROWS=all), counted by callgrind (bench/instructions.ts)
+ * with one process under callgrind at a time: our echo servers against raw
+ * ones (plain and TLS) driven by `plainLoad` and `tlsLoad`, then our clients
+ * against raw ones driving the raw echo servers.
  */
 async function instructions(
   cert: Cert,
@@ -316,32 +339,34 @@ async function instructions(
     console.log('\n(no valgrind: the instruction counts are skipped)');
     return;
   }
-  const row = ROWS[0];
-  const tlsRow = { ...row.load, tls: cert.cert };
   const env = { BENCH_TLS_KEY: cert.keyPath, BENCH_TLS_CERT: cert.certPath };
-  const server = (kind: keyof Servers['ports'], load: Load): Promise<number> =>
-    instructionsPerMessage(load, cert.dir, async (counted, outFile) => {
-      const servers = await startServers(env, underCallgrind(outFile));
-      try {
-        await (load.tls ? tlsLoad : plainLoad)(servers.ports[kind], counted, 0);
-      } finally {
-        await servers.stop();
-      }
-    });
-  const client = (who: 'ours' | 'raw', port: number, load: Load): Promise<number> =>
-    instructionsPerMessage(load, cert.dir, (counted, outFile) => runClientUnderCallgrind(who, port, counted, outFile));
   console.log(
-    `\nUser-space instructions per message, ${row.name} (callgrind: runs of ${ROUND_TRIPS.few} and ${ROUND_TRIPS.many} round trips a connection, the difference; ratio raw/ours, > 1 means ours does less)`,
+    '\nUser-space instructions per message (callgrind: a run of few and one of many messages a connection, the difference; ratio raw/ours, > 1 means ours does less)',
   );
-  const sides: Array<[string, () => Promise<number>, () => Promise<number>]> = [
-    ['plain server', () => server('ours', row.load), () => server('raw', row.load)],
-    ['TLS server', () => server('oursTls', tlsRow), () => server('rawTls', tlsRow)],
-    ['plain client', () => client('ours', ports.raw, row.load), () => client('raw', ports.raw, row.load)],
-    ['TLS client', () => client('ours', ports.rawTls, tlsRow), () => client('raw', ports.rawTls, tlsRow)],
-  ];
-  for (const [name, ours, raw] of sides) {
-    const o = await ours();
-    const r = await raw();
-    console.log(`  ${name.padEnd(34)} ours ${kilo(o).padStart(6)}  raw ${kilo(r).padStart(6)}   ratio raw/ours ${(r / o).toFixed(2)}`);
+  for (const { name, load: plain, counted } of COUNTED_ROWS) {
+    const tls = { ...plain, tls: cert.cert };
+    const server = (kind: keyof Servers['ports'], load: Load): Promise<number> =>
+      instructionsPerMessage(load, counted, cert.dir, async (run, outFile) => {
+        const servers = await startServers(env, underCallgrind(outFile));
+        try {
+          await (load.tls ? tlsLoad : plainLoad)(servers.ports[kind], run, 0);
+        } finally {
+          await servers.stop();
+        }
+      });
+    const client = (who: 'ours' | 'raw', port: number, load: Load): Promise<number> =>
+      instructionsPerMessage(load, counted, cert.dir, (run, outFile) => runClientUnderCallgrind(who, port, run, outFile));
+    console.log(`${name} (${counted.few} and ${counted.many} messages a connection)`);
+    const sides: Array<[string, () => Promise<number>, () => Promise<number>]> = [
+      ['plain server', () => server('ours', plain), () => server('raw', plain)],
+      ['TLS server', () => server('oursTls', tls), () => server('rawTls', tls)],
+      ['plain client', () => client('ours', ports.raw, plain), () => client('raw', ports.raw, plain)],
+      ['TLS client', () => client('ours', ports.rawTls, tls), () => client('raw', ports.rawTls, tls)],
+    ];
+    for (const [side, ours, raw] of sides) {
+      const o = await ours();
+      const r = await raw();
+      console.log(`  ${side.padEnd(34)} ours ${kilo(o).padStart(6)}  raw ${kilo(r).padStart(6)}   ratio raw/ours ${(r / o).toFixed(2)}`);
+    }
   }
 }

@@ -5,9 +5,9 @@
  * a few %; callgrind counts the instructions a process executes, the same
  * from run to run whatever else the machine is doing.
  *
- * A process is run twice under callgrind, once with each connection doing
- * `ROUND_TRIPS.few` round trips and once `ROUND_TRIPS.many`; the difference of the two
- * totals, divided by the difference in messages, leaves out start-up, the
+ * A process is run twice under callgrind, once with each connection sending
+ * `few` messages and once `many` (a {@link Counted}); the difference of the
+ * two totals, divided by the difference in messages, leaves out start-up, the
  * handshakes and exit, which both runs share. The kernel's share of the work
  * (a third to three quarters of the CPU here) is not in it.
  */
@@ -17,8 +17,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Load } from './load';
 
-/** Round trips a connection in the short run and in the long one. */
-export const ROUND_TRIPS = { few: 200, many: 1000 };
+/** Messages a connection sends in the short run and in the long one. */
+export interface Counted {
+  few: number;
+  many: number;
+}
 
 /** Whether valgrind is on PATH. */
 export function callgrindAvailable(): boolean {
@@ -39,13 +42,18 @@ function totalOf(outFile: string): number {
 }
 
 /**
- * Instructions per message of a process under callgrind: `run(load, outFile)`
+ * Instructions per message of a process under callgrind, each connection
+ * sending `few` and then `many` messages: `run(load, outFile)`
  * runs `load` with the process under callgrind, writing to `outFile`, and
  * returns once that process has exited.
  */
-export async function instructionsPerMessage(load: Load, outDir: string, run: (load: Load, outFile: string) => Promise<void>): Promise<number> {
+export async function instructionsPerMessage(
+  load: Load,
+  { few, many }: Counted,
+  outDir: string,
+  run: (load: Load, outFile: string) => Promise<void>,
+): Promise<number> {
   const totals: number[] = [];
-  const { few, many } = ROUND_TRIPS;
   for (const count of [few, many]) {
     const outFile = join(outDir, `callgrind.${count}`);
     await run({ ...load, count }, outFile);
