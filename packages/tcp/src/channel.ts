@@ -134,10 +134,10 @@ export abstract class Channel implements AsyncDisposable {
   private _recvN = 0;
   private _recvMode = RECV_SOME;
   /**
-   * recvn waiting: the bytes the queue held when it began (they stay there
-   * until it completes), and the bytes since copied into `_recvBuf` after them.
+   * recvn waiting: the bytes copied into `_recvBuf` so far, after the ones the
+   * queue holds. Nothing enters or leaves the queue while a recvn waits, so
+   * those are the ones it held when it began, and the first of its `n`.
    */
-  private _recvAt = 0;
   private _recvGot = 0;
   /**
    * recvUntil waiting, or tryRecvUntil that found no line: the delimiter, and
@@ -665,7 +665,7 @@ export abstract class Channel implements AsyncDisposable {
         return;
       }
       // A waiting recvn: straight into its buffer, after what the queue holds.
-      const at = this._recvAt + this._recvGot;
+      const at = queue.length + this._recvGot;
       const want = n - at;
       if (len < want) {
         copyBytes(src, 0, buf, at, len);
@@ -673,7 +673,7 @@ export abstract class Channel implements AsyncDisposable {
         return;
       }
       copyBytes(src, 0, buf, at, want);
-      if (this._recvAt > 0) queue.read(buf, this._recvAt);
+      if (queue.length > 0) queue.read(buf, queue.length);
       this._recvGot = 0;
       if (len > want) queue.push(owned ? src.subarray(want, len) : copyOut(src, want, len));
       this._settleRecv(n);
@@ -840,7 +840,6 @@ export abstract class Channel implements AsyncDisposable {
     this._recvBuf = buf;
     this._recvN = n;
     this._recvMode = mode;
-    this._recvAt = this._queue.length;
     if (this._paused) this._resume();
     executorTarget = this;
     const pending = new Promise(recvExecutor);
@@ -859,7 +858,8 @@ export abstract class Channel implements AsyncDisposable {
     if (got > 0) {
       // A recvn that ends short consumes nothing: what it took goes back after the queue's bytes.
       this._recvGot = 0;
-      this._queue.push(copyOut(this._recvBuf!, this._recvAt, this._recvAt + got));
+      const at = this._queue.length;
+      this._queue.push(copyOut(this._recvBuf!, at, at + got));
     }
     this._recvResolve = null;
     this._recvBuf = null;
