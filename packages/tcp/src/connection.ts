@@ -2,6 +2,7 @@ import type * as net from 'node:net';
 import { checkMs } from './args';
 import { Channel } from './channel';
 import { TcpError, TcpErrorCode } from './errors';
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /**
  * One accepted connection (co's `tcp::Connection`). Made by {@link Server} and
@@ -15,7 +16,7 @@ export class Connection extends Channel {
   private _shut = false;
   /** close()/reset() was asked for, possibly with a delay still running. */
   private _shutAsked = false;
-  private _delayTimer: NodeJS.Timeout | null = null;
+  private _delayTimer: Timer | null = null;
   private _closedPromise: Promise<void> | null = null;
 
   /**
@@ -33,7 +34,8 @@ export class Connection extends Channel {
    * Closes gracefully: bytes already sent are flushed, then FIN. A `recv`
    * pending at that moment resolves `-1`. Safe to call many times.
    *
-   * @param ms - close after this many milliseconds instead of now.
+   * @param ms - close after this many milliseconds instead of now, however
+   *   many (`Infinity`: only when the handler returns or the peer closes).
    * @returns resolves once the socket is closed.
    */
   close(ms = 0): Promise<void> {
@@ -43,7 +45,8 @@ export class Connection extends Channel {
   /**
    * Closes abortively with an RST: no `TIME_WAIT`, unsent bytes dropped.
    *
-   * @param ms - reset after this many milliseconds instead of now.
+   * @param ms - reset after this many milliseconds instead of now, however
+   *   many (`Infinity`: only when the handler returns or the peer closes).
    * @returns resolves once the socket is closed.
    */
   reset(ms = 0): Promise<void> {
@@ -93,23 +96,27 @@ export class Connection extends Channel {
     if (ms > 0 && !this._shut && this._sock !== null && !this._sock.destroyed) {
       // A later close/reset replaces an earlier delayed one. The timer does not
       // hold the process open: the socket does, for as long as it is open.
-      if (this._delayTimer !== null) clearTimeout(this._delayTimer);
-      this._delayTimer = setTimeout(() => {
-        this._delayTimer = null;
-        this._shutNow(reset, closedHere(reset));
-      }, ms);
-      this._delayTimer.unref();
+      // `Infinity` arms nothing: the close waits for the peer or the server.
+      if (this._delayTimer !== null) stopTimer(this._delayTimer);
+      this._delayTimer = startTimer(onDelayOver, ms, this, reset);
+      this._delayTimer?.unref();
       return this._whenClosed();
     }
     this._shutNow(reset, closedHere(reset));
     return this._whenClosed();
   }
 
+  /** A delayed close()/reset() is due. @internal */
+  _delayOver(reset: boolean): void {
+    this._delayTimer = null;
+    this._shutNow(reset, closedHere(reset));
+  }
+
   private _shutNow(reset: boolean, why: TcpError, failure: TcpError | null = null): void {
     const sock = this._sock;
     if (sock === null) return;
     if (this._delayTimer !== null) {
-      clearTimeout(this._delayTimer);
+      stopTimer(this._delayTimer);
       this._delayTimer = null;
     }
     if (this._shut && !reset) return;
@@ -123,13 +130,17 @@ export class Connection extends Channel {
     return (this._closedPromise ??= new Promise<void>((resolve) => {
       sock.once('close', () => {
         if (this._delayTimer !== null) {
-          clearTimeout(this._delayTimer);
+          stopTimer(this._delayTimer);
           this._delayTimer = null;
         }
         resolve();
       });
     }));
   }
+}
+
+function onDelayOver(conn: Connection, reset: boolean): void {
+  conn._delayOver(reset);
 }
 
 function closedHere(reset: boolean): TcpError {

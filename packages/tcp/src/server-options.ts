@@ -2,6 +2,7 @@ import type * as tls from 'node:tls';
 import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import type { Connection } from './connection';
 import type { TcpError } from './errors';
+import { TIMER_MAX_MS } from './timers';
 
 /** Options of {@link Server}; every one is optional. */
 export interface ServerOptions {
@@ -11,10 +12,11 @@ export interface ServerOptions {
   noDelay?: boolean;
   /**
    * Close (RST) a connection when nothing was received or sent for this long:
-   * the defence against peers that connect and stall. Default `0` (off).
+   * the defence against peers that connect and stall. Default `0` (off); at
+   * most 2^31 - 1 (about 24.8 days), the longest timer a socket takes.
    */
   idleTimeoutMs?: number;
-  /** TLS only: a peer must finish its handshake within this time. Default `10000`. */
+  /** TLS only: a peer must finish its handshake within this time, at most 2^31 - 1. Default `10000`. */
   handshakeTimeoutMs?: number;
   /** Bytes received but not yet read that a connection keeps before it stops reading. Default 256 KiB. */
   maxReadBufferBytes?: number;
@@ -62,8 +64,8 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   }
   const o = options;
   checkCount('maxConnections', o.maxConnections, 1);
-  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
-  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
+  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0, TIMER_MAX_MS);
+  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, TIMER_MAX_MS);
   checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
   if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
   if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
@@ -79,8 +81,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   };
 }
 
-function checkCount(name: string, v: number | undefined, min: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+function checkCount(name: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
+    // The socket's own timers take at most 2^31 - 1 ms; past that Node would fire them after 1 ms.
+    const most = max === Number.MAX_SAFE_INTEGER ? '' : ` and <= ${max} (about 24.8 days)`;
+    throw new RangeError(`${name} must be an integer >= ${min}${most}, got ${v}`);
   }
 }

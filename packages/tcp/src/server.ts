@@ -9,6 +9,7 @@ import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } 
 import { resetSocket } from './socket-close';
 import { CHANNEL_ONREAD } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /** The connection callback: runs once per connection in its own async task. */
 export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
@@ -156,13 +157,14 @@ export class Server {
    * `ms` are reset. Resolves once every connection is closed.
    *
    * @param opts - grace period in milliseconds before the remaining
-   *   connections are reset (default `5000`; negative waits forever), or
+   *   connections are reset (default `5000`; negative or `Infinity` waits
+   *   forever, and any other value is honoured however large), or
    *   `{ ms, signal }` (`ms` absent: the default). An abort stops the waiting
    *   and rejects with an `AbortError` (code `ABORT_ERR`); the connections go
    *   on closing. A signal aborted already rejects at once and changes nothing.
    */
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
-    const ms = typeof opts === 'object' && opts !== null && opts.ms === undefined ? 5000 : waitMs(opts);
+    const ms = waitMs(opts, 5000);
     const signal = waitSignal(opts);
     if (signal !== null && signal.aborted) throw new TcpAbortError('shutdown aborted by its signal', signal.reason);
     this.exit();
@@ -172,11 +174,11 @@ export class Server {
     if (this._conns.size === 0) return;
     const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
     for (const conn of this._conns) void conn.close();
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | null = null;
     let onAbort: (() => void) | undefined;
     // Resolves true when the grace period is over, rejects on an abort; never, with neither.
     const interrupted = new Promise<boolean>((resolve, reject) => {
-      if (ms >= 0) timer = setTimeout(resolve, ms, true);
+      if (ms >= 0) timer = startTimer(resolve, ms, true, undefined);
       if (signal !== null) {
         onAbort = () => reject(new TcpAbortError('shutdown aborted by its signal', signal.reason));
         signal.addEventListener('abort', onAbort);
@@ -189,7 +191,7 @@ export class Server {
         await drained;
       }
     } finally {
-      clearTimeout(timer);
+      if (timer !== null) stopTimer(timer);
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
     }
   }
