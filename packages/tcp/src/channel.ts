@@ -52,6 +52,14 @@ function sendExecutor(resolve: (n: number) => void): void {
   executorTarget!._sendResolve = resolve;
 }
 
+/**
+ * Set (non-enumerable, `true`) by `@proj/pool` on an item each time a
+ * `PoolGuard` releases it: a concurrent call on such a connection most likely
+ * comes from a holder that returned without awaiting its call. A registered
+ * symbol, so this package needs nothing of the pool's.
+ */
+const RELEASED_BY_GUARD = Symbol.for('@proj/pool.releasedByGuard');
+
 function endSocket(sock: net.Socket): void {
   sock.end();
 }
@@ -907,12 +915,22 @@ export abstract class Channel implements AsyncDisposable {
   private _concurrentError(what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'send' | 'sendv'): TcpError {
     const sending = what === 'send' || what === 'sendv';
     const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
-    const why = (sending ? this._writerHolds() : this._readerHolds())
-      ? `a ${sending ? 'writer holds conn.writable' : 'reader holds conn.readable'}; release its lock first`
-      : sending
-        ? 'another send/sendv is pending on the same connection; await the first one'
-        : 'a recv/recvn/recvUntil is pending on the same connection; await it first';
-    return new TcpError(code, `${what} called while ${why}`);
+    if (sending ? this._writerHolds() : this._readerHolds()) {
+      const holder = sending ? 'writer holds conn.writable' : 'reader holds conn.readable';
+      return new TcpError(code, `${what} called while a ${holder}; release its lock first`);
+    }
+    const pending = sending ? 'another send/sendv' : 'a recv/recvn/recvUntil';
+    const fix = 'inside `await using`, return calls awaited (`return await conn.recvn(...)`, not `return conn.recvn(...)`) so that the guard releases the connection only once its call has finished';
+    if ((this as { [RELEASED_BY_GUARD]?: unknown })[RELEASED_BY_GUARD] === true) {
+      return new TcpError(
+        code,
+        `${what} called while ${pending} is pending on this pooled connection: it was started by a previous holder, whose PoolGuard released the connection before that call finished; ${fix}`,
+      );
+    }
+    return new TcpError(
+      code,
+      `${what} called while ${pending} is pending on the same connection; await it first. A likely cause: the connection came from a pool and a previous holder's guard released it before its call finished (${fix})`,
+    );
   }
 
   /** A call whose signal was aborted before it started: fails with no side effect. */

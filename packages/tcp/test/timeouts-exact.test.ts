@@ -23,7 +23,8 @@ afterAll(() => certs.cleanup());
 // Jest gives a test file its own copy of `process`, whose 'warning' listeners
 // never hear what Node's timers emit on the real one; a function made by the
 // outer realm's Function constructor sees the real one.
-const realProcess = (setTimeout.constructor as FunctionConstructor)('return process')() as NodeJS.Process;
+const outerFunction = setTimeout.constructor as FunctionConstructor;
+const realProcess = (new outerFunction('return process') as () => NodeJS.Process)();
 let warnings: Error[] = [];
 const onWarning = (w: Error): void => {
   warnings.push(w);
