@@ -1,6 +1,6 @@
-import type { PeerAddress } from './codec';
-import { callEnd, callError, callStart, callsTraced, type TraceStart } from './diagnostics';
-import { RpcError, RpcErrorCode } from './errors';
+import type { PeerAddress } from '../wire/codec';
+import { callEnd, callError, callStart, callsTraced, type TraceStart } from '../diagnostics';
+import { RpcError, RpcErrorCode } from '../errors';
 
 /**
  * Where a call waits: the connection it was sent on (for its answer), or the

@@ -1,12 +1,12 @@
 import { Server, TcpErrorCode, type Connection, type TcpError } from '@proj/tcp';
-import { MessageCodec } from './codec';
-import type { RpcError } from './errors';
-import { SLAB_BYTES } from './frame-reader';
-import type { RpcHandler } from './request-context';
+import { MessageCodec } from '../wire/codec';
+import type { RpcError } from '../errors';
+import { SLAB_BYTES } from '../wire/frame-reader';
+import type { RpcHandler } from '../context';
 import { ServerSession } from './server-session';
 import { serverConfig, type RpcServerOptions } from './server-options';
-import { SlabPool } from './slab-pool';
-import { implementationHandlers, type RpcImplementation } from './typed';
+import { SlabPool } from '../wire/slab-pool';
+import { implementationHandlers, type RpcImplementation } from '../typed';
 
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;

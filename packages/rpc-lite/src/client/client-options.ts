@@ -1,6 +1,6 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
-import { MAX_TIMER_MS, badMs, checkInteger, checkObject, checkOptionKeys } from './option-checks';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from '../wire/frame-header';
+import { MAX_TIMER_MS, badMs, checkInteger, checkObject, checkOptionKeys } from '../option-checks';
 
 /** Options of {@link RpcClient}; every one is optional. */
 export interface RpcClientOptions {
