@@ -18,6 +18,10 @@ export class Connection extends Channel {
   private _shutAsked = false;
   private _delayTimer: Timer | null = null;
   private _closedPromise: Promise<void> | null = null;
+  /** Made on first access of {@link Connection.draining}: an idle connection that never asks holds none. */
+  private _drainController: AbortController | null = null;
+  /** Why the server drains, once it does. */
+  private _drainReason: TcpError | null = null;
 
   /**
    * @internal Created by {@link Server}; `raw` is the TCP socket under `sock`
@@ -57,6 +61,41 @@ export class Connection extends Channel {
   peer(): string {
     const ip = this._peerAddress;
     return ip.includes(':') ? `[${ip}]:${this._peerPort}` : `${ip}:${this._peerPort}`;
+  }
+
+  /**
+   * Aborted when the server starts to drain ({@link Server.drain}), with a
+   * `TcpError` of code `ERR_DRAINING` as its reason; already aborted on a
+   * connection accepted while the server drains. Pass it to the wait
+   * *between* two requests, so an idle connection ends at once while a
+   * request in progress finishes:
+   *
+   * @example
+   * ```ts
+   * for (;;) {
+   *   const n = await conn.recvUntil(line, '\n', { signal: conn.draining }); // -1 once the server drains
+   *   if (n <= 0) return; // the server closes the connection gracefully
+   *   await conn.send(answer(line.subarray(0, n))); // a request under way is answered
+   * }
+   * ```
+   * An already aborted signal fails a call at once even when bytes are
+   * queued: to answer requests the peer has sent already, take them first
+   * with `tryRecvUntil`.
+   */
+  get draining(): AbortSignal {
+    let controller = this._drainController;
+    if (controller === null) {
+      controller = this._drainController = new AbortController();
+      if (this._drainReason !== null) controller.abort(this._drainReason);
+    }
+    return controller.signal;
+  }
+
+  /** The server drains: aborts {@link Connection.draining}, now or when it is first asked for. @internal */
+  _startDraining(reason: TcpError): void {
+    if (this._drainReason !== null) return;
+    this._drainReason = reason;
+    this._drainController?.abort(reason);
   }
 
   /** Same as {@link Connection.close}: `await using conn = ...` closes it. */

@@ -37,6 +37,11 @@ export const TcpErrorCode = {
   ABORT_ERR: 'ABORT_ERR',
   /** `recvUntil` filled its buffer without finding the delimiter; nothing was consumed. */
   ERR_NO_DELIMITER: 'ERR_NO_DELIMITER',
+  /**
+   * The server is draining (`Server.drain`): the reason of every
+   * `conn.draining` signal, so the `cause` of a call it aborted.
+   */
+  ERR_DRAINING: 'ERR_DRAINING',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

@@ -66,6 +66,7 @@ describe('TcpError', () => {
         'ENOTCONN',
         'ERR_CONCURRENT_RECV',
         'ERR_CONCURRENT_SEND',
+        'ERR_DRAINING',
         'ERR_HANDLER',
         'ERR_IDLE_TIMEOUT',
         'ERR_NO_DELIMITER',
