@@ -32,6 +32,12 @@ export const TcpErrorCode = {
   ABORT_ERR: 'ABORT_ERR',
   /** `recvUntil` filled its buffer without finding the delimiter; nothing was consumed. */
   ERR_NO_DELIMITER: 'ERR_NO_DELIMITER',
+  /**
+   * A server with `proxyProtocol` got a connection without a valid PROXY
+   * header in time (missing, malformed, oversized, late), or from an address
+   * outside `proxyFrom`; the connection was reset before its handler ran.
+   */
+  ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

@@ -5,6 +5,8 @@ import { Connection } from './connection';
 import { serverExit, serverListen } from './diagnostics';
 import { TcpAbortError, TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
+import { ProxyGate } from './proxy-accept';
+import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
 import { resetSocket } from './socket-close';
 import { CHANNEL_ONREAD } from './socket-events';
@@ -45,6 +47,12 @@ export class Server {
    * still in handshake.
    */
   private readonly _handshaking = new Map<string, net.Socket>();
+  /** With `proxyProtocol`: reads each connection's header first. */
+  private readonly _proxyGate: ProxyGate | null = null;
+  /** TLS with `proxyProtocol`: the header of each TCP socket in its handshake. */
+  private readonly _proxyInfo = new WeakMap<net.Socket, ProxyInfo>();
+  /** The listener is the PROXY protocol's plain one in front of TLS. */
+  private _tlsFront = false;
 
   /**
    * @param options - limits, timeouts, TLS extras and the error hook; every
@@ -52,6 +60,13 @@ export class Server {
    */
   constructor(options: ServerOptions = {}) {
     this._options = resolveServerOptions(options);
+    const o = this._options;
+    if (o.proxyProtocol !== undefined) {
+      this._proxyGate = new ProxyGate(
+        { proxyProtocol: o.proxyProtocol, proxyHeaderTimeoutMs: o.proxyHeaderTimeoutMs, proxyFrom: o.proxyFrom },
+        (err) => this._report(err, null),
+      );
+    }
   }
 
   /**
@@ -102,14 +117,16 @@ export class Server {
     const host = ip === '' ? '0.0.0.0' : ip;
     this._starting = true;
     try {
-      const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
+      const tlsServer = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : null;
+      // With the PROXY protocol a plain listener reads the header, then hands the socket to TLS.
+      const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
       await listen(listener, host, port);
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
       this._listener = listener;
       if (serverListen.hasSubscribers) {
-        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: listener instanceof tls.Server });
+        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: tlsServer !== null });
       }
     } finally {
       this._starting = false;
@@ -129,11 +146,12 @@ export class Server {
     const listener = this._listener;
     if (listener === null) return;
     const where = this._address!;
+    const isTls = listener instanceof tls.Server || this._tlsFront;
     this._listener = null;
     this._address = null;
     listener.close();
     if (serverExit.hasSubscribers) {
-      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: listener instanceof tls.Server });
+      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: isTls });
     }
     process.nextTick(() => {
       for (const cb of this._exitCallbacks) {
@@ -169,6 +187,7 @@ export class Server {
     // A TLS handshake still under way would otherwise finish later and be served after shutdown.
     for (const raw of this._handshaking.values()) raw.destroy();
     this._handshaking.clear();
+    this._proxyGate?.dropAll();
     if (this._conns.size === 0) return;
     const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
     for (const conn of this._conns) void conn.close();
@@ -203,14 +222,38 @@ export class Server {
     // Accepted sockets start paused so that their handle can move to a socket
     // that reads through the channel's `onread` fast path (adoptWithOnread).
     const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
-    listener.on('connection', (sock) => {
-      const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
-      if (adopted !== null) {
-        this._accept(adopted, adopted, true);
-      } else {
-        sock.resume();
-        this._accept(sock, sock, false);
-      }
+    listener.on('connection', (sock) => this._acceptPlain(sock, null, null));
+    return listener;
+  }
+
+  private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): void {
+    // Bytes already read past a PROXY header stay in the old socket's stream: keep that socket.
+    const adopted = rest === null && sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
+    if (adopted !== null) {
+      this._accept(adopted, adopted, true, proxy);
+    } else {
+      sock.resume();
+      this._accept(sock, sock, false, proxy, rest);
+    }
+  }
+
+  /**
+   * The listener of a server with `proxyProtocol`: each connection's header is
+   * read first, then the socket goes on as a plain one, or to `tlsServer`
+   * (which does not listen itself) with the bytes after the header put back
+   * for the TLS layer to read.
+   */
+  private _proxyListener(tlsServer: tls.Server | null): net.Server {
+    this._tlsFront = tlsServer !== null;
+    const gate = this._proxyGate!;
+    const listener = net.createServer({ allowHalfOpen: tlsServer === null, noDelay: this._options.noDelay, pauseOnConnect: true });
+    listener.on('connection', (sock: net.Socket) => {
+      gate.admit(sock, (s, info, rest) => {
+        if (tlsServer === null) return this._acceptPlain(s, info, rest);
+        if (rest !== null) s.unshift(rest);
+        this._proxyInfo.set(s, info);
+        tlsServer.emit('connection', s);
+      });
     });
     return listener;
   }
@@ -244,7 +287,7 @@ export class Server {
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
       // A TLS socket is open here, so its peer's address is known and the TCP socket found.
-      this._accept(sock, raw ?? sock, false);
+      this._accept(sock, raw ?? sock, false, raw === undefined ? null : (this._proxyInfo.get(raw) ?? null));
     });
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
@@ -254,7 +297,7 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
     const max = this._options.maxConnections;
     if (max !== undefined && this._conns.size >= max) {
       // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
@@ -263,7 +306,7 @@ export class Server {
       resetSocket(sock, raw);
       return;
     }
-    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread);
+    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
     this._conns.add(conn);
     sock.once('close', () => {
       this._conns.delete(conn);
