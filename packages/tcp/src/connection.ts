@@ -3,6 +3,7 @@ import { checkMs } from './args';
 import { Channel } from './channel';
 import { TcpError, TcpErrorCode } from './errors';
 import { type Timer, startTimer, stopTimer } from './timers';
+import type { ProxyInfo } from './proxy-protocol';
 
 /**
  * One accepted connection (co's `tcp::Connection`). Made by {@link Server} and
@@ -10,6 +11,11 @@ import { type Timer, startTimer, stopTimer } from './timers';
  * returns, so a handler only calls `close`/`reset` to end it early or abortively.
  */
 export class Connection extends Channel {
+  /**
+   * What the PROXY header said, on a server with `proxyProtocol` (then
+   * {@link Connection.peer} is the client it names); `null` without the option.
+   */
+  readonly proxy: ProxyInfo | null;
   private readonly _peerAddress: string;
   private readonly _peerPort: number;
   /** close()/reset() has run (not merely been scheduled). */
@@ -25,13 +31,18 @@ export class Connection extends Channel {
 
   /**
    * @internal Created by {@link Server}; `raw` is the TCP socket under `sock`
-   * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`.
+   * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`;
+   * `proxy`: the PROXY header read before; `rest`: bytes read after that header, the first the handler reads.
    */
-  constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean) {
+  constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null) {
     super('server', maxReadBufferBytes);
-    this._peerAddress = sock.remoteAddress ?? '';
-    this._peerPort = sock.remotePort ?? 0;
+    this.proxy = proxy;
+    // LOCAL (a health check) and UNKNOWN name no client; a UNIX path is no "ip:port": the socket's peer then.
+    const client = proxy !== null && proxy.command === 'PROXY' && (proxy.protocol === 'TCP4' || proxy.protocol === 'TCP6') ? proxy.source : null;
+    this._peerAddress = client !== null ? client.address : (sock.remoteAddress ?? '');
+    this._peerPort = client !== null ? client.port : (sock.remotePort ?? 0);
     this._attach(sock, raw, viaOnread);
+    if (rest !== null) this._onBytes(rest, rest.length, true);
   }
 
   /**
@@ -57,7 +68,11 @@ export class Connection extends Channel {
     return this._shutdown(ms, true);
   }
 
-  /** `"ip:port"` of the remote end (`"[ip]:port"` for IPv6). */
+  /**
+   * `"ip:port"` of the remote end (`"[ip]:port"` for IPv6). Behind a balancer
+   * with `proxyProtocol`: the client named by the header (`LOCAL`, `UNKNOWN`
+   * and `UNIX` headers name none: the socket's peer, the balancer, then).
+   */
   peer(): string {
     const ip = this._peerAddress;
     return ip.includes(':') ? `[${ip}]:${this._peerPort}` : `${ip}:${this._peerPort}`;

@@ -42,6 +42,12 @@ export const TcpErrorCode = {
    * `conn.draining` signal, so the `cause` of a call it aborted.
    */
   ERR_DRAINING: 'ERR_DRAINING',
+  /**
+   * A server with `proxyProtocol` got a connection without a valid PROXY
+   * header in time (missing, malformed, oversized, late), or from an address
+   * outside `proxyFrom`; the connection was reset before its handler ran.
+   */
+  ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

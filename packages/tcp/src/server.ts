@@ -5,6 +5,8 @@ import { Connection } from './connection';
 import { serverExit, serverListen } from './diagnostics';
 import { TcpAbortError, TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
+import { ProxyGate } from './proxy-accept';
+import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
 import { ServerConnections } from './server-connections';
 import { resetSocket } from './socket-close';
@@ -39,6 +41,12 @@ export class Server {
   private _address: { ip: string; port: number } | null = null;
   /** The connections of this server, and how they end (shutdown, drain). */
   private readonly _connections = new ServerConnections();
+  /** With `proxyProtocol`: reads each connection's header first. */
+  private readonly _proxyGate: ProxyGate | null = null;
+  /** TLS with `proxyProtocol`: the header of each TCP socket in its handshake. */
+  private readonly _proxyInfo = new WeakMap<net.Socket, ProxyInfo>();
+  /** The listener is the PROXY protocol's plain one in front of TLS. */
+  private _tlsFront = false;
 
   /**
    * @param options - limits, timeouts, TLS extras and the error hook; every
@@ -46,6 +54,13 @@ export class Server {
    */
   constructor(options: ServerOptions = {}) {
     this._options = resolveServerOptions(options);
+    const o = this._options;
+    if (o.proxyProtocol !== undefined) {
+      this._proxyGate = new ProxyGate(
+        { proxyProtocol: o.proxyProtocol, proxyHeaderTimeoutMs: o.proxyHeaderTimeoutMs, proxyFrom: o.proxyFrom },
+        (err) => this._report(err, null),
+      );
+    }
   }
 
   /**
@@ -96,14 +111,16 @@ export class Server {
     const host = ip === '' ? '0.0.0.0' : ip;
     this._starting = true;
     try {
-      const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
+      const tlsServer = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : null;
+      // With the PROXY protocol a plain listener reads the header, then hands the socket to TLS.
+      const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
       await listen(listener, host, port);
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
       this._listener = listener;
       if (serverListen.hasSubscribers) {
-        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: listener instanceof tls.Server });
+        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: tlsServer !== null });
       }
     } finally {
       this._starting = false;
@@ -123,11 +140,12 @@ export class Server {
     const listener = this._listener;
     if (listener === null) return;
     const where = this._address!;
+    const isTls = listener instanceof tls.Server || this._tlsFront;
     this._listener = null;
     this._address = null;
     listener.close();
     if (serverExit.hasSubscribers) {
-      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: listener instanceof tls.Server });
+      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: isTls });
     }
     process.nextTick(() => {
       for (const cb of this._exitCallbacks) {
@@ -158,6 +176,8 @@ export class Server {
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
     const { ms, signal } = graceOf(opts, 'shutdown');
     this.exit();
+    // A connection still in its PROXY header never reached a handler: drop it.
+    this._proxyGate?.dropAll();
     const connections = this._connections;
     const closed = connections.closeAll();
     if (connections.live.size === 0) return;
@@ -213,14 +233,38 @@ export class Server {
     // Accepted sockets start paused so that their handle can move to a socket
     // that reads through the channel's `onread` fast path (adoptWithOnread).
     const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
-    listener.on('connection', (sock) => {
-      const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
-      if (adopted !== null) {
-        this._accept(adopted, adopted, true);
-      } else {
-        sock.resume();
-        this._accept(sock, sock, false);
-      }
+    listener.on('connection', (sock) => this._acceptPlain(sock, null, null));
+    return listener;
+  }
+
+  private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): void {
+    // Bytes already read past a PROXY header stay in the old socket's stream: keep that socket.
+    const adopted = rest === null && sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
+    if (adopted !== null) {
+      this._accept(adopted, adopted, true, proxy);
+    } else {
+      sock.resume();
+      this._accept(sock, sock, false, proxy, rest);
+    }
+  }
+
+  /**
+   * The listener of a server with `proxyProtocol`: each connection's header is
+   * read first, then the socket goes on as a plain one, or to `tlsServer`
+   * (which does not listen itself) with the bytes after the header put back
+   * for the TLS layer to read.
+   */
+  private _proxyListener(tlsServer: tls.Server | null): net.Server {
+    this._tlsFront = tlsServer !== null;
+    const gate = this._proxyGate!;
+    const listener = net.createServer({ allowHalfOpen: tlsServer === null, noDelay: this._options.noDelay, pauseOnConnect: true });
+    listener.on('connection', (sock: net.Socket) => {
+      gate.admit(sock, (s, info, rest) => {
+        if (tlsServer === null) return this._acceptPlain(s, info, rest);
+        if (rest !== null) s.unshift(rest);
+        this._proxyInfo.set(s, info);
+        tlsServer.emit('connection', s);
+      });
     });
     return listener;
   }
@@ -246,7 +290,7 @@ export class Server {
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
       // A TLS socket is open here, so its peer's address is known and the TCP socket found.
-      this._accept(sock, raw ?? sock, false);
+      this._accept(sock, raw ?? sock, false, raw === undefined ? null : (this._proxyInfo.get(raw) ?? null));
     });
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
@@ -256,7 +300,7 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
     const connections = this._connections;
     const max = this._options.maxConnections;
     if (max !== undefined && connections.live.size >= max) {
@@ -267,7 +311,7 @@ export class Server {
       connections.settle();
       return;
     }
-    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread);
+    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
     connections.opened(conn, sock);
     const idleMs = this._options.idleTimeoutMs;
     if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
