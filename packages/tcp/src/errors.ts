@@ -32,6 +32,12 @@ export const TcpErrorCode = {
   ABORT_ERR: 'ABORT_ERR',
   /** `recvUntil` filled its buffer without finding the delimiter; nothing was consumed. */
   ERR_NO_DELIMITER: 'ERR_NO_DELIMITER',
+  /**
+   * A `Pipeline` request was made after the pipeline was closed, by
+   * `close()` or by a failure (then `cause` is that failure): make a new
+   * pipeline on a new connection.
+   */
+  ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

@@ -70,6 +70,7 @@ describe('TcpError', () => {
         'ERR_IDLE_TIMEOUT',
         'ERR_NO_DELIMITER',
         'ERR_NO_HANDLER',
+        'ERR_PIPELINE_CLOSED',
         'ERR_SERVER_RUNNING',
         'ERR_TLS_CONFIG',
         'ETIMEDOUT',
