@@ -22,8 +22,8 @@ export const DEFAULT_MAX_IN_FLIGHT = 4096;
 
 // Node's timers take at most 2^31 - 1 ms; a longer timeout is re-armed until its deadline.
 const MAX_TIMER_MS = 2 ** 31 - 1;
-// Pieces up to this size are copied into the pipeline's write buffer; larger
-// byte arrays go out as they are, in the same sendv.
+// Requests up to this size are copied into the pipeline's write buffer when
+// they are made; larger ones go out as they are, in the same sendv.
 const COPY_MAX_BYTES = 16 * 1024;
 const INITIAL_BUFFER_BYTES = 16 * 1024;
 
@@ -39,7 +39,10 @@ interface RequestOwner {
 
 /** One request: its bytes until written, how to settle it, and what may end it early. */
 class Request {
-  bytes: PipelineRequest | null;
+  /** The request's bytes when they were too large to copy at once; else null, and they are `start..end` of the pipeline's buffer. */
+  bytes: PipelineRequest | null = null;
+  start = 0;
+  end = 0;
   state = QUEUED;
   resolve!: (value: unknown) => void;
   reject!: (err: unknown) => void;
@@ -48,12 +51,7 @@ class Request {
   ms = -1;
   signal: AbortSignal | null = null;
 
-  constructor(
-    readonly pipe: RequestOwner,
-    bytes: PipelineRequest,
-  ) {
-    this.bytes = bytes;
-  }
+  constructor(readonly pipe: RequestOwner) {}
 
   /** The signal's abort listener: an object, not a closure per request. */
   handleEvent(): void {
@@ -154,7 +152,9 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
   private _failed = false;
   private _drained: (() => void) | null = null;
   private _whenDrained: Promise<void> | null = null;
+  /** The requests copied when they were made, back to back; `_bufEnd` is where the next one goes. */
   private _buf = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
+  private _bufEnd = 0;
   private readonly _chunks: Uint8Array[] = [];
   private readonly _onSent = (n: number): void => this._sent(n);
 
@@ -204,8 +204,9 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
    * Queues a request and resolves with its reply, as `readReply` returned it.
    *
    * @param bytes - the request: bytes, a string (sent as UTF-8), or several
-   *   of them in order. Byte arrays are read when the turn's write is made:
-   *   do not change them before then.
+   *   of them in order. A request of up to 16 KiB is copied at once: the
+   *   caller may reuse its buffer as soon as this returns. The byte arrays of
+   *   a larger one are sent as they are: leave them unchanged until it settles.
    * @param opts - timeout in milliseconds for the reply (negative or absent:
    *   forever), or `{ ms, signal }`.
    * @returns the reply. Rejects with a {@link TcpError} `ETIMEDOUT`, a
@@ -224,7 +225,8 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     if (signal !== null && signal.aborted) {
       return Promise.reject(new TcpAbortError('the request was aborted before it was made', signal.reason));
     }
-    const req = new Request(this, bytes);
+    const req = new Request(this);
+    this._take(req, bytes);
     executorTarget = req;
     const promise = new Promise(requestExecutor) as Promise<T>;
     executorTarget = null;
@@ -264,6 +266,42 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     await this.close();
   }
 
+  /** Copies a small request into the write buffer now; keeps a large one's pieces to send as they are. */
+  private _take(req: Request, bytes: PipelineRequest): void {
+    let most = 0;
+    if (typeof bytes === 'string') most = bytes.length * 3;
+    else if (bytes instanceof Uint8Array) most = bytes.length;
+    else for (let i = 0; i < bytes.length; i++) most += typeof bytes[i] === 'string' ? (bytes[i] as string).length * 3 : bytes[i].length;
+    if (most > COPY_MAX_BYTES) {
+      req.bytes = bytes;
+      return;
+    }
+    let buf = this._buf;
+    let at = this._bufEnd;
+    if (at + most > buf.length) {
+      // The old buffer may be in a write still: the new one gets a copy, at the same offsets.
+      const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, at + most));
+      buf.copy(grown, 0, 0, at);
+      buf = this._buf = grown;
+    }
+    req.start = at;
+    if (typeof bytes === 'string') at += buf.write(bytes, at);
+    else if (bytes instanceof Uint8Array) {
+      buf.set(bytes, at);
+      at += bytes.length;
+    } else {
+      for (let i = 0; i < bytes.length; i++) {
+        const piece = bytes[i];
+        if (typeof piece === 'string') at += buf.write(piece, at);
+        else {
+          buf.set(piece, at);
+          at += piece.length;
+        }
+      }
+    }
+    req.end = this._bufEnd = at;
+  }
+
   /** Writes the requests queued this turn, as many as `maxInFlight` lets, in one write. @internal */
   _flush(): void {
     this._flushScheduled = false;
@@ -272,9 +310,9 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     const inFlight = this._inFlight;
     const max = this._maxInFlight;
     const chunks = this._chunks;
-    let buf = this._buf;
-    let start = 0; // where the bytes not yet in `chunks` begin in buf
-    let at = 0;
+    const buf = this._buf;
+    let from = -1; // the run of copied requests not yet in `chunks`: from..to of buf
+    let to = -1;
     let total = 0;
     while (queued.length > 0 && inFlight.length < max) {
       const req = queued.shift()!;
@@ -282,51 +320,36 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
       req.state = SENT;
       this._waiting--;
       inFlight.push(req);
-      const bytes = req.bytes!;
+      const bytes = req.bytes;
+      if (bytes === null) {
+        total += req.end - req.start;
+        if (req.start !== to) {
+          if (to > from) chunks.push(buf.subarray(from, to));
+          from = req.start;
+        }
+        to = req.end;
+        continue;
+      }
       req.bytes = null;
-      const pieces = typeof bytes === 'string' || bytes instanceof Uint8Array ? 1 : bytes.length;
-      for (let i = 0; i < pieces; i++) {
-        const piece = pieces === 1 && !Array.isArray(bytes) ? (bytes as Uint8Array | string) : (bytes as readonly (Uint8Array | string)[])[i];
-        if (typeof piece === 'string') {
-          const most = piece.length * 3;
-          if (most > COPY_MAX_BYTES) {
-            if (at > start) chunks.push(buf.subarray(start, at));
-            start = at;
-            const b = Buffer.from(piece);
-            chunks.push(b);
-            total += b.length;
-            continue;
-          }
-          if (at + most > buf.length) {
-            if (at > start) chunks.push(buf.subarray(start, at));
-            buf = this._buf = Buffer.allocUnsafe(Math.max(buf.length * 2, most));
-            start = at = 0;
-          }
-          const n = buf.write(piece, at);
-          at += n;
-          total += n;
-        } else {
-          const n = piece.length;
-          total += n;
-          if (n > COPY_MAX_BYTES) {
-            if (at > start) chunks.push(buf.subarray(start, at));
-            start = at;
-            chunks.push(piece);
-            continue;
-          }
-          if (at + n > buf.length) {
-            if (at > start) chunks.push(buf.subarray(start, at));
-            buf = this._buf = Buffer.allocUnsafe(Math.max(buf.length * 2, n));
-            start = at = 0;
-          }
-          buf.set(piece, at);
-          at += n;
+      if (to > from) chunks.push(buf.subarray(from, to));
+      from = to = -1;
+      if (typeof bytes === 'string' || bytes instanceof Uint8Array) {
+        const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+        chunks.push(b);
+        total += b.length;
+      } else {
+        for (let i = 0; i < bytes.length; i++) {
+          const piece = bytes[i];
+          const b = typeof piece === 'string' ? Buffer.from(piece) : piece;
+          chunks.push(b);
+          total += b.length;
         }
       }
     }
-    if (at > start) chunks.push(buf.subarray(start, at));
+    if (to > from) chunks.push(buf.subarray(from, to));
     if (total === 0) {
       chunks.length = 0;
+      this._compact();
       // Requests of no bytes still get a reply read for them (a greeting, say).
       if (inFlight.length > 0 && !this._reading) void this._read();
       this._checkDrained();
@@ -339,9 +362,40 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     if (!this._reading) void this._read();
   }
 
+  /**
+   * Once no write holds the buffer: the bytes of the requests still queued
+   * move to its front, so that it holds at most what waits to be sent.
+   */
+  private _compact(): void {
+    const queued = this._queued;
+    let first = -1;
+    for (let i = 0; i < queued.length; i++) {
+      const req = queued.at(i);
+      if (req.state === QUEUED && req.bytes === null) {
+        first = req.start;
+        break;
+      }
+    }
+    if (first < 0) {
+      this._bufEnd = 0;
+      return;
+    }
+    if (first === 0) return;
+    this._buf.copyWithin(0, first, this._bufEnd);
+    this._bufEnd -= first;
+    for (let i = 0; i < queued.length; i++) {
+      const req = queued.at(i);
+      if (req.state === QUEUED && req.bytes === null) {
+        req.start -= first;
+        req.end -= first;
+      }
+    }
+  }
+
   private _sent(n: number): void {
     this._sending = false;
     if (this._failed) return;
+    this._compact();
     if (n <= 0) {
       this._fail(this._conn.lastError ?? new TcpError(TcpErrorCode.ENOTCONN, 'the pipeline could not send: the connection is closed'));
       return;

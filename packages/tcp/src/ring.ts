@@ -24,6 +24,11 @@ export class Ring<T> {
     return this.length === 0 ? undefined : this._items[this._head];
   }
 
+  /** The item `i` places from the front (0 is the front); `i` must be below `length`. */
+  at(i: number): T {
+    return this._items[(this._head + i) & this._mask]!;
+  }
+
   /** Takes the front item, or `undefined` when empty. */
   shift(): T | undefined {
     if (this.length === 0) return undefined;
@@ -32,13 +37,6 @@ export class Ring<T> {
     this._head = (this._head + 1) & this._mask;
     this.length--;
     return item;
-  }
-
-  /** Takes every item, front first, into `into` (cleared first). */
-  drain(into: T[]): T[] {
-    into.length = 0;
-    while (this.length > 0) into.push(this.shift()!);
-    return into;
   }
 
   private _grow(): void {

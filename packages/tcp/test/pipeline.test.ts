@@ -68,6 +68,20 @@ test('requests made while a write is out go together in the next one; replies sp
   await pipe.close();
 });
 
+test('a request of up to 16 KiB is copied when made: the caller may reuse its buffer at once', async () => {
+  const { pipe } = await linePipeline(peer.port);
+  const scratch = Buffer.alloc(16);
+  const reqs = [];
+  for (let i = 0; i < 50; i++) {
+    const n = scratch.write(`Q${i}\n`);
+    reqs.push(pipe.request(scratch.subarray(0, n)));
+    scratch.fill(0x21); // written over before the turn's write
+  }
+  await answerAll(50);
+  expect((await Promise.all(reqs)).map((r) => r.id)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  await pipe.close();
+});
+
 test('large requests (bytes and strings past the copy limit) go out whole and in order among small ones', async () => {
   const big = Buffer.alloc(40_000, 0x20);
   const bigString = ' '.repeat(30_000);
