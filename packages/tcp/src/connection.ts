@@ -81,7 +81,7 @@ export class Connection extends Channel {
   }
 
   /** @internal */
-  protected _where(): { address: string; port: number } {
+  _where(): { address: string; port: number } {
     return { address: this._peerAddress, port: this._peerPort };
   }
 
