@@ -8,7 +8,7 @@ import { describe, isPromiseLike } from './values';
  * options map onto its config, the markers and hand-offs that work around its issues, and the two
  * internals it needs, `_createResource()` and `_waitingClientsQueue.tail` (each checked on
  * generic-pool 3.9.0, each pinned by test/generic-pool-behaviour.test.ts so that an upgrade that
- * changes one fails there first).
+ * changes one fails there first; package.json takes 3.9 patch releases only, `~3.9.0`, for them).
  * `Pool` (pool.ts) speaks only of items: acquire, release, destroy, adopt.
  *
  * Reusing an idle item does not go through generic-pool: each of its acquire/release pairs makes
