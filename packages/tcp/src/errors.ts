@@ -11,9 +11,14 @@ export const TcpErrorCode = {
   ENOTCONN: 'ENOTCONN',
   /** The peer aborted the connection (RST). */
   ECONNRESET: 'ECONNRESET',
-  /** A second `recv`/`recvn` was started while one was still pending on the same object. */
+  /**
+   * A second `recv`/`recvn`/`recvUntil` was started while one was still pending
+   * on the same object. On a pooled connection usually a previous holder that
+   * returned its call without awaiting it (`return conn.recvn(...)` inside
+   * `await using`); the message says so when `@proj/pool` marked the connection.
+   */
   ERR_CONCURRENT_RECV: 'ERR_CONCURRENT_RECV',
-  /** A second `send` was started while one was still pending on the same object. */
+  /** A second `send`/`sendv` was started while one was still pending on the same object (see ERR_CONCURRENT_RECV for pooled connections). */
   ERR_CONCURRENT_SEND: 'ERR_CONCURRENT_SEND',
   /** `Server.start` was called before `onConnection`. */
   ERR_NO_HANDLER: 'ERR_NO_HANDLER',
@@ -37,6 +42,12 @@ export const TcpErrorCode = {
    * `conn.draining` signal, so the `cause` of a call it aborted.
    */
   ERR_DRAINING: 'ERR_DRAINING',
+  /**
+   * A server with `proxyProtocol` got a connection without a valid PROXY
+   * header in time (missing, malformed, oversized, late), or from an address
+   * outside `proxyFrom`; the connection was reset before its handler ran.
+   */
+  ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

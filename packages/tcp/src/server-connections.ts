@@ -9,9 +9,7 @@
 import type * as net from 'node:net';
 import type { Connection } from './connection';
 import { TcpError, TcpErrorCode } from './errors';
-
-/** Node's timers fire at once past this many milliseconds: a longer wait is made of several. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /** A drain under way: every `drain()` call made meanwhile waits for the same end. */
 interface Drain {
@@ -21,7 +19,7 @@ interface Drain {
   readonly reason: TcpError;
   /** When connections still open are reset (`performance.now()` time), `Infinity` for never. */
   deadline: number;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
   /** The deadline has passed: what is left was reset; only the closes are waited for. */
   overdue: boolean;
 }
@@ -138,13 +136,13 @@ export class ServerConnections {
     const d = this._drain;
     if (d !== null && this._handshaking.size === 0 && (this._running === 0 || d.overdue)) {
       this._drain = null;
-      if (d.timer !== null) clearTimeout(d.timer);
+      if (d.timer !== null) stopTimer(d.timer);
       d.resolve();
     }
   }
 
   private _armDeadline(d: Drain): void {
-    if (d.timer !== null) clearTimeout(d.timer);
+    if (d.timer !== null) stopTimer(d.timer);
     d.timer = null;
     const left = d.deadline - performance.now();
     if (left <= 0) {
@@ -152,7 +150,7 @@ export class ServerConnections {
       return;
     }
     // Not unref'd: a handler may still be running after its socket closed, and the drain waits for it.
-    d.timer = setTimeout(() => this._armDeadline(d), Math.min(Math.ceil(left), MAX_TIMER_MS));
+    d.timer = startTimer((self: ServerConnections, due: Drain) => self._armDeadline(due), Math.ceil(left), this, d);
   }
 
   private _overdue(d: Drain): void {

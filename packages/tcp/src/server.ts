@@ -5,11 +5,14 @@ import { Connection } from './connection';
 import { serverExit, serverListen } from './diagnostics';
 import { TcpAbortError, TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
+import { ProxyGate } from './proxy-accept';
+import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
 import { ServerConnections } from './server-connections';
 import { closeGracefully, resetSocket } from './socket-close';
 import { CHANNEL_ONREAD, discardSocket } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /** The connection callback: runs once per connection in its own async task. */
 export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
@@ -38,6 +41,12 @@ export class Server {
   private _address: { ip: string; port: number } | null = null;
   /** The connections of this server, and how they end (shutdown, drain). */
   private readonly _connections = new ServerConnections();
+  /** With `proxyProtocol`: reads each connection's header first. */
+  private readonly _proxyGate: ProxyGate | null = null;
+  /** TLS with `proxyProtocol`: the header of each TCP socket in its handshake. */
+  private readonly _proxyInfo = new WeakMap<net.Socket, ProxyInfo>();
+  /** The listener is the PROXY protocol's plain one in front of TLS. */
+  private _tlsFront = false;
 
   /**
    * @param options - limits, timeouts, TLS extras and the error hook; every
@@ -45,6 +54,13 @@ export class Server {
    */
   constructor(options: ServerOptions = {}) {
     this._options = resolveServerOptions(options);
+    const o = this._options;
+    if (o.proxyProtocol !== undefined) {
+      this._proxyGate = new ProxyGate(
+        { proxyProtocol: o.proxyProtocol, proxyHeaderTimeoutMs: o.proxyHeaderTimeoutMs, proxyFrom: o.proxyFrom },
+        (err) => this._report(err, null),
+      );
+    }
   }
 
   /**
@@ -95,14 +111,16 @@ export class Server {
     const host = ip === '' ? '0.0.0.0' : ip;
     this._starting = true;
     try {
-      const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
+      const tlsServer = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : null;
+      // With the PROXY protocol a plain listener reads the header, then hands the socket to TLS.
+      const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
       await listen(listener, host, port);
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
       this._listener = listener;
       if (serverListen.hasSubscribers) {
-        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: listener instanceof tls.Server });
+        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: tlsServer !== null });
       }
     } finally {
       this._starting = false;
@@ -122,11 +140,12 @@ export class Server {
     const listener = this._listener;
     if (listener === null) return;
     const where = this._address!;
+    const isTls = listener instanceof tls.Server || this._tlsFront;
     this._listener = null;
     this._address = null;
     listener.close();
     if (serverExit.hasSubscribers) {
-      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: listener instanceof tls.Server });
+      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: isTls });
     }
     process.nextTick(() => {
       for (const cb of this._exitCallbacks) {
@@ -157,6 +176,8 @@ export class Server {
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
     const { ms, signal } = graceOf(opts, 'shutdown');
     this.exit();
+    // A connection still in its PROXY header never reached a handler: drop it.
+    this._proxyGate?.dropAll();
     const connections = this._connections;
     const closed = connections.closeAll();
     if (connections.live.size === 0) return;
@@ -179,7 +200,8 @@ export class Server {
    * finish the request it is on; a handler that waits between requests with
    * `{ signal: conn.draining }` returns at once. A TLS connection whose
    * handshake was under way when the listener closed is served, with
-   * `draining` already aborted. A `drain` while one is under way joins it, and
+   * `draining` already aborted; one still sending its PROXY protocol header
+   * is dropped, as `shutdown` does. A `drain` while one is under way joins it, and
    * the earlier deadline of the two applies (a second, shorter `drain` cuts the
    * first short); a `shutdown` during a drain closes every connection now, and
    * the drain still ends when the handlers have returned. After the deadline
@@ -200,6 +222,9 @@ export class Server {
   async drain(opts: number | WaitOptions = 5000): Promise<void> {
     const { ms, signal } = graceOf(opts, 'drain');
     this.exit();
+    // A connection still sending its PROXY header never reached a handler, and the
+    // drain does not wait for it (the balancer tries another server): drop it.
+    this._proxyGate?.dropAll();
     await waitOrInterrupt(this._connections.drain(ms), -1, signal, 'drain');
   }
 
@@ -212,14 +237,38 @@ export class Server {
     // Accepted sockets start paused so that their handle can move to a socket
     // that reads through the channel's `onread` fast path (adoptWithOnread).
     const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
-    listener.on('connection', (sock) => {
-      const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
-      if (adopted !== null) {
-        this._accept(adopted, adopted, true);
-      } else {
-        sock.resume();
-        this._accept(sock, sock, false);
-      }
+    listener.on('connection', (sock) => this._acceptPlain(sock, null, null));
+    return listener;
+  }
+
+  private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): void {
+    // Bytes already read past a PROXY header stay in the old socket's stream: keep that socket.
+    const adopted = rest === null && sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
+    if (adopted !== null) {
+      this._accept(adopted, adopted, true, proxy);
+    } else {
+      sock.resume();
+      this._accept(sock, sock, false, proxy, rest);
+    }
+  }
+
+  /**
+   * The listener of a server with `proxyProtocol`: each connection's header is
+   * read first, then the socket goes on as a plain one, or to `tlsServer`
+   * (which does not listen itself) with the bytes after the header put back
+   * for the TLS layer to read.
+   */
+  private _proxyListener(tlsServer: tls.Server | null): net.Server {
+    this._tlsFront = tlsServer !== null;
+    const gate = this._proxyGate!;
+    const listener = net.createServer({ allowHalfOpen: tlsServer === null, noDelay: this._options.noDelay, pauseOnConnect: true });
+    listener.on('connection', (sock: net.Socket) => {
+      gate.admit(sock, (s, info, rest) => {
+        if (tlsServer === null) return this._acceptPlain(s, info, rest);
+        if (rest !== null) s.unshift(rest);
+        this._proxyInfo.set(s, info);
+        tlsServer.emit('connection', s);
+      });
     });
     return listener;
   }
@@ -245,7 +294,7 @@ export class Server {
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
       // A TLS socket is open here, so its peer's address is known and the TCP socket found.
-      this._accept(sock, raw ?? sock, false);
+      this._accept(sock, raw ?? sock, false, raw === undefined ? null : (this._proxyInfo.get(raw) ?? null));
     });
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
@@ -255,7 +304,7 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
     const connections = this._connections;
     const max = this._options.maxConnections;
     if (max !== undefined && connections.live.size >= max) {
@@ -263,7 +312,7 @@ export class Server {
       connections.settle();
       return;
     }
-    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread);
+    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
     connections.opened(conn, sock);
     const idleMs = this._options.idleTimeoutMs;
     if (idleMs > 0) {
@@ -348,7 +397,7 @@ function peerKey(sock: net.Socket): string {
 
 /** The grace period and the signal of `shutdown`/`drain`, checked; a signal aborted already throws. */
 function graceOf(opts: number | WaitOptions, what: string): { ms: number; signal: AbortSignal | null } {
-  const ms = typeof opts === 'object' && opts !== null && opts.ms === undefined ? 5000 : waitMs(opts);
+  const ms = waitMs(opts, 5000);
   const signal = waitSignal(opts);
   if (signal !== null && signal.aborted) throw new TcpAbortError(`${what} aborted by its signal`, signal.reason);
   return { ms, signal };
@@ -363,10 +412,10 @@ async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSig
     await done;
     return false;
   }
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | null = null;
   let onAbort: (() => void) | undefined;
   const interrupted = new Promise<boolean>((resolve, reject) => {
-    if (ms >= 0) timer = setTimeout(resolve, ms, true);
+    if (ms >= 0) timer = startTimer(resolve, ms, true, undefined);
     if (signal !== null) {
       onAbort = () => reject(new TcpAbortError(`${what} aborted by its signal`, signal.reason));
       signal.addEventListener('abort', onAbort);
@@ -375,7 +424,7 @@ async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSig
   try {
     return await Promise.race([done.then(() => false), interrupted]);
   } finally {
-    clearTimeout(timer);
+    if (timer !== null) stopTimer(timer);
     if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
   }
 }

@@ -71,6 +71,7 @@ describe('TcpError', () => {
         'ERR_IDLE_TIMEOUT',
         'ERR_NO_DELIMITER',
         'ERR_NO_HANDLER',
+        'ERR_PROXY_PROTOCOL',
         'ERR_SERVER_RUNNING',
         'ERR_TLS_CONFIG',
         'ETIMEDOUT',
