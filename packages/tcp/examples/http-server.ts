@@ -6,12 +6,14 @@ import { type Connection, Server, TcpErrorCode } from '@proj/tcp';
  * (400, 408, 413, 414, 431, 501), a deadline for the request head, and a
  * `drain` on SIGTERM that answers every request in flight.
  *
- * Between two requests a connection holds no buffer: it waits in
- * `waitReadable` (with `{ signal: conn.draining }`, so an idle connection ends
- * at once when the server drains), and the head is read with `tryRecvUntil`
- * into one buffer shared by every connection, parsed into strings before the
- * next `await`. Only a head that arrives in pieces is gathered in a buffer of
- * that connection's own, within the head deadline.
+ * Between two requests a connection holds one byte: it waits for the first
+ * byte of the next request (with `{ signal: conn.draining }`, so an idle
+ * connection ends at once when the server drains), and the head is read with
+ * `tryRecvUntil` into one buffer shared by every connection, parsed into
+ * strings before the next `await`. Only a head that arrives in pieces is
+ * gathered in a buffer of that connection's own, within the head deadline.
+ * (The server's `idleTimeoutMs` would count the time a slow answer takes as
+ * idle: the keep-alive timeout is the wait's own.)
  *
  * Run it: `node http-server.js [port]`; it prints `listening on <port>`.
  */
@@ -98,34 +100,42 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
   // Every connection reads its head here, and parses it before its next await.
   const sharedHead = Buffer.allocUnsafe(maxHeaderBytes);
 
-  /** The next request head, parsed; `null` when the connection is to end quietly (closed, idle, draining). */
-  async function nextHead(conn: Connection): Promise<Head | null> {
+  /**
+   * The next request head, parsed; `null` when the connection is to end
+   * quietly (closed, idle past the keep-alive timeout, or the server drains).
+   * `first` is this connection's one-byte buffer.
+   */
+  async function nextHead(conn: Connection, first: Buffer): Promise<Head | null> {
     // A request the client pipelined is here already.
     let n = conn.tryRecvUntil(sharedHead, HEAD_END);
     if (n > 0) return parseHead(sharedHead, n, maxUriBytes);
     if (n < 0) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
-    // Idle, or the head comes in pieces: gather it in a buffer of this connection's own. An
-    // idle connection ends at once when the server drains. (Until waitReadable lands: a new
-    // connection has the head deadline, a kept-alive one the keep-alive timeout, and an idle
-    // connection holds a buffer.)
-    const own = Buffer.allocUnsafe(maxHeaderBytes);
-    const fresh = conn.bytesRead === 0;
-    n = await conn.recvUntil(own, HEAD_END, { ms: fresh ? headerTimeoutMs : keepAliveTimeoutMs, signal: conn.draining });
-    if (n > 0) return parseHead(own, n, maxUriBytes);
-    const code = conn.lastError?.code;
-    if (code === TcpErrorCode.ABORT_ERR) {
+    // Wait for the first byte of the next head, holding one byte: an idle connection ends
+    // (with FIN) at once when the server drains, or when the keep-alive timeout runs out.
+    if ((await conn.recv(first, 1, { ms: keepAliveTimeoutMs, signal: conn.draining })) <= 0) {
       // The server drains: a head that came with the drain is still answered (as the last).
-      n = conn.tryRecvUntil(sharedHead, HEAD_END);
-      if (n > 0) return parseHead(sharedHead, n, maxUriBytes);
+      n = conn.lastError?.code === TcpErrorCode.ABORT_ERR ? conn.tryRecvUntil(sharedHead, HEAD_END) : 0;
+      return n > 0 ? parseHead(sharedHead, n, maxUriBytes) : null;
     }
+    sharedHead[0] = first[0];
+    n = conn.tryRecvUntil(sharedHead.subarray(1), HEAD_END);
+    if (n > 0) return parseHead(sharedHead, n + 1, maxUriBytes);
+    if (n < 0) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
+    // The head comes in pieces: gather it in a buffer of this connection's own, within the deadline.
+    const own = Buffer.allocUnsafe(maxHeaderBytes);
+    own[0] = first[0];
+    n = await conn.recvUntil(own.subarray(1), HEAD_END, headerTimeoutMs);
+    if (n > 0) return parseHead(own, n + 1, maxUriBytes);
+    const code = conn.lastError?.code;
     if (code === TcpErrorCode.ERR_NO_DELIMITER) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
-    if (code === TcpErrorCode.ETIMEDOUT && fresh) return { refuse: 408 };
+    if (code === TcpErrorCode.ETIMEDOUT) return { refuse: 408 };
     return null;
   }
 
   async function serve(conn: Connection): Promise<void> {
+    const first = Buffer.allocUnsafe(1);
     for (;;) {
-      const head = await nextHead(conn);
+      const head = await nextHead(conn, first);
       if (head === null) return;
       if ('refuse' in head) {
         await respond(conn, { status: head.refuse, body: `${REASONS[head.refuse]}\n` }, false);
@@ -180,11 +190,14 @@ const EMPTY = Buffer.alloc(0);
 
 /** Sends `res` as one write; `false` when the connection failed. */
 async function respond(conn: Connection, res: HttpResponse, keepAlive: boolean): Promise<boolean> {
-  const body = typeof res.body === 'string' ? Buffer.from(res.body) : (res.body ?? EMPTY);
-  let head = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-length: ${body.length}\r\n`;
-  for (const [name, value] of Object.entries(res.headers ?? {})) head += `${name}: ${value}\r\n`;
+  const body = res.body ?? EMPTY;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  let head = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-length: ${length}\r\n`;
+  if (res.headers !== undefined) for (const name in res.headers) head += `${name}: ${res.headers[name]}\r\n`;
   head += keepAlive ? '\r\n' : 'connection: close\r\n\r\n';
-  return (await conn.sendv(body.length > 0 ? [head, body] : [head])) > 0;
+  // A short text answer goes as one string (one copy); bytes go beside the head, uncopied.
+  if (typeof body === 'string') return (await conn.send(head + body)) > 0;
+  return (await conn.sendv(length > 0 ? [head, body] : [head])) > 0;
 }
 
 /**
