@@ -99,26 +99,30 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
   // Every connection reads its head here, and parses it before its next await.
   const sharedHead = Buffer.allocUnsafe(maxHeaderBytes);
+  const sharedRest = sharedHead.subarray(1);
+
+  /** A request head already queued (pipelined), parsed, without waiting; `undefined` when none is whole yet. */
+  function queuedHead(conn: Connection): Head | undefined {
+    const n = conn.tryRecvUntil(sharedHead, HEAD_END);
+    if (n > 0) return parseHead(sharedHead, n, maxUriBytes);
+    if (n < 0) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
+    return undefined;
+  }
 
   /**
-   * The next request head, parsed; `null` when the connection is to end
+   * Waits for the next request head; `null` when the connection is to end
    * quietly (closed, idle past the keep-alive timeout, or the server drains).
    * `first` is this connection's one-byte buffer.
    */
   async function nextHead(conn: Connection, first: Buffer): Promise<Head | null> {
-    // A request the client pipelined is here already.
-    let n = conn.tryRecvUntil(sharedHead, HEAD_END);
-    if (n > 0) return parseHead(sharedHead, n, maxUriBytes);
-    if (n < 0) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
     // Wait for the first byte of the next head, holding one byte: an idle connection ends
     // (with FIN) at once when the server drains, or when the keep-alive timeout runs out.
     if ((await conn.recv(first, 1, { ms: keepAliveTimeoutMs, signal: conn.draining })) <= 0) {
       // The server drains: a head that came with the drain is still answered (as the last).
-      n = conn.lastError?.code === TcpErrorCode.ABORT_ERR ? conn.tryRecvUntil(sharedHead, HEAD_END) : 0;
-      return n > 0 ? parseHead(sharedHead, n, maxUriBytes) : null;
+      return conn.lastError?.code === TcpErrorCode.ABORT_ERR ? (queuedHead(conn) ?? null) : null;
     }
     sharedHead[0] = first[0];
-    n = conn.tryRecvUntil(sharedHead.subarray(1), HEAD_END);
+    let n = conn.tryRecvUntil(sharedRest, HEAD_END);
     if (n > 0) return parseHead(sharedHead, n + 1, maxUriBytes);
     if (n < 0) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
     // The head comes in pieces: gather it in a buffer of this connection's own, within the deadline.
@@ -134,34 +138,34 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
 
   async function serve(conn: Connection): Promise<void> {
     const first = Buffer.allocUnsafe(1);
+    const answers = new Answers();
     for (;;) {
-      const head = await nextHead(conn, first);
-      if (head === null) return;
-      if ('refuse' in head) {
-        await respond(conn, { status: head.refuse, body: `${REASONS[head.refuse]}\n` }, false);
-        return;
+      let head: Head | null | undefined = queuedHead(conn);
+      if (head === undefined) {
+        // Nothing more was pipelined: what is answered goes out now, in one write.
+        if (!(await answers.flush(conn))) return;
+        head = await nextHead(conn, first);
+        if (head === null) return;
       }
+      if ('refuse' in head) return void (await answers.last(conn, { status: head.refuse, body: `${REASONS[head.refuse]}\n` }));
       const { method, target, version, headers } = head;
       const connection = headers.get('connection')?.toLowerCase() ?? '';
       let keepAlive = version === 'HTTP/1.1' ? !connection.includes('close') : connection.includes('keep-alive');
       const length = headers.get('content-length');
       if (headers.has('transfer-encoding')) {
         // Only Content-Length bodies here; both together are a request-smuggling attempt.
-        await respond(conn, { status: length === undefined ? 501 : 400, body: 'Transfer-Encoding is not supported\n' }, false);
-        return;
+        return void (await answers.last(conn, { status: length === undefined ? 501 : 400, body: 'Transfer-Encoding is not supported\n' }));
       }
-      if (length !== undefined && !DIGITS.test(length)) {
-        await respond(conn, { status: 400, body: 'bad Content-Length\n' }, false);
-        return;
-      }
+      if (length !== undefined && !DIGITS.test(length)) return void (await answers.last(conn, { status: 400, body: 'bad Content-Length\n' }));
       const size = length === undefined ? 0 : Number(length);
       if (size > maxBodyBytes) {
-        await respond(conn, { status: 413, body: `a body may have at most ${maxBodyBytes} bytes\n` }, false);
-        return;
+        return void (await answers.last(conn, { status: 413, body: `a body may have at most ${maxBodyBytes} bytes\n` }));
       }
       let body: Buffer = EMPTY;
       if (size > 0) {
-        if (headers.get('expect')?.toLowerCase() === '100-continue' && (await conn.send(CONTINUE)) <= 0) return;
+        if (headers.get('expect')?.toLowerCase() === '100-continue') {
+          if (!(await answers.flush(conn)) || (await conn.send(CONTINUE)) <= 0) return;
+        }
         body = Buffer.allocUnsafe(size);
         if ((await conn.recvn(body, size, bodyTimeoutMs)) !== size) return;
       }
@@ -173,8 +177,9 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
         keepAlive = false;
       }
       // Draining: this answer is the connection's last, and says so.
-      if (conn.draining.aborted) keepAlive = false;
-      if (!(await respond(conn, res, keepAlive)) || !keepAlive) return;
+      if (!keepAlive || conn.draining.aborted) return void (await answers.last(conn, res));
+      answers.add(res, true);
+      if (answers.bytes >= FLUSH_BYTES && !(await answers.flush(conn))) return;
     }
   }
 
@@ -188,16 +193,53 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
 
 const EMPTY = Buffer.alloc(0);
 
-/** Sends `res` as one write; `false` when the connection failed. */
-async function respond(conn: Connection, res: HttpResponse, keepAlive: boolean): Promise<boolean> {
-  const body = res.body ?? EMPTY;
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  let head = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-length: ${length}\r\n`;
-  if (res.headers !== undefined) for (const name in res.headers) head += `${name}: ${res.headers[name]}\r\n`;
-  head += keepAlive ? '\r\n' : 'connection: close\r\n\r\n';
-  // A short text answer goes as one string (one copy); bytes go beside the head, uncopied.
-  if (typeof body === 'string') return (await conn.send(head + body)) > 0;
-  return (await conn.sendv(length > 0 ? [head, body] : [head])) > 0;
+/** Pipelined answers going out together past this many bytes, without waiting for the rest. */
+const FLUSH_BYTES = 64 * 1024;
+
+/**
+ * The answers of one connection not yet sent: the answers to requests that
+ * were pipelined go out in one write, as the requests came in one.
+ */
+class Answers {
+  /** Text not yet sent, after `chunks`. */
+  private text = '';
+  private chunks: Array<string | Buffer> = [];
+  bytes = 0;
+
+  add(res: HttpResponse, keepAlive: boolean): void {
+    const body = res.body ?? '';
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    let head = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-length: ${length}\r\n`;
+    if (res.headers !== undefined) for (const name in res.headers) head += `${name}: ${res.headers[name]}\r\n`;
+    head += keepAlive ? '\r\n' : 'connection: close\r\n\r\n';
+    this.bytes += head.length + length;
+    if (typeof body === 'string') {
+      this.text += head + body;
+    } else {
+      // Bytes go beside the text, uncopied.
+      this.chunks.push(this.text + head, body);
+      this.text = '';
+    }
+  }
+
+  /** Sends what waits, in one write; `false` when the connection failed. */
+  async flush(conn: Connection): Promise<boolean> {
+    if (this.bytes === 0) return true;
+    const chunks = this.chunks;
+    const text = this.text;
+    this.chunks = [];
+    this.text = '';
+    this.bytes = 0;
+    if (chunks.length === 0) return (await conn.send(text)) > 0;
+    if (text.length > 0) chunks.push(text);
+    return (await conn.sendv(chunks)) > 0;
+  }
+
+  /** Adds the connection's last answer (it says `connection: close`) and sends everything. */
+  async last(conn: Connection, res: HttpResponse): Promise<boolean> {
+    this.add(res, false);
+    return this.flush(conn);
+  }
 }
 
 /**
