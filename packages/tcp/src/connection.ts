@@ -50,6 +50,11 @@ export class Connection extends Channel {
     return this._shutdown(ms, true);
   }
 
+  /** The remote end as a `TcpError` carries it. @internal */
+  _peerAddr(): { address: string; port: number } {
+    return { address: this._peerAddress, port: this._peerPort };
+  }
+
   /** `"ip:port"` of the remote end (`"[ip]:port"` for IPv6). */
   peer(): string {
     const ip = this._peerAddress;

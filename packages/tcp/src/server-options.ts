@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type * as tls from 'node:tls';
 import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import type { Connection } from './connection';
@@ -31,11 +32,34 @@ export interface ServerOptions {
    * for `'warning'`), the rest are dropped.
    */
   onError?: (err: TcpError, conn: Connection | null) => void;
+  /**
+   * Run connections on this many worker threads (co's N schedulers), or
+   * `'auto'` for `os.availableParallelism()`. The handler is then a module
+   * (`onConnection(moduleUrl, exportName)`). Default: every connection runs on
+   * the calling thread. See docs/workers.md.
+   */
+  workers?: number | 'auto';
+  /**
+   * With `workers`: how connections reach the workers. `'handoff'`: this
+   * thread accepts and hands each socket to the less loaded of two workers
+   * picked at random; `'reuseport'`: every worker listens on the port
+   * (`SO_REUSEPORT`) and the kernel spreads them. Default: `'handoff'` where
+   * Node can transfer a socket to a worker, else `'reuseport'`.
+   */
+  distribution?: 'handoff' | 'reuseport';
+  /**
+   * Listen with `exclusive: true`: under `node:cluster`, this process then
+   * listens on its own instead of sharing the primary's socket. Default `false`.
+   */
+  exclusive?: boolean;
 }
 
 /** {@link ServerOptions} checked, with every default filled in. @internal */
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections'>> &
-  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'workers' | 'distribution'>> &
+  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'distribution'> & {
+    /** The number of worker threads, `0` without `workers`. */
+    workers: number;
+  };
 
 const SERVER_OPTION_KEYS = new Set([
   'maxConnections',
@@ -45,6 +69,9 @@ const SERVER_OPTION_KEYS = new Set([
   'maxReadBufferBytes',
   'tls',
   'onError',
+  'workers',
+  'distribution',
+  'exclusive',
 ]);
 
 /**
@@ -68,6 +95,12 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
   if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
+  if (o.workers !== undefined && o.workers !== 'auto') checkCount('workers', o.workers, 1);
+  if (o.distribution !== undefined && o.distribution !== 'handoff' && o.distribution !== 'reuseport') {
+    throw new TypeError(`distribution must be 'handoff' or 'reuseport', got ${String(o.distribution)}`);
+  }
+  if (o.distribution !== undefined && o.workers === undefined) throw new TypeError('distribution needs the workers option');
+  if (o.exclusive !== undefined && typeof o.exclusive !== 'boolean') throw new TypeError(`exclusive must be a boolean, got ${typeof o.exclusive}`);
   return {
     maxConnections: o.maxConnections,
     noDelay: o.noDelay ?? true,
@@ -76,6 +109,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     maxReadBufferBytes: o.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER_BYTES,
     tls: o.tls,
     onError: o.onError,
+    workers: o.workers === 'auto' ? availableParallelism() : (o.workers ?? 0),
+    distribution: o.distribution,
+    exclusive: o.exclusive ?? false,
   };
 }
 

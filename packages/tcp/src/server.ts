@@ -9,6 +9,18 @@ import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } 
 import { resetSocket } from './socket-close';
 import { CHANNEL_ONREAD } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
+import { type ServerWorkers, startWorkers } from './workers/start';
+import { type Distribution, expectedDistribution } from './workers/support';
+
+/**
+ * Counts connections in memory shared with other threads (a worker of a
+ * `Server` with `workers`): `admit` false refuses one over the total bound.
+ * @internal
+ */
+export interface SharedAccounting {
+  admit(sock: net.Socket): boolean;
+  release(): void;
+}
 
 /** The connection callback: runs once per connection in its own async task. */
 export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
@@ -30,6 +42,11 @@ export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void
 export class Server {
   private readonly _options: ResolvedServerOptions;
   private _connectionHandler: ConnectionHandler<unknown> | null = null;
+  /** With `workers`: the handler module and its export. */
+  private _handlerModule: { module: string | URL; exportName: string } | null = null;
+  private _workers: ServerWorkers | null = null;
+  /** @internal Set in a worker thread: connections are counted across threads. */
+  _accounting: SharedAccounting | null = null;
   private _thisArg: unknown = undefined;
   private readonly _exitCallbacks: Array<() => void> = [];
   private _listener: net.Server | null = null;
@@ -63,10 +80,32 @@ export class Server {
    * @param f - the callback.
    * @param thisArg - `this` inside `f`, for a method of an object (co's `on_connection(&T::f, o)`).
    */
-  onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this {
-    if (typeof f !== 'function') throw new TypeError('onConnection needs a function');
+  onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this;
+  /**
+   * With the `workers` option: the handler is the export `exportName` of a
+   * module, loaded once in every worker thread (a closure cannot cross
+   * threads). Its top-level code runs once per worker: make pools and clients
+   * there. `start` rejects with `ERR_NO_HANDLER` when the export is missing and
+   * `ERR_HANDLER_LOAD` when the module throws or is not found.
+   *
+   * @param module - the module's URL (`new URL('./handler.js', import.meta.url)`),
+   *   or its path (a relative one from the working directory).
+   * @param exportName - which export is `f(conn)`. Default `'default'`.
+   */
+  onConnection(module: string | URL, exportName?: string): this;
+  onConnection<T>(f: ConnectionHandler<T> | string | URL, thisArgOrExport?: T | string): this {
+    if (typeof f === 'string' || f instanceof URL) {
+      const exportName = thisArgOrExport ?? 'default';
+      if (typeof exportName !== 'string' || exportName === '') throw new TypeError('the export name must be a non-empty string');
+      if (f === '') throw new TypeError('the handler module must be a non-empty path or URL');
+      this._handlerModule = { module: f, exportName };
+      this._connectionHandler = null;
+      return this;
+    }
+    if (typeof f !== 'function') throw new TypeError('onConnection needs a function, or with workers a module path or URL');
     this._connectionHandler = f as ConnectionHandler<unknown>;
-    this._thisArg = thisArg;
+    this._handlerModule = null;
+    this._thisArg = thisArgOrExport;
     return this;
   }
 
@@ -89,10 +128,10 @@ export class Server {
    *   certificate that is missing or unusable.
    */
   async start(ip: string, port: number, key?: string, ca?: string): Promise<void> {
-    if (this._connectionHandler === null) {
+    if (this._connectionHandler === null && this._handlerModule === null) {
       throw new TcpError(TcpErrorCode.ERR_NO_HANDLER, 'no connection callback: call onConnection(f) before start()');
     }
-    if (this._listener !== null || this._starting) {
+    if (this._listener !== null || this._workers?.pool.listening() === true || this._starting) {
       throw new TcpError(TcpErrorCode.ERR_SERVER_RUNNING, 'the server is already started; call exit() first');
     }
     if (typeof ip !== 'string') throw new TypeError('ip must be a string (use "" for all IPv4 addresses)');
@@ -100,10 +139,24 @@ export class Server {
       throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
     }
     const host = ip === '' ? '0.0.0.0' : ip;
+    if (this._options.workers > 0 || this._handlerModule !== null) {
+      this._starting = true;
+      try {
+        this._workers = await startWorkers(this._options, this._handlerModule, this._connectionHandler !== null, host, port, key, ca, {
+          report: (err) => this._report(err, null),
+          stopped: () => {
+            this._runExitCallbacks();
+          },
+        });
+      } finally {
+        this._starting = false;
+      }
+      return;
+    }
     this._starting = true;
     try {
       const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
-      await listen(listener, host, port);
+      await listen(listener, host, port, { exclusive: this._options.exclusive });
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
@@ -118,7 +171,22 @@ export class Server {
 
   /** Where the server listens, or `null` when it does not. */
   address(): { ip: string; port: number } | null {
+    if (this._workers !== null) return this._workers.pool.listening() ? this._workers.address() : null;
     return this._address === null ? null : { ...this._address };
+  }
+
+  /**
+   * How connections reach their thread: `'single'` without `workers` (this
+   * thread serves them), else `'handoff'` or `'reuseport'` (the one `start`
+   * uses; before `start`, the one it would pick).
+   */
+  get distribution(): Distribution {
+    return this._workers?.distribution ?? expectedDistribution(this._options.workers, this._options.distribution);
+  }
+
+  /** Live connections per worker thread (with `workers`; `[connNum()]` without). */
+  workerLoad(): number[] {
+    return this._workers !== null ? this._workers.pool.workerLoad() : [this._conns.size];
   }
 
   /**
@@ -126,6 +194,10 @@ export class Server {
    * The `onExit` callbacks run once the listening socket is closed. Idempotent.
    */
   exit(): void {
+    if (this._workers !== null) {
+      this._workers.pool.exit();
+      return;
+    }
     const listener = this._listener;
     if (listener === null) return;
     const where = this._address!;
@@ -135,20 +207,22 @@ export class Server {
     if (serverExit.hasSubscribers) {
       serverExit.publish({ server: this, address: where.ip, port: where.port, tls: listener instanceof tls.Server });
     }
-    process.nextTick(() => {
-      for (const cb of this._exitCallbacks) {
-        try {
-          cb();
-        } catch (err) {
-          this._report(fromNodeError(err, 'onExit callback threw'), null);
-        }
-      }
-    });
+    process.nextTick(() => this._runExitCallbacks());
   }
 
-  /** Live client connections (co's `conn_num`). */
+  private _runExitCallbacks(): void {
+    for (const cb of this._exitCallbacks) {
+      try {
+        cb();
+      } catch (err) {
+        this._report(fromNodeError(err, 'onExit callback threw'), null);
+      }
+    }
+  }
+
+  /** Live client connections (co's `conn_num`); with `workers`, every worker's, exact at any moment. */
   connNum(): number {
-    return this._conns.size;
+    return this._workers !== null ? this._workers.pool.connNum() : this._conns.size;
   }
 
   /**
@@ -165,6 +239,8 @@ export class Server {
     const ms = typeof opts === 'object' && opts !== null && opts.ms === undefined ? 5000 : waitMs(opts);
     const signal = waitSignal(opts);
     if (signal !== null && signal.aborted) throw new TcpAbortError('shutdown aborted by its signal', signal.reason);
+    if (this._workers !== null) return this._workers.pool.stop('shutdown', ms, signal);
+    if (this._options.workers > 0) return;
     this.exit();
     // A TLS handshake still under way would otherwise finish later and be served after shutdown.
     for (const raw of this._handshaking.values()) raw.destroy();
@@ -194,6 +270,39 @@ export class Server {
     }
   }
 
+  /**
+   * In a worker thread: serves with `credentials` (PEM) or plain TCP,
+   * listening on host:port with `reusePort`, or (`listen` false) only the
+   * sockets given to {@link Server._feed}.
+   * @internal
+   */
+  async _serveInWorker(credentials: tls.SecureContextOptions | null, host: string, port: number, listen_: boolean): Promise<void> {
+    const listener = credentials !== null ? this._tlsListener(credentials) : this._plainListener();
+    if (listen_) {
+      await listen(listener, host, port, { reusePort: true });
+      const addr = listener.address() as net.AddressInfo;
+      this._address = { ip: addr.address, port: addr.port };
+    } else {
+      this._address = { ip: host, port };
+    }
+    listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
+    this._listener = listener;
+  }
+
+  /**
+   * In a worker thread: serves a socket accepted by another thread, as if
+   * this server's listener had accepted it. Returns the socket whose
+   * `'close'` ends it (the plain fast path moves it to a new one).
+   * @internal
+   */
+  _feed(sock: net.Socket): net.Socket {
+    if (this._listener instanceof tls.Server) {
+      this._listener.emit('connection', sock);
+      return sock;
+    }
+    return this._servePlain(sock);
+  }
+
   /** Shuts the server down gracefully ({@link Server.shutdown} with its default grace period); `await using server = new Server()` calls this. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
@@ -203,16 +312,19 @@ export class Server {
     // Accepted sockets start paused so that their handle can move to a socket
     // that reads through the channel's `onread` fast path (adoptWithOnread).
     const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
-    listener.on('connection', (sock) => {
-      const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
-      if (adopted !== null) {
-        this._accept(adopted, adopted, true);
-      } else {
-        sock.resume();
-        this._accept(sock, sock, false);
-      }
-    });
+    listener.on('connection', (sock) => this._servePlain(sock));
     return listener;
+  }
+
+  private _servePlain(sock: net.Socket): net.Socket {
+    const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
+    if (adopted !== null) {
+      this._accept(adopted, adopted, true);
+      return adopted;
+    }
+    sock.resume();
+    this._accept(sock, sock, false);
+    return sock;
   }
 
   private _tlsListener(credentials: tls.SecureContextOptions): tls.Server {
@@ -256,7 +368,8 @@ export class Server {
 
   private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
     const max = this._options.maxConnections;
-    if (max !== undefined && this._conns.size >= max) {
+    const shared = this._accounting;
+    if (shared !== null ? !shared.admit(sock) : max !== undefined && this._conns.size >= max) {
       // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
       // (TLS: the TCP socket under it is reset, safe right after the handshake on every line.)
       sock.on('error', ignore);
@@ -267,6 +380,7 @@ export class Server {
     this._conns.add(conn);
     sock.once('close', () => {
       this._conns.delete(conn);
+      shared?.release();
       if (this._conns.size === 0 && this._drainWaiters.length > 0) {
         const waiters = this._drainWaiters;
         this._drainWaiters = [];
@@ -297,7 +411,7 @@ export class Server {
     const e = new TcpError(
       TcpErrorCode.ERR_HANDLER,
       `connection handler for ${conn.peer()} failed, connection reset: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
+      { cause: err, ...conn._peerAddr() },
     );
     this._report(e, conn);
   }
@@ -310,7 +424,7 @@ export class Server {
       } catch {
         // A throwing error hook must not take the server down with it.
       }
-    } else if (err.code === TcpErrorCode.ERR_HANDLER) {
+    } else if (err.code === TcpErrorCode.ERR_HANDLER || err.code === TcpErrorCode.ERR_WORKER_EXIT) {
       // Without a hook, through Node's warnings: one line on stderr by default,
       // and an application can take them with process.on('warning').
       // (By message, type and code: an Error object from another realm, as under a
@@ -330,7 +444,7 @@ function closeUnlessAsked(conn: Connection): void {
   if (!conn._closeAsked()) void conn.close();
 }
 
-function listen(listener: net.Server, host: string, port: number): Promise<void> {
+function listen(listener: net.Server, host: string, port: number, how: { exclusive?: boolean; reusePort?: boolean }): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       listener.off('listening', onListening);
@@ -347,6 +461,7 @@ function listen(listener: net.Server, host: string, port: number): Promise<void>
     };
     listener.once('error', onError);
     listener.once('listening', onListening);
-    listener.listen({ host, port, exclusive: true });
+    // Not exclusive unless asked: under node:cluster the workers then share the primary's socket.
+    listener.listen({ host, port, exclusive: how.exclusive ?? false, ...(how.reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
   });
 }
