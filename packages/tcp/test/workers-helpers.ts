@@ -49,6 +49,8 @@ export interface WhoAmI {
   fastPaths: { directWrite: boolean; onreadAccept: boolean; tlsOnread: boolean; tlsWriteAtOnce: boolean; reason: string };
   /** What this connection itself uses. */
   inUse: { directWrite: boolean; onread: boolean };
+  /** The client as the worker sees it, "ip:port". */
+  peer: string;
 }
 
 /** Asks the echo module which worker serves `c`. */

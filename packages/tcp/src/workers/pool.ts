@@ -355,5 +355,8 @@ export class WorkerPool {
 }
 
 function describe(err: unknown): string {
-  return err instanceof Error ? err.message : err === undefined ? 'no error' : JSON.stringify(err);
+  // By shape, not instanceof: the worker's error is made in the calling thread's main realm, which
+  // need not be the caller's (a test runner's vm context).
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : err === undefined ? 'no error' : JSON.stringify(err);
 }
