@@ -60,6 +60,40 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['executorTarget'] }] },
   },
 
+  // rpc-lite's client and server share only wire/ and the top level: neither side imports the other.
+  {
+    files: ['packages/rpc-lite/src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/server/**', '../server'],
+              message: 'client/ does not import server/: move what both need to wire/ or the top level',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/rpc-lite/src/server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/client/**', '../client'],
+              message: 'server/ does not import client/: move what both need to wire/ or the top level',
+            },
+          ],
+        },
+      ],
+    },
+  },
+
   // Tests: @types/jest types the asymmetric matchers (expect.objectContaining, expect.stringContaining, ...)
   // as `any` so that they fit in any expected value; handing them to toThrow/toEqual is what they are for.
   {

@@ -3,6 +3,9 @@ import type * as tls from 'node:tls';
 import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import type { Connection } from './connection';
 import type { TcpError } from './errors';
+import { TIMER_MAX_MS } from './timers';
+import { compileProxyFrom } from './proxy-accept';
+import type { ProxyProtocolVersion } from './proxy-protocol';
 
 /** Options of {@link Server}; every one is optional. */
 export interface ServerOptions {
@@ -12,10 +15,11 @@ export interface ServerOptions {
   noDelay?: boolean;
   /**
    * Close (RST) a connection when nothing was received or sent for this long:
-   * the defence against peers that connect and stall. Default `0` (off).
+   * the defence against peers that connect and stall. Default `0` (off); at
+   * most 2^31 - 1 (about 24.8 days), the longest timer a socket takes.
    */
   idleTimeoutMs?: number;
-  /** TLS only: a peer must finish its handshake within this time. Default `10000`. */
+  /** TLS only: a peer must finish its handshake within this time, at most 2^31 - 1. Default `10000`. */
   handshakeTimeoutMs?: number;
   /** Bytes received but not yet read that a connection keeps before it stops reading. Default 256 KiB. */
   maxReadBufferBytes?: number;
@@ -32,6 +36,24 @@ export interface ServerOptions {
    * for `'warning'`), the rest are dropped.
    */
   onError?: (err: TcpError, conn: Connection | null) => void;
+  /**
+   * Every connection begins with a PROXY header (HAProxy's protocol) of this
+   * version, `'any'` for either; it is read before TLS and before the handler
+   * runs, and `conn.peer()` is then the client's address it gives (see
+   * `conn.proxy`). A connection without a valid header in time is reset and
+   * reported to `onError` (code `ERR_PROXY_PROTOCOL`). Default: off.
+   */
+  proxyProtocol?: ProxyProtocolVersion;
+  /** With `proxyProtocol`: the whole header must arrive within this time. Default `3000`. */
+  proxyHeaderTimeoutMs?: number;
+  /**
+   * With `proxyProtocol`: the only addresses (or CIDR blocks, IPv4 and IPv6,
+   * like `'10.0.0.0/8'`, `'fd00::/8'`) allowed to connect, that is, your
+   * balancers. A connection from anywhere else is reset before a byte is read.
+   * Without it any peer may claim any client address: only safe when a
+   * firewall lets nothing but the balancers reach the port.
+   */
+  proxyFrom?: readonly string[];
   /**
    * Run connections on this many worker threads (co's N schedulers), or
    * `'auto'` for `os.availableParallelism()`. The handler is then a module
@@ -55,8 +77,10 @@ export interface ServerOptions {
 }
 
 /** {@link ServerOptions} checked, with every default filled in. @internal */
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'workers' | 'distribution'>> &
-  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'distribution'> & {
+export type ResolvedServerOptions = Required<
+  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom' | 'workers' | 'distribution'>
+> &
+  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom' | 'distribution'> & {
     /** The number of worker threads, `0` without `workers`. */
     workers: number;
   };
@@ -69,6 +93,9 @@ const SERVER_OPTION_KEYS = new Set([
   'maxReadBufferBytes',
   'tls',
   'onError',
+  'proxyProtocol',
+  'proxyHeaderTimeoutMs',
+  'proxyFrom',
   'workers',
   'distribution',
   'exclusive',
@@ -89,12 +116,23 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   }
   const o = options;
   checkCount('maxConnections', o.maxConnections, 1);
-  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
-  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
+  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0, TIMER_MAX_MS);
+  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, TIMER_MAX_MS);
   checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
   if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
   if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
+  checkCount('proxyHeaderTimeoutMs', o.proxyHeaderTimeoutMs, 1);
+  if (o.proxyProtocol !== undefined && o.proxyProtocol !== 'v1' && o.proxyProtocol !== 'v2' && o.proxyProtocol !== 'any') {
+    throw new TypeError(`proxyProtocol must be 'v1', 'v2' or 'any', got ${JSON.stringify(o.proxyProtocol)}`);
+  }
+  if (o.proxyFrom !== undefined) {
+    if (!Array.isArray(o.proxyFrom)) throw new TypeError('proxyFrom must be an array of addresses or CIDR blocks');
+    compileProxyFrom(o.proxyFrom);
+  }
+  if (o.proxyProtocol === undefined && (o.proxyFrom !== undefined || o.proxyHeaderTimeoutMs !== undefined)) {
+    throw new TypeError('proxyFrom and proxyHeaderTimeoutMs need proxyProtocol');
+  }
   if (o.workers !== undefined && o.workers !== 'auto') checkCount('workers', o.workers, 1);
   if (o.distribution !== undefined && o.distribution !== 'handoff' && o.distribution !== 'reuseport') {
     throw new TypeError(`distribution must be 'handoff' or 'reuseport', got ${String(o.distribution)}`);
@@ -109,14 +147,20 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     maxReadBufferBytes: o.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER_BYTES,
     tls: o.tls,
     onError: o.onError,
+    proxyProtocol: o.proxyProtocol,
+    proxyHeaderTimeoutMs: o.proxyHeaderTimeoutMs ?? 3000,
+    // A copy: the caller's array could change after the check.
+    proxyFrom: o.proxyFrom === undefined ? undefined : Array.from(o.proxyFrom, String),
     workers: o.workers === 'auto' ? availableParallelism() : (o.workers ?? 0),
     distribution: o.distribution,
     exclusive: o.exclusive ?? false,
   };
 }
 
-function checkCount(name: string, v: number | undefined, min: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+function checkCount(name: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
+    // The socket's own timers take at most 2^31 - 1 ms; past that Node would fire them after 1 ms.
+    const most = max === Number.MAX_SAFE_INTEGER ? '' : ` and <= ${max} (about 24.8 days)`;
+    throw new RangeError(`${name} must be an integer >= ${min}${most}, got ${v}`);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { loadTlsCredentials } from '../tls-credentials';
 import { TcpError, TcpErrorCode } from '../errors';
-import type { ResolvedServerOptions } from '../server-options';
+import type { ResolvedServerOptions, ServerOptions } from '../server-options';
 import { WorkerPool, moduleSpecifier } from './pool';
 import { chooseDistribution } from './support';
 
@@ -25,6 +25,7 @@ export function codedTypeError(code: string, message: string): TypeError {
 /** @internal */
 export async function startWorkers(
   options: ResolvedServerOptions,
+  given: ServerOptions,
   handler: { module: string | URL; exportName: string } | null,
   functionGiven: boolean,
   host: string,
@@ -53,9 +54,11 @@ export async function startWorkers(
     credentials.key = (credentials.key as Buffer).toString('latin1');
     credentials.cert = (credentials.cert as Buffer).toString('latin1');
   }
-  const { workers: n, distribution: _d, onError: _e, maxConnections, exclusive: _x, ...rest } = options;
-  const workerOptions: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined) workerOptions[k] = v;
+  // Each worker's own server is made with the options as given (it checks them again), less those
+  // that only this thread acts on; maxConnections is counted across threads (counters.ts).
+  const { workers: _w, distribution: _d, onError: _e, maxConnections: _m, exclusive: _x, ...workerOptions } = given;
+  const maxConnections = options.maxConnections;
+  const n = options.workers;
   const pool = new WorkerPool({
     workers: n,
     distribution,

@@ -159,8 +159,7 @@ async function main(): Promise<void> {
 }
 
 async function stop(server: Server, msg: { t: 'shutdown' | 'drain'; ms: number }): Promise<void> {
-  const s = server as Server & { drain?: (ms: number) => Promise<void> };
-  if (msg.t === 'drain' && typeof s.drain === 'function') await s.drain(msg.ms);
+  if (msg.t === 'drain') await server.drain(msg.ms);
   else await server.shutdown(msg.ms);
   maybeFinished();
 }

@@ -1,4 +1,4 @@
-import type { RpcError } from './errors';
+import type { RpcError } from '../errors';
 import { FRAME_HEADER_BYTES, readFrameLength } from './frame-header';
 import type { SlabLease, SlabPool } from './slab-pool';
 

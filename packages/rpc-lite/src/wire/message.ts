@@ -1,4 +1,4 @@
-import { BadMessageError } from './errors';
+import { BadMessageError } from '../errors';
 
 /** The first element of every message (msgpack-rpc). */
 export const MessageType = {
