@@ -12,8 +12,8 @@ const PRIMARY = join(FIXTURES, 'cluster.cjs');
 function startPrimary(env: Record<string, string> = {}): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [PRIMARY], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   return { child, out: () => out, exited };
 }
