@@ -49,3 +49,4 @@ export {
 } from './proxy-protocol';
 export { Server, type ConnectionHandler } from './server';
 export type { ServerOptions } from './server-options';
+export { type Distribution, workerDistributions } from './workers/support';

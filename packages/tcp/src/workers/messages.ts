@@ -5,7 +5,7 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 
-/** Everything a worker needs to serve, as `workerData`. */
+/** Everything a worker needs to serve, as `workerData`. @internal */
 export interface WorkerInit {
   index: number;
   workers: number;
@@ -24,14 +24,14 @@ export interface WorkerInit {
   port: number;
 }
 
-/** From the calling thread to a worker. */
+/** From the calling thread to a worker. @internal */
 export type ToWorker =
   | { t: 'sock'; id: number; sock: net.Socket }
   | { t: 'exit' }
   | { t: 'shutdown'; ms: number }
   | { t: 'drain'; ms: number };
 
-/** An error as it crosses threads: a `TcpError`'s fields, and its cause's. */
+/** An error as it crosses threads: a `TcpError`'s fields, and its cause's. @internal */
 export interface ErrorData {
   code: string;
   message: string;
@@ -40,7 +40,7 @@ export interface ErrorData {
   cause?: { name: string; message: string; stack?: string };
 }
 
-/** From a worker to the calling thread. */
+/** From a worker to the calling thread. @internal */
 export type FromWorker =
   | { t: 'ready'; port: number }
   | { t: 'fatal'; error: ErrorData }

@@ -1,13 +1,12 @@
 /**
  * What this Node.js can do to spread connections over worker threads, found
  * by trying it (never by version number).
- * @internal
  */
 import * as net from 'node:net';
 import { MessageChannel, type TransferListItem } from 'node:worker_threads';
 import { TcpError, TcpErrorCode } from '../errors';
 
-/** How connections reach the workers (`'single'`: no workers, the calling thread serves them). */
+/** How connections reach their thread: `'single'` without workers (the calling thread serves them), `'handoff'` or `'reuseport'`. */
 export type Distribution = 'handoff' | 'reuseport' | 'single';
 
 let handoff: boolean | undefined;
@@ -18,6 +17,7 @@ let handoff: boolean | undefined;
  * (`DataCloneError`, or `ERR_INVALID_TRANSFER_OBJECT`); where it can, it
  * refuses this one, which has no handle, for its state only. So a socket with
  * no handle tells, without opening anything.
+ * @internal
  */
 export function canHandOff(): boolean {
   if (handoff !== undefined) return handoff;
@@ -43,6 +43,7 @@ let reusePort: Promise<boolean> | undefined;
  * Whether two sockets can listen on one port with `reusePort` (older lines
  * ignore the option, and the second gets `EADDRINUSE`). Tried once on a free
  * loopback port.
+ * @internal
  */
 export function canReusePort(): Promise<boolean> {
   reusePort ??= new Promise<boolean>((resolve) => {
@@ -66,7 +67,7 @@ export function canReusePort(): Promise<boolean> {
 const WHERE =
   'handing a socket to a worker thread needs Node.js 24 or later; listening with reusePort needs Node.js 22.12 or later (on Linux)';
 
-/** The distribution to use: the one asked for if this Node has it, else the best it has. */
+/** The distribution to use: the one asked for if this Node has it, else the best it has. @internal */
 export async function chooseDistribution(asked: 'handoff' | 'reuseport' | undefined): Promise<'handoff' | 'reuseport'> {
   if (asked === 'handoff' || (asked === undefined && canHandOff())) {
     if (canHandOff()) return 'handoff';
@@ -80,8 +81,25 @@ export async function chooseDistribution(asked: 'handoff' | 'reuseport' | undefi
   );
 }
 
-/** The distribution `start` will use, as far as it is known before `start`. */
+/** The distribution `start` will use, as far as it is known before `start`. @internal */
 export function expectedDistribution(workers: number, asked: 'handoff' | 'reuseport' | undefined): Distribution {
   if (workers === 0) return 'single';
   return asked ?? (canHandOff() ? 'handoff' : 'reuseport');
+}
+
+/**
+ * The ways this Node.js has to spread a `Server`'s connections over worker
+ * threads (the `distribution` option), best first; empty where it has none
+ * (`workers` then makes `start` reject with `ERR_WORKERS_UNSUPPORTED`).
+ *
+ * @example
+ * ```ts
+ * const workers = (await workerDistributions()).length > 0 ? 'auto' : undefined;
+ * ```
+ */
+export async function workerDistributions(): Promise<Array<'handoff' | 'reuseport'>> {
+  const out: Array<'handoff' | 'reuseport'> = [];
+  if (canHandOff()) out.push('handoff');
+  if (await canReusePort()) out.push('reuseport');
+  return out;
 }

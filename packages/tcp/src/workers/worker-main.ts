@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   try {
     const mod = (await import(init.module)) as Record<string, unknown>;
     handler = mod[init.exportName];
+    // A CommonJS module compiled from `export default f` has it as module.exports.default.
+    if (handler === undefined && init.exportName === 'default') handler = (mod.default as Record<string, unknown> | undefined)?.default;
     names = Object.keys(mod).join(', ') || 'none';
   } catch (err) {
     post({
