@@ -49,6 +49,12 @@ export const TcpErrorCode = {
    */
   ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
   /**
+   * A `Pipeline` request was made after the pipeline was closed, by
+   * `close()` or by a failure (then `cause` is that failure): make a new
+   * pipeline on a new connection.
+   */
+  ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
+  /**
    * `Server.start` with `workers` was given a function as the handler (a
    * closure cannot cross threads: give a module), or a module without
    * `workers`. A `TypeError`.

@@ -9,8 +9,8 @@ import { ProxyGate } from './proxy-accept';
 import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
 import { ServerConnections } from './server-connections';
-import { resetSocket } from './socket-close';
-import { CHANNEL_ONREAD } from './socket-events';
+import { closeGracefully, resetSocket } from './socket-close';
+import { CHANNEL_ONREAD, discardSocket } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
 import { type Timer, startTimer, stopTimer } from './timers';
 import { type ServerWorkers, codedTypeError, startWorkers } from './workers/start';
@@ -189,7 +189,12 @@ export class Server {
   }
 
   /** Where the server listens, or `null` when it does not. */
-  address(): { ip: string; port: number } | null {
+  address(): {
+    /** The address listened on, as the system reports it. */
+    ip: string;
+    /** The port listened on. */
+    port: number;
+  } | null {
     if (this._workers !== null) return this._workers.pool.listening() ? this._workers.address() : null;
     return this._address === null ? null : { ...this._address };
   }
@@ -428,10 +433,7 @@ export class Server {
     const max = this._options.maxConnections;
     const shared = this._accounting;
     if (shared !== null ? !shared.admit(sock) : max !== undefined && connections.live.size >= max) {
-      // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
-      // (TLS: the TCP socket under it is reset, safe right after the handshake on every line.)
-      sock.on('error', ignore);
-      resetSocket(sock, raw);
+      this._refuse(sock, raw, viaOnread);
       connections.settle();
       return;
     }
@@ -439,7 +441,10 @@ export class Server {
     connections.opened(conn, sock);
     if (shared !== null) sock.once('close', () => shared.release());
     const idleMs = this._options.idleTimeoutMs;
-    if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
+    if (idleMs > 0) {
+      const reset = this._options.idleClose === 'reset';
+      sock.setTimeout(idleMs, () => conn._expire(idleMs, reset));
+    }
     let result: void | Promise<void>;
     try {
       result = this._connectionHandler!.call(this._thisArg, conn);
@@ -455,6 +460,25 @@ export class Server {
     } else {
       this._handlerReturned(conn);
     }
+  }
+
+  /**
+   * Refuses a connection over `maxConnections`: with an `overLimitReply`, sends
+   * it and closes gracefully (lingering, bounded); else an RST at once rather
+   * than hold a socket nobody serves. (TLS: the TCP socket under it is reset,
+   * safe right after the handshake on every line.)
+   */
+  private _refuse(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+    sock.on('error', ignore);
+    const reply = this._options.overLimitReply;
+    if (reply === null) {
+      resetSocket(sock, raw);
+      return;
+    }
+    // What the peer still sends is read and dropped until its FIN (or the linger time).
+    discardSocket(sock, viaOnread);
+    if (reply.length > 0) sock.write(reply);
+    closeGracefully(sock);
   }
 
   private _handlerReturned(conn: Connection): void {
