@@ -56,3 +56,4 @@ export {
 export { Server, type ConnectionHandler } from './server';
 export type { ServerOptions } from './server-options';
 export { type Distribution, workerDistributions } from './workers/support';
+export { workerHandlerData } from './workers/handler-data';

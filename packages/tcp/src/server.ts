@@ -49,7 +49,7 @@ export class Server {
   private readonly _given: ServerOptions;
   private _connectionHandler: ConnectionHandler<unknown> | null = null;
   /** With `workers`: the handler module and its export. */
-  private _handlerModule: { module: string | URL; exportName: string } | null = null;
+  private _handlerModule: { module: string | URL; exportName: string; data?: unknown } | null = null;
   /** With `workers`: the worker threads of the last start. */
   private _workers: ServerWorkers | null = null;
   /** @internal Set in a worker thread: connections are counted across threads. */
@@ -104,9 +104,11 @@ export class Server {
    * @param module - the module's URL (`new URL('./handler.js', import.meta.url)`),
    *   or its path (a relative one from the working directory).
    * @param exportName - which export is `f(conn)`. Default `'default'`.
+   * @param data - a value (structured-cloned) the module reads in each worker
+   *   with `workerHandlerData()`, for its top-level code.
    */
-  onConnection(module: string | URL, exportName?: string): this;
-  onConnection<T>(f: ConnectionHandler<T> | string | URL, thisArgOrExport?: T | string): this {
+  onConnection(module: string | URL, exportName?: string, data?: unknown): this;
+  onConnection<T>(f: ConnectionHandler<T> | string | URL, thisArgOrExport?: T | string, data?: unknown): this {
     if (typeof f === 'string' || f instanceof URL) {
       if (this._options.workers === 0) {
         throw codedTypeError(
@@ -117,7 +119,7 @@ export class Server {
       const exportName = thisArgOrExport ?? 'default';
       if (typeof exportName !== 'string' || exportName === '') throw new TypeError('the export name must be a non-empty string');
       if (f === '') throw new TypeError('the handler module must be a non-empty path or URL');
-      this._handlerModule = { module: f, exportName };
+      this._handlerModule = { module: f, exportName, data };
       this._connectionHandler = null;
       return this;
     }

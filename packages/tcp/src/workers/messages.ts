@@ -14,6 +14,8 @@ export interface WorkerInit {
   /** The handler module's URL (a `file:` URL, or a specifier `import()` takes). */
   module: string;
   exportName: string;
+  /** What `workerHandlerData()` gives the module. */
+  handlerData: unknown;
   /** The worker's own `Server` options: the caller's, less `workers`, `distribution`, `maxConnections` and `onError`. */
   options: Record<string, unknown>;
   /** TLS key and certificate as PEM, with the extra TLS options; `null` for plain TCP. */

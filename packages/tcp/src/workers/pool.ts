@@ -27,6 +27,7 @@ export interface PoolConfig {
   distribution: 'handoff' | 'reuseport';
   module: string;
   exportName: string;
+  handlerData: unknown;
   options: Record<string, unknown>;
   credentials: tls.SecureContextOptions | null;
   maxConnections: number | undefined;
@@ -189,6 +190,7 @@ export class WorkerPool {
       maxConnections: cfg.maxConnections,
       module: cfg.module,
       exportName: cfg.exportName,
+      handlerData: cfg.handlerData,
       options: cfg.options,
       credentials: cfg.credentials,
       listen: cfg.distribution === 'reuseport',

@@ -26,7 +26,7 @@ export function codedTypeError(code: string, message: string): TypeError {
 export async function startWorkers(
   options: ResolvedServerOptions,
   given: ServerOptions,
-  handler: { module: string | URL; exportName: string } | null,
+  handler: { module: string | URL; exportName: string; data?: unknown } | null,
   functionGiven: boolean,
   host: string,
   port: number,
@@ -64,6 +64,7 @@ export async function startWorkers(
     distribution,
     module: moduleSpecifier(handler.module),
     exportName: handler.exportName,
+    handlerData: handler.data,
     options: workerOptions,
     credentials,
     maxConnections,

@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { TcpError, TcpErrorCode } from '../errors';
 import { type ConnectionHandler, Server } from '../server';
 import { SharedCounters } from './counters';
+import { setHandlerData } from './handler-data';
 import type { ErrorData, FromWorker, ToWorker, WorkerInit } from './messages';
 
 const init = workerData as WorkerInit;
@@ -77,14 +78,19 @@ function maybeFinished(): void {
 }
 
 async function main(): Promise<void> {
+  setHandlerData(init.handlerData);
   let handler: unknown;
   let names: string;
+  let mod: Record<string, unknown>;
   try {
-    const mod = (await import(init.module)) as Record<string, unknown>;
+    mod = (await import(init.module)) as Record<string, unknown>;
     handler = mod[init.exportName];
     // A CommonJS module compiled from `export default f` has it as module.exports.default.
     if (handler === undefined && init.exportName === 'default') handler = (mod.default as Record<string, unknown> | undefined)?.default;
     names = Object.keys(mod).join(', ') || 'none';
+    // Setup that cannot finish in top-level code (a CommonJS module has no top-level await).
+    const ready = mod.ready as PromiseLike<unknown> | undefined;
+    if (ready !== null && typeof ready === 'object' && typeof ready.then === 'function') await ready;
   } catch (err) {
     post({
       t: 'fatal',
@@ -131,6 +137,7 @@ async function main(): Promise<void> {
     post({ t: 'fatal', error: errorData(err, 'EIO') });
     return;
   }
+  const close = typeof mod.close === 'function' ? (mod.close as (ms: number) => unknown) : null;
   port.on('message', (msg: ToWorker) => {
     switch (msg.t) {
       case 'sock': {
@@ -153,16 +160,26 @@ async function main(): Promise<void> {
         stopping = true;
         server.exit();
         post({ t: 'stopped' });
-        void stop(server, msg);
+        void stop(server, msg, close);
         break;
     }
   });
   post({ t: 'ready', port: server.address()?.port ?? init.port });
 }
 
-async function stop(server: Server, msg: { t: 'shutdown' | 'drain'; ms: number }): Promise<void> {
-  if (msg.t === 'drain') await server.drain(msg.ms);
-  else await server.shutdown(msg.ms);
+/** Ends this worker's connections; the module's own `close(ms)` first, when it exports one (an RPC server finishing its requests). */
+async function stop(server: Server, msg: { t: 'shutdown' | 'drain'; ms: number }, close: ((ms: number) => unknown) | null): Promise<void> {
+  const deadline = performance.now() + msg.ms;
+  if (close !== null) {
+    try {
+      await close(msg.ms);
+    } catch (err) {
+      post({ t: 'error', error: errorData(err, TcpErrorCode.ERR_HANDLER) });
+    }
+  }
+  const left = msg.ms < 0 ? msg.ms : Math.max(0, Math.round(deadline - performance.now()));
+  if (msg.t === 'drain') await server.drain(left);
+  else await server.shutdown(left);
   maybeFinished();
 }
 
