@@ -1,5 +1,5 @@
 /**
- * The protocol examples of the README, run as written: the line protocol's
+ * The protocol examples of docs/protocol-builders.md, run as written: the line protocol's
  * server and client (examples/line-protocol.ts), and the RESP client
  * (examples/resp-client.ts) against a small Redis-style responder written
  * here on raw `node:net`, independently of our code: it parses RESP arrays
@@ -152,10 +152,11 @@ test('RESP client: a reply that is not RESP closes the connection with ERR_RESP_
   }
 });
 
-test('the package README shows the line protocol example as it is, and points at the RESP client', () => {
+test('the protocol guide (docs/protocol-builders.md) shows the line protocol example as it is, and points at the RESP client', () => {
   const root = path.join(__dirname, '..');
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const guide = readFileSync(path.join(root, '..', '..', 'docs', 'protocol-builders.md'), 'utf8');
   const code = readFileSync(path.join(root, 'examples', 'line-protocol.ts'), 'utf8').trim();
-  expect(readme).toContain('```ts\n' + code + '\n```');
-  expect(readme).toContain('examples/resp-client.ts');
+  expect(guide).toContain('```ts\n' + code + '\n```');
+  expect(guide).toContain('packages/tcp/examples/resp-client.ts');
+  expect(guide).toContain('pipelining.md');
 });
