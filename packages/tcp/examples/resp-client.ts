@@ -29,6 +29,9 @@ export class RespError extends Error {
   }
 }
 
+/** A pipeline of one connection; a request's context is how many replies it expects (a batch), or none for one. */
+type RespPipeline = Pipeline<RespReply, Client, number>;
+
 /** A command argument: bytes as they are, a string as UTF-8, a number in decimal. */
 export type RespArg = string | Uint8Array | number;
 
@@ -48,6 +51,11 @@ const LF = 10;
 // The longest status, error or length line read; a longer one is a protocol error.
 const LINE_BYTES = 64 * 1024;
 
+/** An error reply rejects its own command (the connection goes on). */
+function isError(reply: RespReply): boolean {
+  return reply instanceof RespError;
+}
+
 /** The server or the bytes failed us: the connection is closed and replaced on the next command. */
 function protocolError(what: string): TcpError {
   return new TcpError('ERR_RESP_PROTOCOL', `not a RESP reply: ${what}; the connection is closed`);
@@ -61,13 +69,17 @@ class ReplyReader {
   private readonly _line = Buffer.allocUnsafe(LINE_BYTES);
   private readonly _crlf = Buffer.allocUnsafe(2);
 
-  /** For Pipeline: one whole reply, at once when it is here. */
-  readonly read = (c: Client): RespReply | Promise<RespReply> => {
+  /** For Pipeline: the reply of one command, or the replies of a batch of `count`, at once when they are here. */
+  readonly readFor = (c: Client, count: number | undefined): RespReply | Promise<RespReply> =>
+    count === undefined ? this.read(c) : this._items(c, new Array<RespReply>(count), 0);
+
+  /** One whole reply, at once when it is here. */
+  read(c: Client): RespReply | Promise<RespReply> {
     const n = c.tryRecvUntil(this._line, '\r\n');
     if (n > 0) return this._afterLine(c, n);
     if (n < 0) throw protocolError(`a line longer than ${LINE_BYTES} bytes`);
     return this._readAsync(c);
-  };
+  }
 
   private async _readAsync(c: Client): Promise<RespReply> {
     const n = await c.recvUntil(this._line, '\r\n');
@@ -178,9 +190,26 @@ class Encoder {
 
   /** The command's bytes (valid until the next call), or its pieces when an argument is large. */
   encode(args: readonly RespArg[]): Buffer | Uint8Array[] {
+    this._begin();
+    this._add(args);
+    return this._end();
+  }
+
+  /** Several commands back to back, in bytes of their own (a batch's request may be larger than Pipeline copies). */
+  encodeAll(commands: readonly (readonly RespArg[])[]): Buffer | Uint8Array[] {
+    this._begin();
+    for (const args of commands) this._add(args);
+    const out = this._end();
+    return out instanceof Buffer ? Buffer.from(out) : out;
+  }
+
+  private _begin(): void {
     this._at = 0;
     this._from = 0;
     this._pieces = null;
+  }
+
+  private _add(args: readonly RespArg[]): void {
     this._header(0x2a, args.length);
     for (let i = 0; i < args.length; i++) {
       const arg = args[i];
@@ -212,7 +241,10 @@ class Encoder {
       }
       this._crlf();
     }
-    const pieces = this._pieces as Uint8Array[] | null; // set by _large, which the compiler does not follow
+  }
+
+  private _end(): Buffer | Uint8Array[] {
+    const pieces = this._pieces;
     if (pieces === null) return this._buf.subarray(0, this._at);
     pieces.push(Buffer.from(this._buf.subarray(this._from, this._at)));
     return pieces;
@@ -251,12 +283,6 @@ class Encoder {
   }
 }
 
-/** A reply that is an error rejects the command's promise; others resolve it. */
-function unwrap(reply: RespReply): RespReply {
-  if (reply instanceof RespError) throw reply;
-  return reply;
-}
-
 /**
  * A Redis client over `connections` pipelined connections (default 1).
  * Commands are spread over them in turn; a connection that failed (closed by
@@ -264,7 +290,7 @@ function unwrap(reply: RespReply): RespReply {
  * command that would use it.
  */
 export class RespClient implements AsyncDisposable {
-  private readonly _slots: (Pipeline<RespReply, Client> | Promise<Pipeline<RespReply, Client>> | null)[];
+  private readonly _slots: (RespPipeline | Promise<RespPipeline> | null)[];
   private _next = 0;
   /** One encoder for every command: Pipeline copies a command's bytes when it is made. */
   private readonly _encoder = new Encoder();
@@ -297,7 +323,7 @@ export class RespClient implements AsyncDisposable {
 
   /** Sends any command; resolves with its reply, rejects with a {@link RespError} for an error reply. */
   command(args: readonly RespArg[]): Promise<RespReply> {
-    return this._send(args).then(unwrap);
+    return this._send(args);
   }
 
   /** `GET key`: the value's bytes, or `null`. */
@@ -360,23 +386,17 @@ export class RespClient implements AsyncDisposable {
     return slot.then((pipe) => pipe.request(this._encoder.encode(args), ms));
   }
 
-  /** @internal Sends several commands on the next connection, in one write; resolves with every reply. */
+  /** @internal Sends several commands on the next connection, in one write, as one request; resolves with every reply. */
   _sendMany(commands: readonly (readonly RespArg[])[]): Promise<RespReply[]> {
     const slot = this._slot();
-    if (slot instanceof Pipeline) return this._requestAll(slot, commands);
-    return slot.then((pipe) => this._requestAll(pipe, commands));
-  }
-
-  /** One request per command, made in the same turn: they go out in one write. */
-  private _requestAll(pipe: Pipeline<RespReply, Client>, commands: readonly (readonly RespArg[])[]): Promise<RespReply[]> {
     const ms = this._opts.commandMs ?? -1;
-    const all = new Array<Promise<RespReply>>(commands.length);
-    for (let i = 0; i < commands.length; i++) all[i] = pipe.request(this._encoder.encode(commands[i]), ms);
-    return Promise.all(all);
+    const bytes = this._encoder.encodeAll(commands);
+    if (slot instanceof Pipeline) return slot.request(bytes, ms, commands.length) as Promise<RespReply[]>;
+    return slot.then((pipe) => pipe.request(bytes, ms, commands.length) as Promise<RespReply[]>);
   }
 
   /** The next connection's pipeline in turn, or the promise of one being opened in place of a failed one. */
-  private _slot(): Pipeline<RespReply, Client> | Promise<Pipeline<RespReply, Client>> {
+  private _slot(): RespPipeline | Promise<RespPipeline> {
     if (this._closed) return Promise.reject(new TcpError('ERR_PIPELINE_CLOSED', 'the RespClient is closed'));
     const i = this._next;
     this._next = i + 1 === this._slots.length ? 0 : i + 1;
@@ -385,7 +405,7 @@ export class RespClient implements AsyncDisposable {
     return slot instanceof Promise ? slot : this._reopen(i, slot);
   }
 
-  private _reopen(i: number, old: Pipeline<RespReply, Client> | null): Promise<Pipeline<RespReply, Client>> {
+  private _reopen(i: number, old: RespPipeline | null): Promise<RespPipeline> {
     void old?.close();
     const opening = this._open();
     this._slots[i] = opening;
@@ -401,7 +421,7 @@ export class RespClient implements AsyncDisposable {
     return opening;
   }
 
-  private async _open(): Promise<Pipeline<RespReply, Client>> {
+  private async _open(): Promise<RespPipeline> {
     const c = new Client(this.host, this.port);
     if (!(await c.connect(this._opts.connectMs))) {
       const err = c.lastError;
@@ -409,7 +429,8 @@ export class RespClient implements AsyncDisposable {
       throw err ?? new TcpError('ENOTCONN', `could not connect to Redis at ${this.host}:${this.port}`);
     }
     const reader = new ReplyReader();
-    return new Pipeline(c, reader.read, this._opts.maxInFlight === undefined ? {} : { maxInFlight: this._opts.maxInFlight });
+    const maxInFlight = this._opts.maxInFlight;
+    return new Pipeline(c, reader.readFor, maxInFlight === undefined ? { isError } : { isError, maxInFlight });
   }
 }
 
