@@ -4,6 +4,7 @@
  * values with CRLF inside, nested arrays, null replies, error replies,
  * concurrent INCR users, a 4 MiB value, and a reconnect after CLIENT KILL.
  */
+import { createCipheriv } from 'node:crypto';
 import { RespClient, RespError } from '../examples/resp-client';
 import { startRedis, type RedisServer } from '../../../test-support/redis';
 import { guardLeaks } from './helpers';
@@ -18,35 +19,38 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** A small seeded generator (mulberry32): a failing case is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/**
+ * `n` pseudo-random bytes from `seed` (AES-128-CTR over zeros): the same on
+ * every run, so a failing case can be found again, and made in native code.
+ */
+function seededBytes(seed: number, n: number): Buffer {
+  const key = Buffer.alloc(16);
+  key.writeUInt32LE(seed);
+  return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n));
 }
 
-/** Random bytes, with CRLF (and lone CR, LF, `$`, `*`) put in often. */
-function binaryValue(next: () => number): Buffer {
-  const len = Math.floor(next() * 300);
-  const b = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) b[i] = Math.floor(next() * 256);
-  for (let i = 0; i + 1 < len; i += 1 + Math.floor(next() * 40)) {
-    const pick = Math.floor(next() * 4);
-    if (pick === 0) b.write('\r\n', i, 'latin1');
-    else b[i] = [13, 10, 0x24, 0x2a][pick];
+/** `count` values of 0 to 299 bytes cut from seeded bytes, with CRLF (and lone CR, LF, `$`, `*`) put in often. */
+function binaryValues(seed: number, count: number): Buffer[] {
+  const pool = seededBytes(seed, count * 300);
+  const values: Buffer[] = [];
+  for (let v = 0, at = 0; v < count; v++) {
+    const len = pool.readUInt16LE(v * 2 % (pool.length - 2)) % 300;
+    const b = Buffer.from(pool.subarray(at, at + len));
+    at += len;
+    for (let i = 0; i + 1 < len; i += 1 + (b[i + 1] % 40)) {
+      const pick = b[i] & 3;
+      if (pick === 0) b.write('\r\n', i, 'latin1');
+      else b[i] = [13, 10, 0x24, 0x2a][pick];
+    }
+    values.push(b);
   }
-  return b;
+  return values;
 }
 
 test('10,000 random binary values with CRLF inside: SET and GET, pipelined, and back in one MGET', async () => {
-  const next = random(20261207);
-  const values = Array.from({ length: 10_000 }, () => binaryValue(next));
-  const keys = values.map((_, i) => Buffer.concat([Buffer.from(`bin:${i}:`), binaryValue(next).subarray(0, 8)]));
+  const values = binaryValues(20261207, 10_000);
+  expect(values.filter((v) => v.includes('\r\n')).length).toBeGreaterThan(5000);
+  const keys = binaryValues(7, 10_000).map((k, i) => Buffer.concat([Buffer.from(`bin:${i}:`), k.subarray(0, 8)]));
   await using client = await RespClient.connect(redis.port, '127.0.0.1', { connections: 2 });
   expect(await Promise.all(values.map((v, i) => client.set(keys[i], v)))).toEqual(values.map(() => 'OK'));
   const got = await Promise.all(keys.map((k) => client.get(k)));
@@ -98,9 +102,7 @@ test.each([1, 4])('64 concurrent users doing INCR over %i connection(s): the cou
 
 test('a 4 MiB value goes out and comes back whole', async () => {
   await using client = await RespClient.connect(redis.port);
-  const next = random(4);
-  const big = Buffer.alloc(4 * 1024 * 1024);
-  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(Math.floor(next() * 2 ** 32), i);
+  const big = seededBytes(4, 4 * 1024 * 1024);
   const [ok, echo, small] = await Promise.all([client.set('big', big), client.get('big'), client.ping()]);
   expect(ok).toBe('OK');
   expect(echo!.equals(big)).toBe(true);
