@@ -9,10 +9,13 @@
  * the CPU time per op, which other load on the machine disturbs less.
  */
 import { createPool, type Pool as GenericPool } from 'generic-pool';
+import { BenchResults } from 'bench-results';
 import { Pool, PoolGuard } from '../src';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 400);
+
+const results = new BenchResults('pool-acquire', { title: '@proj/pool: PoolGuard.acquire + dispose against bare generic-pool', package: '@proj/pool' });
 
 interface Row {
   name: string;
@@ -81,6 +84,12 @@ interface Tally {
   ops: number;
   ms: number;
   cpuMicros: number;
+  /** Ops/s of each round, in order. */
+  rounds: number[];
+}
+
+function tally(): Tally {
+  return { ops: 0, ms: 0, cpuMicros: 0, rounds: [] };
 }
 
 async function run(loop: Loop, tasks: number, tally: Tally, ms = ROUND_MS): Promise<void> {
@@ -88,17 +97,21 @@ async function run(loop: Loop, tasks: number, tally: Tally, ms = ROUND_MS): Prom
   const started = performance.now();
   const deadline = started + ms;
   const counts = await Promise.all(Array.from({ length: tasks }, () => loop(deadline)));
-  tally.ms += performance.now() - started;
+  const elapsed = performance.now() - started;
+  tally.ms += elapsed;
   const used = process.cpuUsage(cpu);
   tally.cpuMicros += used.user + used.system;
-  for (const n of counts) tally.ops += n;
+  let ops = 0;
+  for (const n of counts) ops += n;
+  tally.ops += ops;
+  tally.rounds.push((ops / elapsed) * 1000);
 }
 
 async function compare(name: string, row: Row, ours: Loop, rawLoop: Loop): Promise<void> {
-  const o: Tally = { ops: 0, ms: 0, cpuMicros: 0 };
-  const r: Tally = { ops: 0, ms: 0, cpuMicros: 0 };
-  await run(ours, row.tasks, { ops: 0, ms: 0, cpuMicros: 0 }, ROUND_MS / 4); // warm-up, not counted
-  await run(rawLoop, row.tasks, { ops: 0, ms: 0, cpuMicros: 0 }, ROUND_MS / 4);
+  const o = tally();
+  const r = tally();
+  await run(ours, row.tasks, tally(), ROUND_MS / 4); // warm-up, not counted
+  await run(rawLoop, row.tasks, tally(), ROUND_MS / 4);
   for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 0) {
       await run(ours, row.tasks, o);
@@ -114,6 +127,16 @@ async function compare(name: string, row: Row, ours: Loop, rawLoop: Loop): Promi
     `${name.padEnd(50)} ours ${fmt(rate(o))} ops/s  raw ${fmt(rate(r))} ops/s  ratio ${(rate(o) / rate(r)).toFixed(2)}` +
       `  | CPU/op ours ${cpuNs(o).toFixed(0)} ns raw ${cpuNs(r).toFixed(0)} ns ratio ${(cpuNs(r) / cpuNs(o)).toFixed(2)}`,
   );
+  results.add({
+    section: row.name,
+    name: name.startsWith(`${row.name}: `) ? name.slice(row.name.length + 2) : name,
+    unit: 'ops/s',
+    oursName: 'PoolGuard.acquire + dispose',
+    baselineName: 'generic-pool acquire + release',
+    ours: o.rounds,
+    baseline: r.rounds,
+    cpu: { ours: cpuNs(o), baseline: cpuNs(r), unit: 'ns/op' },
+  });
 }
 
 function fmt(n: number): string {
@@ -138,6 +161,7 @@ async function main(): Promise<void> {
     await gp.drain();
     await gp.clear();
   }
+  results.finish();
 }
 
 main().catch((err: unknown) => {
