@@ -123,15 +123,15 @@ export class Connection extends Channel {
     return this._shutAsked;
   }
 
-  /** The server's idle timeout fired: reset, and tell a waiting recv why. @internal */
-  _expire(ms: number): void {
+  /** The server's idle timeout fired: reset or close (`reset` false), and tell a waiting recv why. @internal */
+  _expire(ms: number, reset: boolean): void {
     const err = new TcpError(
       TcpErrorCode.ERR_IDLE_TIMEOUT,
-      `connection from ${this.peer()} was idle for ${ms} ms and was reset (server idleTimeoutMs)`,
+      `connection from ${this.peer()} was idle for ${ms} ms and was ${reset ? 'reset' : 'closed'} (server idleTimeoutMs)`,
       this._where(),
     );
     this.lastError = err;
-    this._shutNow(true, err, err);
+    this._shutNow(reset, err, reset ? err : null);
   }
 
   /** @internal */

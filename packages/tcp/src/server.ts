@@ -9,8 +9,8 @@ import { ProxyGate } from './proxy-accept';
 import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
 import { ServerConnections } from './server-connections';
-import { resetSocket } from './socket-close';
-import { CHANNEL_ONREAD } from './socket-events';
+import { closeGracefully, resetSocket } from './socket-close';
+import { CHANNEL_ONREAD, discardSocket } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
 import { type Timer, startTimer, stopTimer } from './timers';
 
@@ -309,17 +309,17 @@ export class Server {
     const connections = this._connections;
     const max = this._options.maxConnections;
     if (max !== undefined && connections.live.size >= max) {
-      // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
-      // (TLS: the TCP socket under it is reset, safe right after the handshake on every line.)
-      sock.on('error', ignore);
-      resetSocket(sock, raw);
+      this._refuse(sock, raw, viaOnread);
       connections.settle();
       return;
     }
     const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
     connections.opened(conn, sock);
     const idleMs = this._options.idleTimeoutMs;
-    if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
+    if (idleMs > 0) {
+      const reset = this._options.idleClose === 'reset';
+      sock.setTimeout(idleMs, () => conn._expire(idleMs, reset));
+    }
     let result: void | Promise<void>;
     try {
       result = this._connectionHandler!.call(this._thisArg, conn);
@@ -335,6 +335,25 @@ export class Server {
     } else {
       this._handlerReturned(conn);
     }
+  }
+
+  /**
+   * Refuses a connection over `maxConnections`: with an `overLimitReply`, sends
+   * it and closes gracefully (lingering, bounded); else an RST at once rather
+   * than hold a socket nobody serves. (TLS: the TCP socket under it is reset,
+   * safe right after the handshake on every line.)
+   */
+  private _refuse(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+    sock.on('error', ignore);
+    const reply = this._options.overLimitReply;
+    if (reply === null) {
+      resetSocket(sock, raw);
+      return;
+    }
+    // What the peer still sends is read and dropped until its FIN (or the linger time).
+    discardSocket(sock, viaOnread);
+    if (reply.length > 0) sock.write(reply);
+    closeGracefully(sock);
   }
 
   private _handlerReturned(conn: Connection): void {
