@@ -3,7 +3,7 @@ import { type WaitOptions, checkRecvArgs, describe, sendvChunks, untilDelimiter,
 import { copyBytes } from './byte-queue';
 import { type CloseHow, type ConnectionSide, connectionClose, connectionOpen } from './diagnostics';
 import { TcpError, TcpErrorCode, abortError, fromNodeError, noDelimiterError } from './errors';
-import { fdOf, readTlsThroughOnread, writableHandleOf } from './node-internals';
+import { type FastPaths, fdOf, readTlsThroughOnread, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
 import { CHANNEL_ONREAD, bindSocket, unbindSocket } from './socket-events';
 import { makeReadable, makeWritable } from './web-streams';
@@ -552,6 +552,29 @@ export abstract class Channel implements AsyncDisposable {
   /** Which fast paths this channel's socket uses (for tests). @internal */
   _fastPathsInUse(): { directWrite: boolean; onread: boolean } {
     return { directWrite: this._writer?.direct ?? false, onread: this._viaOnread };
+  }
+
+  /** {@link fastPaths} of this channel, from the process's `status`. @internal */
+  _fastPaths(status: FastPaths): FastPaths {
+    const sock = this._sock;
+    if (sock === null || this._dead) {
+      return { directWrite: false, onreadAccept: false, tlsOnread: false, tlsWriteAtOnce: false, reason: 'not connected' };
+    }
+    const tls = sock !== this._raw;
+    const writer = this._writer!;
+    const reason =
+      status.reason !== ''
+        ? status.reason
+        : !this._viaOnread
+          ? "plaintext was waiting in this TLS socket's stream when it was taken over: it reads through 'data' events and writes through socket.write"
+          : writer.indirectWhy;
+    return {
+      directWrite: writer.direct,
+      onreadAccept: !tls && this._viaOnread,
+      tlsOnread: tls && this._viaOnread,
+      tlsWriteAtOnce: tls && status.tlsWriteAtOnce,
+      reason,
+    };
   }
 
   /** The socket is open, not failed, and the peer has not closed its side. @internal */

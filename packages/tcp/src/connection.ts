@@ -3,6 +3,7 @@ import { checkMs } from './args';
 import { Channel } from './channel';
 import { TcpError, TcpErrorCode } from './errors';
 import { type Timer, startTimer, stopTimer } from './timers';
+import type { ProxyInfo } from './proxy-protocol';
 
 /**
  * One accepted connection (co's `tcp::Connection`). Made by {@link Server} and
@@ -10,6 +11,11 @@ import { type Timer, startTimer, stopTimer } from './timers';
  * returns, so a handler only calls `close`/`reset` to end it early or abortively.
  */
 export class Connection extends Channel {
+  /**
+   * What the PROXY header said, on a server with `proxyProtocol` (then
+   * {@link Connection.peer} is the client it names); `null` without the option.
+   */
+  readonly proxy: ProxyInfo | null;
   private readonly _peerAddress: string;
   private readonly _peerPort: number;
   /** close()/reset() has run (not merely been scheduled). */
@@ -18,16 +24,25 @@ export class Connection extends Channel {
   private _shutAsked = false;
   private _delayTimer: Timer | null = null;
   private _closedPromise: Promise<void> | null = null;
+  /** Made on first access of {@link Connection.draining}: an idle connection that never asks holds none. */
+  private _drainController: AbortController | null = null;
+  /** Why the server drains, once it does. */
+  private _drainReason: TcpError | null = null;
 
   /**
    * @internal Created by {@link Server}; `raw` is the TCP socket under `sock`
-   * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`.
+   * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`;
+   * `proxy`: the PROXY header read before; `rest`: bytes read after that header, the first the handler reads.
    */
-  constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean) {
+  constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null) {
     super('server', maxReadBufferBytes);
-    this._peerAddress = sock.remoteAddress ?? '';
-    this._peerPort = sock.remotePort ?? 0;
+    this.proxy = proxy;
+    // LOCAL (a health check) and UNKNOWN name no client; a UNIX path is no "ip:port": the socket's peer then.
+    const client = proxy !== null && proxy.command === 'PROXY' && (proxy.protocol === 'TCP4' || proxy.protocol === 'TCP6') ? proxy.source : null;
+    this._peerAddress = client !== null ? client.address : (sock.remoteAddress ?? '');
+    this._peerPort = client !== null ? client.port : (sock.remotePort ?? 0);
     this._attach(sock, raw, viaOnread);
+    if (rest !== null) this._reader._onBytes(rest, rest.length, true);
   }
 
   /**
@@ -53,10 +68,49 @@ export class Connection extends Channel {
     return this._shutdown(ms, true);
   }
 
-  /** `"ip:port"` of the remote end (`"[ip]:port"` for IPv6). */
+  /**
+   * `"ip:port"` of the remote end (`"[ip]:port"` for IPv6). Behind a balancer
+   * with `proxyProtocol`: the client named by the header (`LOCAL`, `UNKNOWN`
+   * and `UNIX` headers name none: the socket's peer, the balancer, then).
+   */
   peer(): string {
     const ip = this._peerAddress;
     return ip.includes(':') ? `[${ip}]:${this._peerPort}` : `${ip}:${this._peerPort}`;
+  }
+
+  /**
+   * Aborted when the server starts to drain ({@link Server.drain}), with a
+   * `TcpError` of code `ERR_DRAINING` as its reason; already aborted on a
+   * connection accepted while the server drains. Pass it to the wait
+   * *between* two requests, so an idle connection ends at once while a
+   * request in progress finishes:
+   *
+   * @example
+   * ```ts
+   * for (;;) {
+   *   const n = await conn.recvUntil(line, '\n', { signal: conn.draining }); // -1 once the server drains
+   *   if (n <= 0) return; // the server closes the connection gracefully
+   *   await conn.send(answer(line.subarray(0, n))); // a request under way is answered
+   * }
+   * ```
+   * An already aborted signal fails a call at once even when bytes are
+   * queued: to answer requests the peer has sent already, take them first
+   * with `tryRecvUntil`.
+   */
+  get draining(): AbortSignal {
+    let controller = this._drainController;
+    if (controller === null) {
+      controller = this._drainController = new AbortController();
+      if (this._drainReason !== null) controller.abort(this._drainReason);
+    }
+    return controller.signal;
+  }
+
+  /** The server drains: aborts {@link Connection.draining}, now or when it is first asked for. @internal */
+  _startDraining(reason: TcpError): void {
+    if (this._drainReason !== null) return;
+    this._drainReason = reason;
+    this._drainController?.abort(reason);
   }
 
   /** Same as {@link Connection.close}: `await using conn = ...` closes it. */
@@ -69,15 +123,15 @@ export class Connection extends Channel {
     return this._shutAsked;
   }
 
-  /** The server's idle timeout fired: reset, and tell a waiting recv why. @internal */
-  _expire(ms: number): void {
+  /** The server's idle timeout fired: reset or close (`reset` false), and tell a waiting recv why. @internal */
+  _expire(ms: number, reset: boolean): void {
     const err = new TcpError(
       TcpErrorCode.ERR_IDLE_TIMEOUT,
-      `connection from ${this.peer()} was idle for ${ms} ms and was reset (server idleTimeoutMs)`,
+      `connection from ${this.peer()} was idle for ${ms} ms and was ${reset ? 'reset' : 'closed'} (server idleTimeoutMs)`,
       this._where(),
     );
     this.lastError = err;
-    this._shutNow(true, err, err);
+    this._shutNow(reset, err, reset ? err : null);
   }
 
   /** @internal */

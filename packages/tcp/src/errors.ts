@@ -37,6 +37,23 @@ export const TcpErrorCode = {
   ABORT_ERR: 'ABORT_ERR',
   /** `recvUntil` filled its buffer without finding the delimiter; nothing was consumed. */
   ERR_NO_DELIMITER: 'ERR_NO_DELIMITER',
+  /**
+   * The server is draining (`Server.drain`): the reason of every
+   * `conn.draining` signal, so the `cause` of a call it aborted.
+   */
+  ERR_DRAINING: 'ERR_DRAINING',
+  /**
+   * A server with `proxyProtocol` got a connection without a valid PROXY
+   * header in time (missing, malformed, oversized, late), or from an address
+   * outside `proxyFrom`; the connection was reset before its handler ran.
+   */
+  ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
+  /**
+   * A `Pipeline` request was made after the pipeline was closed, by
+   * `close()` or by a failure (then `cause` is that failure): make a new
+   * pipeline on a new connection.
+   */
+  ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

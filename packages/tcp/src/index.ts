@@ -39,5 +39,19 @@ export {
 } from './diagnostics';
 export { TcpAbortError, TcpError, TcpErrorCode, type TcpErrorOptions } from './errors';
 export { fastPaths, NO_INTERNALS_ENV, type FastPaths } from './node-internals';
+export {
+  encodeProxyHeader,
+  type ProxyAddress,
+  type ProxyHeaderInit,
+  type ProxyInfo,
+  type ProxyProtocolVersion,
+  type ProxyTlv,
+} from './proxy-protocol';
+export {
+  DEFAULT_MAX_IN_FLIGHT,
+  Pipeline,
+  type PipelineOptions,
+  type PipelineRequest,
+} from './pipeline';
 export { Server, type ConnectionHandler } from './server';
 export type { ServerOptions } from './server-options';

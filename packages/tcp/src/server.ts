@@ -5,9 +5,12 @@ import { Connection } from './connection';
 import { serverExit, serverListen } from './diagnostics';
 import { TcpAbortError, TcpError, TcpErrorCode, fromNodeError } from './errors';
 import { adoptWithOnread } from './node-internals';
+import { ProxyGate } from './proxy-accept';
+import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
-import { resetSocket } from './socket-close';
-import { CHANNEL_ONREAD } from './socket-events';
+import { ServerConnections } from './server-connections';
+import { closeGracefully, resetSocket } from './socket-close';
+import { CHANNEL_ONREAD, discardSocket } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
 import { type Timer, startTimer, stopTimer } from './timers';
 
@@ -36,16 +39,14 @@ export class Server {
   private _listener: net.Server | null = null;
   private _starting = false;
   private _address: { ip: string; port: number } | null = null;
-  private readonly _conns = new Set<Connection>();
-  /** Every shutdown() waiting for the last connection to close (there may be several at once). */
-  private _drainWaiters: Array<() => void> = [];
-  /**
-   * TLS: accepted TCP sockets whose handshake has not finished, by the peer's
-   * "address|port" (unique among live connections to one listener). The TLS
-   * socket made from one is matched to it by that key; shutdown() drops those
-   * still in handshake.
-   */
-  private readonly _handshaking = new Map<string, net.Socket>();
+  /** The connections of this server, and how they end (shutdown, drain). */
+  private readonly _connections = new ServerConnections();
+  /** With `proxyProtocol`: reads each connection's header first. */
+  private readonly _proxyGate: ProxyGate | null = null;
+  /** TLS with `proxyProtocol`: the header of each TCP socket in its handshake. */
+  private readonly _proxyInfo = new WeakMap<net.Socket, ProxyInfo>();
+  /** The listener is the PROXY protocol's plain one in front of TLS. */
+  private _tlsFront = false;
 
   /**
    * @param options - limits, timeouts, TLS extras and the error hook; every
@@ -53,6 +54,13 @@ export class Server {
    */
   constructor(options: ServerOptions = {}) {
     this._options = resolveServerOptions(options);
+    const o = this._options;
+    if (o.proxyProtocol !== undefined) {
+      this._proxyGate = new ProxyGate(
+        { proxyProtocol: o.proxyProtocol, proxyHeaderTimeoutMs: o.proxyHeaderTimeoutMs, proxyFrom: o.proxyFrom },
+        (err) => this._report(err, null),
+      );
+    }
   }
 
   /**
@@ -103,14 +111,16 @@ export class Server {
     const host = ip === '' ? '0.0.0.0' : ip;
     this._starting = true;
     try {
-      const listener = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : this._plainListener();
+      const tlsServer = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : null;
+      // With the PROXY protocol a plain listener reads the header, then hands the socket to TLS.
+      const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
       await listen(listener, host, port);
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
       this._listener = listener;
       if (serverListen.hasSubscribers) {
-        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: listener instanceof tls.Server });
+        serverListen.publish({ server: this, address: addr.address, port: addr.port, tls: tlsServer !== null });
       }
     } finally {
       this._starting = false;
@@ -118,7 +128,12 @@ export class Server {
   }
 
   /** Where the server listens, or `null` when it does not. */
-  address(): { ip: string; port: number } | null {
+  address(): {
+    /** The address listened on, as the system reports it. */
+    ip: string;
+    /** The port listened on. */
+    port: number;
+  } | null {
     return this._address === null ? null : { ...this._address };
   }
 
@@ -130,11 +145,12 @@ export class Server {
     const listener = this._listener;
     if (listener === null) return;
     const where = this._address!;
+    const isTls = listener instanceof tls.Server || this._tlsFront;
     this._listener = null;
     this._address = null;
     listener.close();
     if (serverExit.hasSubscribers) {
-      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: listener instanceof tls.Server });
+      serverExit.publish({ server: this, address: where.ip, port: where.port, tls: isTls });
     }
     process.nextTick(() => {
       for (const cb of this._exitCallbacks) {
@@ -149,7 +165,7 @@ export class Server {
 
   /** Live client connections (co's `conn_num`). */
   connNum(): number {
-    return this._conns.size;
+    return this._connections.live.size;
   }
 
   /**
@@ -157,43 +173,64 @@ export class Server {
    * `ms` are reset. Resolves once every connection is closed.
    *
    * @param opts - grace period in milliseconds before the remaining
-   *   connections are reset (default `5000`; negative or `Infinity` waits
-   *   forever, and any other value is honoured however large), or
+   *   connections are reset (default `5000`; negative waits forever), or
    *   `{ ms, signal }` (`ms` absent: the default). An abort stops the waiting
    *   and rejects with an `AbortError` (code `ABORT_ERR`); the connections go
    *   on closing. A signal aborted already rejects at once and changes nothing.
    */
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
-    const ms = waitMs(opts, 5000);
-    const signal = waitSignal(opts);
-    if (signal !== null && signal.aborted) throw new TcpAbortError('shutdown aborted by its signal', signal.reason);
+    const { ms, signal } = graceOf(opts, 'shutdown');
     this.exit();
-    // A TLS handshake still under way would otherwise finish later and be served after shutdown.
-    for (const raw of this._handshaking.values()) raw.destroy();
-    this._handshaking.clear();
-    if (this._conns.size === 0) return;
-    const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
-    for (const conn of this._conns) void conn.close();
-    let timer: Timer | null = null;
-    let onAbort: (() => void) | undefined;
-    // Resolves true when the grace period is over, rejects on an abort; never, with neither.
-    const interrupted = new Promise<boolean>((resolve, reject) => {
-      if (ms >= 0) timer = startTimer(resolve, ms, true, undefined);
-      if (signal !== null) {
-        onAbort = () => reject(new TcpAbortError('shutdown aborted by its signal', signal.reason));
-        signal.addEventListener('abort', onAbort);
-      }
-    });
-    try {
-      const timedOut = await Promise.race([drained.then(() => false), interrupted]);
-      if (timedOut) {
-        for (const conn of this._conns) void conn.reset();
-        await drained;
-      }
-    } finally {
-      if (timer !== null) stopTimer(timer);
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    // A connection still in its PROXY header never reached a handler: drop it.
+    this._proxyGate?.dropAll();
+    const connections = this._connections;
+    const closed = connections.closeAll();
+    if (connections.live.size === 0) return;
+    const timedOut = await waitOrInterrupt(closed, ms, signal, 'shutdown');
+    if (timedOut) {
+      connections.resetAll();
+      await closed;
     }
+  }
+
+  /**
+   * Stops without dropping work: `exit()`, then aborts every connection's
+   * {@link Connection.draining} signal and waits until every handler has
+   * returned (each connection closes gracefully as its handler returns).
+   * Connections still open after `ms` are reset. Resolves once every handler
+   * has returned and every connection is closed; `onExit` runs once.
+   *
+   * Where {@link Server.shutdown} closes every connection now (a request in
+   * progress gets `-1` from its `recv`/`send`), `drain` lets each handler
+   * finish the request it is on; a handler that waits between requests with
+   * `{ signal: conn.draining }` returns at once. A TLS connection whose
+   * handshake was under way when the listener closed is served, with
+   * `draining` already aborted; one still sending its PROXY protocol header
+   * is dropped, as `shutdown` does. A `drain` while one is under way joins it, and
+   * the earlier deadline of the two applies (a second, shorter `drain` cuts the
+   * first short); a `shutdown` during a drain closes every connection now, and
+   * the drain still ends when the handlers have returned. After the deadline
+   * the drain waits for the reset sockets to close, not for handlers that keep
+   * running without touching their connection.
+   *
+   * @param opts - grace period in milliseconds before the connections still
+   *   open are reset (default `5000`; negative waits forever), or
+   *   `{ ms, signal }` (`ms` absent: the default). An abort stops the waiting
+   *   and rejects with an `AbortError` (code `ABORT_ERR`); the connections go
+   *   on draining. A signal aborted already rejects at once and changes nothing.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void server.drain(10_000));
+   * ```
+   */
+  async drain(opts: number | WaitOptions = 5000): Promise<void> {
+    const { ms, signal } = graceOf(opts, 'drain');
+    this.exit();
+    // A connection still sending its PROXY header never reached a handler, and the
+    // drain does not wait for it (the balancer tries another server): drop it.
+    this._proxyGate?.dropAll();
+    await waitOrInterrupt(this._connections.drain(ms), -1, signal, 'drain');
   }
 
   /** Shuts the server down gracefully ({@link Server.shutdown} with its default grace period); `await using server = new Server()` calls this. */
@@ -205,14 +242,38 @@ export class Server {
     // Accepted sockets start paused so that their handle can move to a socket
     // that reads through the channel's `onread` fast path (adoptWithOnread).
     const listener = net.createServer({ allowHalfOpen: true, noDelay: this._options.noDelay, pauseOnConnect: true });
-    listener.on('connection', (sock) => {
-      const adopted = adoptWithOnread(sock, CHANNEL_ONREAD);
-      if (adopted !== null) {
-        this._accept(adopted, adopted, true);
-      } else {
-        sock.resume();
-        this._accept(sock, sock, false);
-      }
+    listener.on('connection', (sock) => this._acceptPlain(sock, null, null));
+    return listener;
+  }
+
+  private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): void {
+    // Bytes already read past a PROXY header stay in the old socket's stream: keep that socket.
+    const adopted = rest === null && sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
+    if (adopted !== null) {
+      this._accept(adopted, adopted, true, proxy);
+    } else {
+      sock.resume();
+      this._accept(sock, sock, false, proxy, rest);
+    }
+  }
+
+  /**
+   * The listener of a server with `proxyProtocol`: each connection's header is
+   * read first, then the socket goes on as a plain one, or to `tlsServer`
+   * (which does not listen itself) with the bytes after the header put back
+   * for the TLS layer to read.
+   */
+  private _proxyListener(tlsServer: tls.Server | null): net.Server {
+    this._tlsFront = tlsServer !== null;
+    const gate = this._proxyGate!;
+    const listener = net.createServer({ allowHalfOpen: tlsServer === null, noDelay: this._options.noDelay, pauseOnConnect: true });
+    listener.on('connection', (sock: net.Socket) => {
+      gate.admit(sock, (s, info, rest) => {
+        if (tlsServer === null) return this._acceptPlain(s, info, rest);
+        if (rest !== null) s.unshift(rest);
+        this._proxyInfo.set(s, info);
+        tlsServer.emit('connection', s);
+      });
     });
     return listener;
   }
@@ -232,21 +293,13 @@ export class Server {
       rejectUnauthorized: t.rejectUnauthorized,
       ALPNProtocols: t.ALPNProtocols,
     });
-    listener.on('connection', (raw: net.Socket) => {
-      const key = peerKey(raw);
-      this._handshaking.set(key, raw);
-      raw.once('close', () => {
-        if (this._handshaking.get(key) === raw) this._handshaking.delete(key);
-      });
-    });
+    listener.on('connection', (raw: net.Socket) => this._connections.handshakeStarted(raw, peerKey(raw)));
     listener.on('secureConnection', (sock) => {
-      const key = peerKey(sock);
-      const raw = this._handshaking.get(key);
-      this._handshaking.delete(key);
+      const raw = this._connections.handshakeDone(peerKey(sock));
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
       // A TLS socket is open here, so its peer's address is known and the TCP socket found.
-      this._accept(sock, raw ?? sock, false);
+      this._accept(sock, raw ?? sock, false, raw === undefined ? null : (this._proxyInfo.get(raw) ?? null));
     });
     listener.on('tlsClientError', (err, sock) => {
       const where = { address: sock.remoteAddress, port: sock.remotePort };
@@ -256,27 +309,21 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
+    const connections = this._connections;
     const max = this._options.maxConnections;
-    if (max !== undefined && this._conns.size >= max) {
-      // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
-      // (TLS: the TCP socket under it is reset, safe right after the handshake on every line.)
-      sock.on('error', ignore);
-      resetSocket(sock, raw);
+    if (max !== undefined && connections.live.size >= max) {
+      this._refuse(sock, raw, viaOnread);
+      connections.settle();
       return;
     }
-    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread);
-    this._conns.add(conn);
-    sock.once('close', () => {
-      this._conns.delete(conn);
-      if (this._conns.size === 0 && this._drainWaiters.length > 0) {
-        const waiters = this._drainWaiters;
-        this._drainWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-    });
+    const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
+    connections.opened(conn, sock);
     const idleMs = this._options.idleTimeoutMs;
-    if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
+    if (idleMs > 0) {
+      const reset = this._options.idleClose === 'reset';
+      sock.setTimeout(idleMs, () => conn._expire(idleMs, reset));
+    }
     let result: void | Promise<void>;
     try {
       result = this._connectionHandler!.call(this._thisArg, conn);
@@ -286,16 +333,41 @@ export class Server {
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       result.then(
-        () => closeUnlessAsked(conn),
+        () => this._handlerReturned(conn),
         (err: unknown) => this._failHandler(conn, err),
       );
     } else {
-      closeUnlessAsked(conn);
+      this._handlerReturned(conn);
     }
+  }
+
+  /**
+   * Refuses a connection over `maxConnections`: with an `overLimitReply`, sends
+   * it and closes gracefully (lingering, bounded); else an RST at once rather
+   * than hold a socket nobody serves. (TLS: the TCP socket under it is reset,
+   * safe right after the handshake on every line.)
+   */
+  private _refuse(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+    sock.on('error', ignore);
+    const reply = this._options.overLimitReply;
+    if (reply === null) {
+      resetSocket(sock, raw);
+      return;
+    }
+    // What the peer still sends is read and dropped until its FIN (or the linger time).
+    discardSocket(sock, viaOnread);
+    if (reply.length > 0) sock.write(reply);
+    closeGracefully(sock);
+  }
+
+  private _handlerReturned(conn: Connection): void {
+    if (!conn._closeAsked()) void conn.close();
+    this._connections.handlerReturned();
   }
 
   private _failHandler(conn: Connection, err: unknown): void {
     void conn.reset();
+    this._connections.handlerReturned();
     const e = new TcpError(
       TcpErrorCode.ERR_HANDLER,
       `connection handler for ${conn.peer()} failed, connection reset: ${err instanceof Error ? err.message : String(err)}`,
@@ -328,8 +400,38 @@ function peerKey(sock: net.Socket): string {
   return `${sock.remoteAddress}|${sock.remotePort}`;
 }
 
-function closeUnlessAsked(conn: Connection): void {
-  if (!conn._closeAsked()) void conn.close();
+/** The grace period and the signal of `shutdown`/`drain`, checked; a signal aborted already throws. */
+function graceOf(opts: number | WaitOptions, what: string): { ms: number; signal: AbortSignal | null } {
+  const ms = waitMs(opts, 5000);
+  const signal = waitSignal(opts);
+  if (signal !== null && signal.aborted) throw new TcpAbortError(`${what} aborted by its signal`, signal.reason);
+  return { ms, signal };
+}
+
+/**
+ * Waits for `done`; resolves `true` instead when `ms` (>= 0) runs out first,
+ * and rejects with an `AbortError` when `signal` is aborted first.
+ */
+async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSignal | null, what: string): Promise<boolean> {
+  if (ms < 0 && signal === null) {
+    await done;
+    return false;
+  }
+  let timer: Timer | null = null;
+  let onAbort: (() => void) | undefined;
+  const interrupted = new Promise<boolean>((resolve, reject) => {
+    if (ms >= 0) timer = startTimer(resolve, ms, true, undefined);
+    if (signal !== null) {
+      onAbort = () => reject(new TcpAbortError(`${what} aborted by its signal`, signal.reason));
+      signal.addEventListener('abort', onAbort);
+    }
+  });
+  try {
+    return await Promise.race([done.then(() => false), interrupted]);
+  } finally {
+    if (timer !== null) stopTimer(timer);
+    if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+  }
 }
 
 function listen(listener: net.Server, host: string, port: number): Promise<void> {
