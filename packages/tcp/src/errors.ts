@@ -48,6 +48,12 @@ export const TcpErrorCode = {
    * outside `proxyFrom`; the connection was reset before its handler ran.
    */
   ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
+  /**
+   * A `Pipeline` request was made after the pipeline was closed, by
+   * `close()` or by a failure (then `cause` is that failure): make a new
+   * pipeline on a new connection.
+   */
+  ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

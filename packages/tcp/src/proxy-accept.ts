@@ -134,6 +134,13 @@ export class ProxyGate {
     return this._pending.size;
   }
 
+  /** Header bytes taken so far by the sockets still sending theirs (what they make the server hold). */
+  pendingBytes(): number {
+    let n = 0;
+    for (const p of this._pending) n += p.parser.taken;
+    return n;
+  }
+
   /** Starts reading the header of `sock`, accepted paused; `then` gets it once read. */
   admit(sock: net.Socket, then: ProxyAdmitted): void {
     if (this._allow !== null && !proxyAllowed(this._allow, sock.remoteAddress)) {

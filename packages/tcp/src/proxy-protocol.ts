@@ -43,7 +43,10 @@ export interface ProxyInfo {
 }
 
 /** What {@link encodeProxyHeader} takes: a {@link ProxyInfo} without `via`, with `tlvs` optional. */
-export type ProxyHeaderInit = Omit<ProxyInfo, 'via' | 'tlvs'> & { readonly tlvs?: ReadonlyArray<ProxyTlv> };
+export type ProxyHeaderInit = Omit<ProxyInfo, 'via' | 'tlvs'> & {
+  /** Version 2's type-length-value fields to write, in order; none when left out (version 1 takes none: a `TypeError`). */
+  readonly tlvs?: ReadonlyArray<ProxyTlv>;
+};
 
 /** The 12 bytes that open a version 2 header. @internal */
 export const V2_SIGNATURE = Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a);
@@ -99,16 +102,15 @@ export class ProxyHeaderParser {
   info: Omit<ProxyInfo, 'via'> | null = null;
   /** What was wrong, once `feed` returned {@link PROXY_INVALID}. */
   error = '';
-  private readonly _buf: Uint8Array;
+  /** Version 1's longest line, or version 2's fixed part; grown to a version 2 header's exact length once known. */
+  private _buf = new Uint8Array(V1_MAX_BYTES);
   private _len = 0;
   /** 1 or 2 once the first byte told; 0 before. */
   private _version = 0;
   /** Version 2: the whole header's length once its first 16 bytes are in. */
   private _v2Total = 0;
 
-  constructor(private readonly _accept: ProxyProtocolVersion) {
-    this._buf = new Uint8Array(_accept === 'v1' ? V1_MAX_BYTES : V2_MAX_BYTES);
-  }
+  constructor(private readonly _accept: ProxyProtocolVersion) {}
 
   /** Bytes taken so far. */
   get taken(): number {
@@ -152,8 +154,13 @@ export class ProxyHeaderParser {
         i++;
         if (this._len === 16) {
           this._v2Total = 16 + ((this._buf[14] << 8) | this._buf[15]);
+          if (this._v2Total > V2_MAX_BYTES) {
+            return this._fail(`version 2 header is ${this._v2Total} bytes long, more than the ${V2_MAX_BYTES} this server accepts`);
+          }
           if (this._v2Total > this._buf.length) {
-            return this._fail(`version 2 header is ${this._v2Total} bytes long, more than the ${this._buf.length} this server accepts`);
+            const grown = new Uint8Array(this._v2Total);
+            grown.set(this._buf.subarray(0, 16));
+            this._buf = grown;
           }
           if (this._v2Total === 16) return this._parseV2() ? i - start : PROXY_INVALID;
         }

@@ -79,7 +79,7 @@ export interface ServerOptions {
 
 /** {@link ServerOptions} checked, with every default filled in. @internal */
 export type ResolvedServerOptions = Required<
-  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom' | 'overLimitReply'>
+  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'overLimitReply' | 'proxyProtocol' | 'proxyFrom'>
 > &
   Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom'> & {
     /** The bytes of `overLimitReply`, made once; `null` without it. */
@@ -125,7 +125,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
   if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
-  checkCount('proxyHeaderTimeoutMs', o.proxyHeaderTimeoutMs, 1);
+  checkCount('proxyHeaderTimeoutMs', o.proxyHeaderTimeoutMs, 1, TIMER_MAX_MS);
   if (o.proxyProtocol !== undefined && o.proxyProtocol !== 'v1' && o.proxyProtocol !== 'v2' && o.proxyProtocol !== 'any') {
     throw new TypeError(`proxyProtocol must be 'v1', 'v2' or 'any', got ${JSON.stringify(o.proxyProtocol)}`);
   }

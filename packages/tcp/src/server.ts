@@ -128,7 +128,12 @@ export class Server {
   }
 
   /** Where the server listens, or `null` when it does not. */
-  address(): { ip: string; port: number } | null {
+  address(): {
+    /** The address listened on, as the system reports it. */
+    ip: string;
+    /** The port listened on. */
+    port: number;
+  } | null {
     return this._address === null ? null : { ...this._address };
   }
 

@@ -72,6 +72,7 @@ describe('TcpError', () => {
         'ERR_NO_DELIMITER',
         'ERR_NO_HANDLER',
         'ERR_PROXY_PROTOCOL',
+        'ERR_PIPELINE_CLOSED',
         'ERR_SERVER_RUNNING',
         'ERR_TLS_CONFIG',
         'ETIMEDOUT',

@@ -20,10 +20,12 @@ export interface Seen {
 
 export class ProxyEcho {
   readonly seen: Seen[] = [];
+  /** The first 100 errors reported (a flood's reports are counted, not kept: they would be the memory measured). */
   readonly errors: TcpError[] = [];
+  /** Every error reported, by code. */
+  readonly errorCodes = new Map<string, number>();
   /** Handlers that started (a refused connection must never count here). */
   handlers = 0;
-  /** The most connNum() was seen at, sampled in each handler. */
   private constructor(
     readonly server: Server,
     readonly port: number,
@@ -34,7 +36,12 @@ export class ProxyEcho {
     // eslint-disable-next-line prefer-const -- assigned once the server has started
     let echo: ProxyEcho;
     const errors: TcpError[] = [];
-    const server = new Server({ ...options, onError: (err) => void errors.push(err) }).onConnection(async (conn: Connection) => {
+    const codes = new Map<string, number>();
+    const onError = (err: TcpError): void => {
+      codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
+      if (errors.length < 100) errors.push(err);
+    };
+    const server = new Server({ ...options, onError }).onConnection(async (conn: Connection) => {
       echo.handlers++;
       const got: Buffer[] = [];
       const buf = Buffer.alloc(16 * 1024);
@@ -48,6 +55,7 @@ export class ProxyEcho {
     else await server.start(host, 0, certs.keyPath, certs.certPath);
     echo = new ProxyEcho(server, server.address()!.port, host);
     (echo as { errors: TcpError[] }).errors = errors;
+    (echo as { errorCodes: Map<string, number> }).errorCodes = codes;
     return echo;
   }
 }

@@ -114,7 +114,12 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /** Where the server listens, or `null` when it does not. */
-  address(): { ip: string; port: number } | null {
+  address(): {
+    /** The address listened on, as the system reports it. */
+    ip: string;
+    /** The port listened on. */
+    port: number;
+  } | null {
     return this._tcp.address();
   }
 
