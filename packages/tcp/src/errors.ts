@@ -54,6 +54,18 @@ export const TcpErrorCode = {
    * pipeline on a new connection.
    */
   ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
+  /**
+   * `Server.start` with `workers` was given a function as the handler (a
+   * closure cannot cross threads: give a module), or a module without
+   * `workers`. A `TypeError`.
+   */
+  ERR_HANDLER_NOT_MODULE: 'ERR_HANDLER_NOT_MODULE',
+  /** The handler module given to a `Server` with `workers` threw (or was not found) while a worker loaded it. */
+  ERR_HANDLER_LOAD: 'ERR_HANDLER_LOAD',
+  /** This Node.js can neither hand a socket to a worker thread nor listen with `reusePort` (or not the `distribution` asked for). */
+  ERR_WORKERS_UNSUPPORTED: 'ERR_WORKERS_UNSUPPORTED',
+  /** A worker thread of a `Server` died; each of its connections is reported with this code (it is replaced). */
+  ERR_WORKER_EXIT: 'ERR_WORKER_EXIT',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */
@@ -124,4 +136,18 @@ export class TcpAbortError extends Error {
   constructor(message: string, reason: unknown) {
     super(message, { cause: reason });
   }
+}
+
+/** A call's signal was aborted: what was given up, and what became of the bytes. @internal */
+export function abortError(what: string, signal: AbortSignal, outcome: string, where: TcpErrorOptions): TcpError {
+  return new TcpError(TcpErrorCode.ABORT_ERR, `${what} aborted by its signal; ${outcome}`, { ...where, cause: signal.reason });
+}
+
+/** recvUntil/tryRecvUntil filled a buffer of `size` bytes without the delimiter. @internal */
+export function noDelimiterError(size: number, where: TcpErrorOptions): TcpError {
+  return new TcpError(
+    TcpErrorCode.ERR_NO_DELIMITER,
+    `recvUntil filled its ${size}-byte buffer without finding the delimiter; nothing was consumed: read the bytes with recv, or retry with a larger buffer`,
+    where,
+  );
 }

@@ -102,7 +102,7 @@ describe('with curl, the example as a child process', () => {
     await waitFor(() => sent >= SLOW + UPLOADS, 'every request sent', 15_000);
     // A request answered after theirs were sent: the server has read theirs too (same or earlier poll).
     expect((await curl([`${url}/`])).stdout).toBe('hello world\n');
-    app.child.kill('SIGTERM');
+    app.signal('SIGTERM');
     const results = await Promise.all([...slow, ...uploads]);
     const answered = results.filter((r) => r.code === 0).length;
     expect({ inFlight: SLOW + UPLOADS, answered }).toEqual({ inFlight: SLOW + UPLOADS, answered: SLOW + UPLOADS });
