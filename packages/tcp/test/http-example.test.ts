@@ -162,6 +162,12 @@ describe('raw sockets, the example in this process', () => {
     expect(got).toMatch(/connection: close\r\n\r\nnot found\n$/);
   });
 
+  test('HTTP/1.0: closed after the answer, unless it asks for keep-alive (then told so)', async () => {
+    const got = await exchange('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n');
+    expect(status(got)).toEqual([200, 200]);
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*connection: keep-alive\r\n\r\nhello world\nHTTP\/1\.1 200 OK\r\n[^]*connection: close\r\n\r\nhello world\n$/);
+  });
+
   test('a request split into many pieces is put together', async () => {
     const req = 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc';
     const got = await exchange(req.split(''));
