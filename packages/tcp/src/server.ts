@@ -290,7 +290,8 @@ export class Server {
    * finish the request it is on; a handler that waits between requests with
    * `{ signal: conn.draining }` returns at once. A TLS connection whose
    * handshake was under way when the listener closed is served, with
-   * `draining` already aborted. A `drain` while one is under way joins it, and
+   * `draining` already aborted; one still sending its PROXY protocol header
+   * is dropped, as `shutdown` does. A `drain` while one is under way joins it, and
    * the earlier deadline of the two applies (a second, shorter `drain` cuts the
    * first short); a `shutdown` during a drain closes every connection now, and
    * the drain still ends when the handlers have returned. After the deadline
@@ -312,6 +313,9 @@ export class Server {
     const { ms, signal } = graceOf(opts, 'drain');
     if (this._workers !== null) return this._workers.pool.stop('drain', ms, signal);
     this.exit();
+    // A connection still sending its PROXY header never reached a handler, and the
+    // drain does not wait for it (the balancer tries another server): drop it.
+    this._proxyGate?.dropAll();
     await waitOrInterrupt(this._connections.drain(ms), -1, signal, 'drain');
   }
 
