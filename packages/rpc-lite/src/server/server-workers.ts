@@ -18,10 +18,10 @@ export interface RpcWorkerData {
 }
 
 /** The built rpc-worker module; from the TypeScript sources (tests), the package's build. @internal */
-export const RPC_WORKER = ((): string => {
+export function rpcWorkerModule(): string {
   const here = join(__dirname, 'rpc-worker.js');
   return existsSync(here) ? here : join(__dirname, '..', '..', 'dist', 'server', 'rpc-worker.js');
-})();
+}
 
 /** A service module given as a URL or a path as `import()` takes it. @internal */
 export function serviceSpecifier(m: string | URL): string {

@@ -9,7 +9,7 @@ import { SlabPool } from '../wire/slab-pool';
 import { implementationHandlers, type RpcImplementation } from '../typed';
 import { BroadcastChannel } from 'node:worker_threads';
 import { RpcError } from '../errors';
-import { RPC_WORKER, type RpcWorkerData, errorChannelName, serviceSpecifier } from './server-workers';
+import { rpcWorkerModule, type RpcWorkerData, errorChannelName, serviceSpecifier } from './server-workers';
 
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -67,7 +67,7 @@ export class RpcServer implements AsyncDisposable {
       maxInFlight: config.maxInFlight,
       errorChannel: channel,
     };
-    this._tcp = new Server({ ...config.tcp, onError }).onConnection(RPC_WORKER, 'serve', data);
+    this._tcp = new Server({ ...config.tcp, onError }).onConnection(rpcWorkerModule(), 'serve', data);
     this._workerErrors = new BroadcastChannel(channel);
     this._workerErrors.unref();
     this._workerErrors.onmessage = (event) => {

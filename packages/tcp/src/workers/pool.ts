@@ -16,10 +16,10 @@ import { SharedCounters } from './counters';
 import type { ErrorData, FromWorker, ToWorker, WorkerInit } from './messages';
 
 /** The worker's entry: the built file beside this one; from the TypeScript sources (tests), the package's build. */
-const WORKER_ENTRY = ((): string => {
+function workerEntry(): string {
   const here = join(__dirname, 'worker-main.js');
   return existsSync(here) ? here : join(__dirname, '..', '..', 'dist', 'workers', 'worker-main.js');
-})();
+}
 
 /** What a pool is started with. @internal */
 export interface PoolConfig {
@@ -197,7 +197,7 @@ export class WorkerPool {
       host: cfg.host,
       port: this._port,
     };
-    const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `@proj/tcp worker ${i}` });
+    const worker = new Worker(workerEntry(), { workerData: init, name: `@proj/tcp worker ${i}` });
     let exited!: () => void;
     const slot: Slot = {
       worker,
