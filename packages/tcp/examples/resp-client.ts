@@ -91,8 +91,8 @@ class ReplyReader {
   private _afterLine(c: Client, n: number): RespReply | Promise<RespReply> {
     const line = this._line;
     switch (line[0]) {
-      case 0x2b: // '+'
-        return line.toString('utf8', 1, n - 2);
+      case 0x2b: // '+': 'OK' (every SET) is not made again each time
+        return n === 5 && line[1] === 0x4f && line[2] === 0x4b ? 'OK' : line.toString('utf8', 1, n - 2);
       case 0x2d: // '-'
         return new RespError(line.toString('utf8', 1, n - 2));
       case 0x3a: // ':'
