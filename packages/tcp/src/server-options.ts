@@ -29,7 +29,7 @@ export interface ServerOptions {
    * Close a connection when nothing was received or sent for this long: the
    * defence against peers that connect and stall. A `recv` waiting then gets
    * `-1` with code `ERR_IDLE_TIMEOUT`. How it is closed: {@link ServerOptions.idleClose}.
-   * Default `0` (off).
+   * Default `0` (off); at most 2^31 - 1 (about 24.8 days), the longest timer a socket takes.
    */
   idleTimeoutMs?: number;
   /**

@@ -205,7 +205,8 @@ export class Server {
    * finish the request it is on; a handler that waits between requests with
    * `{ signal: conn.draining }` returns at once. A TLS connection whose
    * handshake was under way when the listener closed is served, with
-   * `draining` already aborted. A `drain` while one is under way joins it, and
+   * `draining` already aborted; one still sending its PROXY protocol header
+   * is dropped, as `shutdown` does. A `drain` while one is under way joins it, and
    * the earlier deadline of the two applies (a second, shorter `drain` cuts the
    * first short); a `shutdown` during a drain closes every connection now, and
    * the drain still ends when the handlers have returned. After the deadline
@@ -226,6 +227,9 @@ export class Server {
   async drain(opts: number | WaitOptions = 5000): Promise<void> {
     const { ms, signal } = graceOf(opts, 'drain');
     this.exit();
+    // A connection still sending its PROXY header never reached a handler, and the
+    // drain does not wait for it (the balancer tries another server): drop it.
+    this._proxyGate?.dropAll();
     await waitOrInterrupt(this._connections.drain(ms), -1, signal, 'drain');
   }
 
