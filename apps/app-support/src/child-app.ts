@@ -104,11 +104,6 @@ export class ChildApp {
     return this._child.pid;
   }
 
-  /** The process itself, for what this class does not wrap (a signal sent without waiting). */
-  get child(): ChildProcess {
-    return this._child;
-  }
-
   /**
    * Waits until `check()` returns something other than `null` or `undefined`,
    * checking again whenever the child writes or exits.
