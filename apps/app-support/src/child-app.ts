@@ -104,11 +104,6 @@ export class ChildApp {
     return this._child.pid;
   }
 
-  /** The process itself, for what this class does not wrap (a signal sent without waiting). */
-  get child(): ChildProcess {
-    return this._child;
-  }
-
   /**
    * Waits until `check()` returns something other than `null` or `undefined`,
    * checking again whenever the child writes or exits.
@@ -180,6 +175,11 @@ export class ChildApp {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Sends `signal` without waiting for the child to exit (see {@link ChildApp.exited}). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.exit === null) this._child.kill(signal);
   }
 
   /** SIGKILL now, if it still runs. Synchronous, so it works in an `exit` handler. */

@@ -20,6 +20,8 @@ export interface ServerArgs {
   statsIntervalMs: number;
   /** How long a shutdown waits for connections to close before resetting them. Default `2000`. */
   graceMs: number;
+  /** `--workers`: serve on this many worker threads, `'auto'` one per core. Default: one thread. */
+  workers?: number | 'auto';
   /** `--help` was given: print {@link SERVER_USAGE} and exit 0. */
   help: boolean;
 }
@@ -40,6 +42,8 @@ options:
   --stats-interval-ms <n>   print the connection count every n ms, 0 never   default 5000
   --grace-ms <n>            on SIGINT/SIGTERM, wait this long for connections
                             to close before resetting them           default 2000
+  --workers <n|auto>        serve on n worker threads (auto: one per core);
+                            needs Node.js 24 (handoff) or 22.12 (reuseport)  default off
   -h, --help                this text`;
 
 const OPTIONS = {
@@ -51,6 +55,7 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   'stats-interval-ms': { type: 'string' },
   'grace-ms': { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -80,6 +85,7 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
     quiet: Boolean(values.quiet),
     statsIntervalMs: integerOption('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
     graceMs: integerOption('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
+    workers: values.workers === undefined || values.workers === 'auto' ? values.workers : integerOption('--workers', values.workers, 1, 1, 1024),
     help: Boolean(values.help),
   };
 }

@@ -178,7 +178,8 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
       }
       // Draining: this answer is the connection's last, and says so.
       if (!keepAlive || conn.draining.aborted) return void (await answers.last(conn, res));
-      answers.add(res, true);
+      // An HTTP/1.0 client keeps the connection only when told so.
+      answers.add(res, version === 'HTTP/1.0' ? 'announce' : true);
       if (answers.bytes >= FLUSH_BYTES && !(await answers.flush(conn))) return;
     }
   }
@@ -206,12 +207,13 @@ class Answers {
   private chunks: Array<string | Buffer> = [];
   bytes = 0;
 
-  add(res: HttpResponse, keepAlive: boolean): void {
+  /** `keepAlive`: `'announce'` says so in a header (for HTTP/1.0); `false` says `connection: close`. */
+  add(res: HttpResponse, keepAlive: boolean | 'announce'): void {
     const body = res.body ?? '';
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     let head = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-length: ${length}\r\n`;
     if (res.headers !== undefined) for (const name in res.headers) head += `${name}: ${res.headers[name]}\r\n`;
-    head += keepAlive ? '\r\n' : 'connection: close\r\n\r\n';
+    head += keepAlive === true ? '\r\n' : keepAlive ? 'connection: keep-alive\r\n\r\n' : 'connection: close\r\n\r\n';
     this.bytes += head.length + length;
     if (typeof body === 'string') {
       this.text += head + body;

@@ -42,6 +42,18 @@ export interface RpcServerOptions {
    * must not be able to flood the log).
    */
   onError?: (err: Error, peer: string | null) => void;
+  /**
+   * Serve on this many worker threads (`'auto'`: one per core), as
+   * `@proj/tcp`'s `Server` does; the methods then come from `service`.
+   * Default: every connection on the calling thread.
+   */
+  workers?: number | 'auto';
+  /**
+   * With `workers`: the service module (URL or path), loaded once per worker.
+   * Its default export is an object of methods (as `implement`), or
+   * `(server: RpcServer) => void | Promise<void>` that registers handlers.
+   */
+  service?: string | URL;
 }
 
 /** {@link RpcServerOptions} checked, with the defaults filled in. @internal */
@@ -51,6 +63,8 @@ export interface ServerConfig {
   onError: RpcServerOptions['onError'];
   /** What goes to `@proj/tcp`'s `Server` (its `onError` aside). */
   tcp: ServerOptions;
+  /** With `workers`: the service module. */
+  service: string | URL | undefined;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -61,6 +75,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'handshakeTimeoutMs',
   'tls',
   'onError',
+  'workers',
+  'service',
 ]);
 
 /**
@@ -83,10 +99,18 @@ export function serverConfig(options: RpcServerOptions): ServerConfig {
   if (o.idleTimeoutMs !== undefined) tcp.idleTimeoutMs = o.idleTimeoutMs === Infinity ? 0 : o.idleTimeoutMs;
   if (o.handshakeTimeoutMs !== undefined) tcp.handshakeTimeoutMs = o.handshakeTimeoutMs;
   if (o.tls !== undefined) tcp.tls = o.tls;
+  if (o.workers !== undefined) tcp.workers = o.workers;
+  if ((o.workers === undefined) !== (o.service === undefined)) {
+    throw new TypeError(o.workers === undefined ? 'service needs the workers option' : 'workers needs a service module (service: its URL or path)');
+  }
+  if (o.service !== undefined && !(o.service instanceof URL) && (typeof o.service !== 'string' || o.service === '')) {
+    throw new TypeError('service must be a module URL or a non-empty path');
+  }
   return {
     maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxInFlight: o.maxInFlight ?? 1024,
     onError: o.onError,
     tcp,
+    service: o.service,
   };
 }
