@@ -2,7 +2,7 @@
  * pingpong-client against pingpong-server, both as child processes
  * (`node dist/main.js`) on a free loopback port, plain and TLS.
  */
-import { App, CLIENT_MAIN, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../test-support/apps';
+import { App, CLIENT_MAIN, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../libs/test-support/apps';
 
 jest.setTimeout(40_000);
 

@@ -4,7 +4,7 @@
  * and leaves no process behind.
  */
 import { workerDistributions } from '@proj/tcp';
-import { CLIENT_MAIN, DEMO_MAIN, SERVER_MAIN, isRunning, requireBuilt, runApp, stopAllApps } from '../../../test-support/apps';
+import { CLIENT_MAIN, DEMO_MAIN, SERVER_MAIN, isRunning, requireBuilt, runApp, stopAllApps } from '../../../libs/test-support/apps';
 
 beforeAll(() => requireBuilt(SERVER_MAIN, CLIENT_MAIN, DEMO_MAIN));
 

@@ -8,7 +8,7 @@
  */
 import { Server, type Connection } from '@proj/tcp';
 import { runClientCli, type CliOutput } from '../src/cli';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 
 let certs: TestCerts;
 let server: Server;

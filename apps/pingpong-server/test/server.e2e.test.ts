@@ -6,8 +6,8 @@ import { Client, workerDistributions } from '@proj/tcp';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { App, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../test-support/apps';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { App, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../libs/test-support/apps';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 
 jest.setTimeout(30_000);
 

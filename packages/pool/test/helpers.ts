@@ -1,6 +1,6 @@
 import { PoolError } from '../src';
 
-export { deferred, sleep, waitFor } from '../../../test-support/net';
+export { deferred, sleep, waitFor } from '../../../libs/test-support/net';
 
 /** A plain item: what the unit tests pool instead of sockets. */
 export interface Item {

@@ -10,9 +10,9 @@
 import { Client, Server, TcpErrorCode, type Connection } from '@proj/tcp';
 import { PoolGuard } from '../src';
 import { clientPool } from './client-pool';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, patternSlice } from '../../../test-support/net';
-import { figure, openFds } from '../../../test-support/hostile';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { firstPatternMismatch, patternSlice } from '../../../libs/test-support/net';
+import { figure, openFds } from '../../../libs/test-support/hostile';
 import { failOnLateUnhandledRejections } from './helpers';
 
 failOnLateUnhandledRejections();

@@ -16,9 +16,9 @@ import fc from 'fast-check';
 import { Client, Server, TcpErrorCode, type Connection } from '@proj/tcp';
 import { PoolGuard } from '../src';
 import { clientPool } from './client-pool';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, patternSlice, PATTERN_SLICE_MAX } from '../../../test-support/net';
-import { figure, mib } from '../../../test-support/hostile';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { firstPatternMismatch, patternSlice, PATTERN_SLICE_MAX } from '../../../libs/test-support/net';
+import { figure, mib } from '../../../libs/test-support/hostile';
 import { failOnLateUnhandledRejections } from './helpers';
 
 failOnLateUnhandledRejections();

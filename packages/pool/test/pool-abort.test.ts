@@ -1,7 +1,7 @@
 // pop({ signal }) and PoolGuard.acquire(pool, { signal }): what an abort cancels, what it leaves.
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { Pool, PoolAbortError, PoolErrorCode, PoolGuard } from '../src';
-import { collectGarbage, MiB } from '../../../test-support/hostile';
+import { collectGarbage, MiB } from '../../../libs/test-support/hostile';
 import { failOnLateUnhandledRejections, settle, tracker, type Item } from './helpers';
 
 failOnLateUnhandledRejections();

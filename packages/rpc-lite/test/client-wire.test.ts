@@ -2,7 +2,7 @@
 import type * as net from 'node:net';
 import { pack, unpack } from 'msgpackr';
 import { RpcClient, RpcError } from '../src';
-import { rawServer, type RawServer } from '../../../test-support/net';
+import { rawServer, type RawServer } from '../../../libs/test-support/net';
 import { frame, guardLeaks } from './helpers';
 
 /** Collects the frames a raw socket receives and hands each decoded message to `onMessage`. */

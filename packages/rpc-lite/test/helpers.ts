@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { Client } from '@proj/tcp';
 import { RpcClient, RpcError, RpcServer, type RpcClientOptions, type RpcServerOptions } from '../src';
-import { closeAllRaw, sleep } from '../../../test-support/net';
+import { closeAllRaw, sleep } from '../../../libs/test-support/net';
 
 export interface Started {
   server: RpcServer;
@@ -93,7 +93,7 @@ export async function until(cond: () => boolean, ms = 3000): Promise<void> {
  * block run in order), so that it sees only what a test leaked. After each
  * test it closes whatever the test left open (every `RpcServer` started and
  * every `RpcClient` used during the test, the raw servers and sockets of
- * test-support/net.ts) and then fails the test if there was anything: a
+ * libs/test-support/net.ts) and then fails the test if there was anything: a
  * failing test never leaves Jest hanging, and a passing one is held to
  * closing what it opened. What a file starts in `beforeAll` is its own
  * business. It records by wrapping `RpcServer.prototype.start`,

@@ -14,8 +14,8 @@
 import type * as net from 'node:net';
 import { pack, unpack } from 'msgpackr';
 import { FrameDecoder, RpcClient, RpcError } from '../src';
-import { MemoryWatch, MiB, figure, mib } from '../../../test-support/hostile';
-import { rawServer, resetSocket, type RawServer } from '../../../test-support/net';
+import { MemoryWatch, MiB, figure, mib } from '../../../libs/test-support/hostile';
+import { rawServer, resetSocket, type RawServer } from '../../../libs/test-support/net';
 import { closedAfterEach, frame, guardLeaks, until } from './helpers';
 
 const perTest = closedAfterEach(500);

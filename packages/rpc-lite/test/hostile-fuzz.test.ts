@@ -18,8 +18,8 @@ import * as net from 'node:net';
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { RpcClient, RpcServer } from '../src';
-import { figure } from '../../../test-support/hostile';
-import { recordErrors, sleep } from '../../../test-support/net';
+import { figure } from '../../../libs/test-support/hostile';
+import { recordErrors, sleep } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 
 const MAX_FRAME = 16 * 1024;

@@ -8,9 +8,9 @@
  */
 import * as net from 'node:net';
 import { RpcClient, RpcError, RpcServer } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { MemoryWatch, MiB } from '../../../test-support/hostile';
-import { rawServer, readToEnd, recordErrors, sleep, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { MemoryWatch, MiB } from '../../../libs/test-support/hostile';
+import { rawServer, readToEnd, recordErrors, sleep, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 
 let certs: TestCerts;

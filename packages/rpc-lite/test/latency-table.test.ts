@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
-import { buildIfMissing } from '../../../test-support/public-dts';
+import { buildIfMissing } from '../../../libs/test-support/public-dts';
 
 const run = promisify(execFile);
 const root = path.join(__dirname, '..');

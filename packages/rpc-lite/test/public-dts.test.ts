@@ -4,13 +4,13 @@
  * protected member that starts with `_`, a TSDoc comment on every declaration
  * and public member, no module export the package entry does not export, and it
  * compiles on its own as a consumer compiles it (strict, skipLibCheck off).
- * See test-support/public-dts.ts.
+ * See libs/test-support/public-dts.ts.
  *
  * `npm test` builds first (Nx: test depends on build); run alone, this test
  * builds dist/ itself when it is missing (and those of @proj/tcp and @proj/pool, which it imports).
  */
 import * as path from 'node:path';
-import { buildIfMissing, declarationErrors, publicDtsProblems } from '../../../test-support/public-dts';
+import { buildIfMissing, declarationErrors, publicDtsProblems } from '../../../libs/test-support/public-dts';
 
 const packageRoot = path.join(__dirname, '..');
 const tcpRoot = path.join(packageRoot, '..', 'tcp');

@@ -2,7 +2,7 @@
 import { RpcError, RpcServer } from '../src';
 import { Client } from '@proj/tcp';
 import { RawPeer, closedAfterEach, guardLeaks, rejection, until, type Started } from './helpers';
-import { rawServer } from '../../../test-support/net';
+import { rawServer } from '../../../libs/test-support/net';
 
 const perTest = closedAfterEach(500);
 const { client } = perTest;

@@ -1,6 +1,6 @@
 /** TLS end to end, with the test certificate (self-signed for localhost, 127.0.0.1 and ::1). */
 import { RpcClient, RpcError, RpcServer } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 import { guardLeaks } from './helpers';
 
 let certs: TestCerts;

@@ -22,8 +22,8 @@ import {
 } from '../src';
 import { PendingCall } from '../src/client/pending-call';
 import type { RequestContext } from '../src/server/request-context';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closedPort, deferred, rawServer } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { closedPort, deferred, rawServer } from '../../../libs/test-support/net';
 import { closedAfterEach, guardLeaks, rejection, until } from './helpers';
 
 const perTest = closedAfterEach(500);

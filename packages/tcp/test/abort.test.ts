@@ -7,8 +7,8 @@
  */
 import { getEventListeners } from 'node:events';
 import { Client, Server, TcpAbortError } from '../src';
-import { collectGarbage } from '../../../test-support/hostile';
-import { pattern, rawConnect, rawServer, readToEnd, silentListener, waitFor } from '../../../test-support/net';
+import { collectGarbage } from '../../../libs/test-support/hostile';
+import { pattern, rawConnect, rawServer, readToEnd, silentListener, waitFor } from '../../../libs/test-support/net';
 import { describeConnectedPairs, guardLeaks, MiB, VARIANTS } from './helpers';
 
 guardLeaks();

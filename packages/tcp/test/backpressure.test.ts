@@ -8,7 +8,7 @@
  * Connection and Client, TCP and TLS, against a raw peer socket.
  */
 import type * as net from 'node:net';
-import { firstPatternMismatch, pattern, patternSlice, readToEnd, waitFor } from '../../../test-support/net';
+import { firstPatternMismatch, pattern, patternSlice, readToEnd, waitFor } from '../../../libs/test-support/net';
 import { describeConnectedPairs, guardLeaks, MiB, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();

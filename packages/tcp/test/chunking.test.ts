@@ -8,8 +8,8 @@
  * the case.
  */
 import fc from 'fast-check';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, pattern, sleep } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { firstPatternMismatch, pattern, sleep } from '../../../libs/test-support/net';
 import { guardLeaks, IPV6_VARIANTS, pair, type Variant, VARIANTS } from './helpers';
 
 guardLeaks();

@@ -6,8 +6,8 @@
  * connected() after the server went away, `await using`, argument checks.
  */
 import { Client, Connection, Server } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closedPort, deferred, pattern, rawConnect, rawEchoServer, rawServer, silentListener, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { closedPort, deferred, pattern, rawConnect, rawEchoServer, rawServer, silentListener, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks, MiB, stoppedReading } from './helpers';
 
 guardLeaks();

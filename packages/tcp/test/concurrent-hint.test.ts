@@ -6,8 +6,8 @@
  * Here the mark is set by hand, as the pool sets it: this package knows
  * nothing of the pool.
  */
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { waitFor } from '../../../libs/test-support/net';
 import { guardLeaks, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();

@@ -14,8 +14,8 @@
 import type * as net from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { type Connection, Server, TcpErrorCode } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { deferred, rawConnect, rawTlsConnect, readToEnd, type ReadResult, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { deferred, rawConnect, rawTlsConnect, readToEnd, type ReadResult, waitFor } from '../../../libs/test-support/net';
 import { MiB, guardLeaks } from './helpers';
 
 guardLeaks();

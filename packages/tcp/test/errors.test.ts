@@ -6,7 +6,7 @@
  * connects and handshakes in bulk, and throwing user hooks.
  */
 import { Client, Connection, Server, TcpError, TcpErrorCode } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 import {
   closedPort,
   pattern,
@@ -16,7 +16,7 @@ import {
   resetSocket,
   sleep,
   waitFor,
-} from '../../../test-support/net';
+} from '../../../libs/test-support/net';
 import { guardLeaks, watchEscapes } from './helpers';
 
 guardLeaks();

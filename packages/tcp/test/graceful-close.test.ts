@@ -11,8 +11,8 @@
  */
 import type * as net from 'node:net';
 import { Client, type Connection, Server } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { rawConnect, rawTlsConnect, readToEnd, type ReadResult } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { rawConnect, rawTlsConnect, readToEnd, type ReadResult } from '../../../libs/test-support/net';
 import { VARIANTS, guardLeaks, pair } from './helpers';
 
 guardLeaks();

@@ -5,8 +5,8 @@
  */
 import type * as net from 'node:net';
 import { Client, Connection, Server, type ServerOptions } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closeAllRaw, rawConnect, rawServer, rawTlsConnect } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { closeAllRaw, rawConnect, rawServer, rawTlsConnect } from '../../../libs/test-support/net';
 
 export interface Served {
   server: Server;
@@ -196,7 +196,7 @@ export function describeConnectedPairs(
 /**
  * Call once at the top of a test file. After each test it closes whatever the
  * test left open (every Server that started, every Client that connected, the
- * raw servers and sockets of test-support/net.ts) and then fails the test if
+ * raw servers and sockets of libs/test-support/net.ts) and then fails the test if
  * there was anything: a failing test never leaves Jest hanging, and a passing
  * one is held to closing what it opened. It records servers and clients by
  * wrapping `Server.prototype.start` and `Client.prototype.connect` with

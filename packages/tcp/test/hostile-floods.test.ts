@@ -12,7 +12,7 @@
  */
 import * as net from 'node:net';
 import { Client, Server, fastPaths, type Connection, type ServerOptions } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 import {
   firstPatternMismatch,
   patternSlice,
@@ -24,8 +24,8 @@ import {
   resetSocket,
   sleep,
   waitFor,
-} from '../../../test-support/net';
-import { GiB, MemoryWatch, MiB, figure, mib, openFds } from '../../../test-support/hostile';
+} from '../../../libs/test-support/net';
+import { GiB, MemoryWatch, MiB, figure, mib, openFds } from '../../../libs/test-support/hostile';
 
 /**
  * Bound on memory growth during a flood, for RSS and for ArrayBuffer memory.

@@ -15,7 +15,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Client, Server, TcpError, type Connection, type ServerOptions } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 import {
   firstPatternMismatch,
   patternSlice,
@@ -27,8 +27,8 @@ import {
   resetSocket,
   sleep,
   waitFor,
-} from '../../../test-support/net';
-import { openFds } from '../../../test-support/hostile';
+} from '../../../libs/test-support/net';
+import { openFds } from '../../../libs/test-support/hostile';
 
 /** The block size of the echo protocol the handler and the good client speak. */
 const BLOCK = 64;

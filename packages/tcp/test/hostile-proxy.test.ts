@@ -13,8 +13,8 @@ import type * as net from 'node:net';
 import { TcpErrorCode, encodeProxyHeader, type ProxyHeaderInit } from '../src';
 import type { ProxyGate } from '../src/proxy-accept';
 import { V2_MAX_BYTES, V2_SIGNATURE } from '../src/proxy-protocol';
-import { MemoryWatch, figure, mib, MiB } from '../../../test-support/hostile';
-import { closeAllRaw, connectAndRead, waitFor } from '../../../test-support/net';
+import { MemoryWatch, figure, mib, MiB } from '../../../libs/test-support/hostile';
+import { closeAllRaw, connectAndRead, waitFor } from '../../../libs/test-support/net';
 import { ProxyEcho, closedHow, connectWith, echoThrough } from './proxy-helpers';
 
 const CLIENT: ProxyHeaderInit = {

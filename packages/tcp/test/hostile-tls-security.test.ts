@@ -14,8 +14,8 @@
  */
 import * as tls from 'node:tls';
 import { Client, Server, TcpError, type Connection } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { rawServer, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { rawServer, waitFor } from '../../../libs/test-support/net';
 
 let certs: TestCerts;
 let otherCerts: TestCerts;

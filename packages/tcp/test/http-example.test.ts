@@ -10,8 +10,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { App, stopAllApps } from '../../../test-support/apps';
-import { rawConnect, readToEnd, waitFor } from '../../../test-support/net';
+import { App, stopAllApps } from '../../../libs/test-support/apps';
+import { rawConnect, readToEnd, waitFor } from '../../../libs/test-support/net';
 import { startHttpServer } from '../examples/http-server';
 
 const root = path.join(__dirname, '..');

@@ -7,8 +7,8 @@
  */
 import type * as net from 'node:net';
 import { type Connection, NO_INTERNALS_ENV, Server, TcpErrorCode, fastPaths, type ServerOptions } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { deferred, rawConnect, rawTlsConnect, readToEnd, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { deferred, rawConnect, rawTlsConnect, readToEnd, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 
 guardLeaks();

@@ -15,8 +15,8 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Client, type Connection, NO_INTERNALS_ENV, fastPaths } from '../src';
 import { readTlsThroughOnread } from '../src/node-internals';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { pattern, readToEnd } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { pattern, readToEnd } from '../../../libs/test-support/net';
 import { MiB, guardLeaks, pair } from './helpers';
 
 guardLeaks();

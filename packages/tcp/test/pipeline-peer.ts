@@ -6,7 +6,7 @@
  */
 import type * as net from 'node:net';
 import { Client, Pipeline } from '../src';
-import { rawServer, type RawServer } from '../../../test-support/net';
+import { rawServer, type RawServer } from '../../../libs/test-support/net';
 
 /** The payload of the reply to request `id`: its length varies with the id. */
 export function payloadOf(id: number): string {

@@ -4,7 +4,7 @@
  * request was sent, failures of the connection, close, and bad arguments.
  */
 import { Client, Pipeline, TcpAbortError, TcpError } from '../src';
-import { rawServer } from '../../../test-support/net';
+import { rawServer } from '../../../libs/test-support/net';
 import { guardLeaks, serve } from './helpers';
 import { linePeer, linePipeline, payloadOf, replyOf, type LinePeer } from './pipeline-peer';
 

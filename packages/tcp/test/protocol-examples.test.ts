@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Client } from '@proj/tcp';
 import { request, startLineServer } from '../examples/line-protocol';
 import { RespClient, RespError } from '../examples/resp-client';
-import { rawServer, readToEnd, type RawServer } from '../../../test-support/net';
+import { rawServer, readToEnd, type RawServer } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 
 guardLeaks();

@@ -6,8 +6,8 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { type Connection, type ProxyInfo, Server, type ServerOptions, type TcpError } from '../src';
-import type { TestCerts } from '../../../test-support/certs';
-import { recordErrors } from '../../../test-support/net';
+import type { TestCerts } from '../../../libs/test-support/certs';
+import { recordErrors } from '../../../libs/test-support/net';
 
 /** What one handler saw. */
 export interface Seen {

@@ -7,8 +7,8 @@
  */
 import { Server, TcpErrorCode, encodeProxyHeader, fastPaths, type ProxyHeaderInit } from '../src';
 import { compileProxyFrom, proxyAllowed } from '../src/proxy-accept';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closeAllRaw, connectAndRead, patternSlice, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { closeAllRaw, connectAndRead, patternSlice, waitFor } from '../../../libs/test-support/net';
 import { ProxyEcho, closedHow, connectWith, echoThrough, tlsAfterHeader } from './proxy-helpers';
 
 const CLIENT: ProxyHeaderInit = {

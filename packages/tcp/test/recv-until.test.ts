@@ -5,7 +5,7 @@
  * tryRecvUntil, the same without waiting, and the recvUntil that follows it.
  */
 import fc from 'fast-check';
-import { readToEnd, waitFor } from '../../../test-support/net';
+import { readToEnd, waitFor } from '../../../libs/test-support/net';
 import { ByteQueue } from '../src/byte-queue';
 import { describeConnectedPairs, guardLeaks, type Pair, VARIANTS } from './helpers';
 

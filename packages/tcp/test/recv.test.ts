@@ -5,7 +5,7 @@
  * Connection and Client, over TCP and TLS, against a raw peer socket.
  */
 import { TcpError } from '../src';
-import { pattern, resetSocket, waitFor } from '../../../test-support/net';
+import { pattern, resetSocket, waitFor } from '../../../libs/test-support/net';
 import { describeConnectedPairs, guardLeaks, IPV6_VARIANTS, MiB, type Pair, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();

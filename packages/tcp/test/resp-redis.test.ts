@@ -6,7 +6,7 @@
  */
 import { createCipheriv } from 'node:crypto';
 import { RespClient, RespError } from '../examples/resp-client';
-import { startRedis, type RedisServer } from '../../../test-support/redis';
+import { startRedis, type RedisServer } from '../../../libs/test-support/redis';
 import { guardLeaks } from './helpers';
 
 guardLeaks();

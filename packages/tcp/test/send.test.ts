@@ -6,7 +6,7 @@
  * writes cannot complete synchronously. Connection and Client, TCP and TLS.
  */
 import { TcpError } from '../src';
-import { firstPatternMismatch, pattern, readToEnd, resetSocket, waitFor } from '../../../test-support/net';
+import { firstPatternMismatch, pattern, readToEnd, resetSocket, waitFor } from '../../../libs/test-support/net';
 import { describeConnectedPairs, guardLeaks, MiB, VARIANTS } from './helpers';
 
 guardLeaks();

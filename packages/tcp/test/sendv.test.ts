@@ -4,7 +4,7 @@
  * TLS; and the byte counters bytesRead/bytesWritten.
  */
 import { TcpError } from '../src';
-import { firstPatternMismatch, pattern, readToEnd } from '../../../test-support/net';
+import { firstPatternMismatch, pattern, readToEnd } from '../../../libs/test-support/net';
 import { describeConnectedPairs, guardLeaks, MiB, VARIANTS } from './helpers';
 
 guardLeaks();

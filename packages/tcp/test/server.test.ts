@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { Client, Connection, Server, TcpError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { connectAndRead, deferred, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { connectAndRead, deferred, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks, MiB, stoppedReading } from './helpers';
 
 guardLeaks();

@@ -1,5 +1,5 @@
 import { Client, Server } from '../src';
-import { makeTestCerts } from '../../../test-support/certs';
+import { makeTestCerts } from '../../../libs/test-support/certs';
 
 test('ping over TLS with await using', async () => {
   const certs = await makeTestCerts();

@@ -7,8 +7,8 @@
  * waiting; then ends it by a condition (bytes arrive, the peer reads, a
  * disconnect) and checks no TimeoutOverflowWarning was printed.
  */
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { firstPatternMismatch, pattern, readToEnd, silentListener, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { firstPatternMismatch, pattern, readToEnd, silentListener, waitFor } from '../../../libs/test-support/net';
 import { Client, Server } from '../src';
 import { guardLeaks, MiB, pair, type Pair, serve, stoppedReading, VARIANTS } from './helpers';
 

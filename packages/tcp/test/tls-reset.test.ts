@@ -7,8 +7,8 @@
  * peer see the connection end.
  */
 import { Server, type Connection } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { rawTlsConnect, readToEnd } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { rawTlsConnect, readToEnd } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 
 guardLeaks();

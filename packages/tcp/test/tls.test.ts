@@ -5,8 +5,8 @@
  * and reset() over TLS, and the failures of talking TLS to plain TCP.
  */
 import { Client, Connection, Server, TcpError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { closedPort, deferred, firstPatternMismatch, pattern, rawServer, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { closedPort, deferred, firstPatternMismatch, pattern, rawServer, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks, MiB, pair } from './helpers';
 
 guardLeaks();

@@ -13,7 +13,7 @@ import {
   type ServerListenMessage,
   TcpChannels,
 } from '../src';
-import { closedPort, waitFor } from '../../../test-support/net';
+import { closedPort, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 
 guardLeaks();

@@ -4,8 +4,8 @@
  * buffer). Connection and Client, TCP and TLS, against a raw peer.
  */
 import * as net from 'node:net';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { readToEnd, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { readToEnd, waitFor } from '../../../libs/test-support/net';
 import { startSharedBufferServer } from '../examples/shared-line-buffer';
 import { guardLeaks, pair, type Pair, VARIANTS } from './helpers';
 

@@ -7,7 +7,7 @@
 import { Duplex } from 'node:stream';
 import { CompressionStream, DecompressionStream, ReadableStream } from 'node:stream/web';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { pattern, readToEnd, waitFor } from '../../../test-support/net';
+import { pattern, readToEnd, waitFor } from '../../../libs/test-support/net';
 import { describeConnectedPairs, guardLeaks, MiB, pair, VARIANTS } from './helpers';
 
 guardLeaks();

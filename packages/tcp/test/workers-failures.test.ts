@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Server, type TcpError } from '../src';
-import { waitFor } from '../../../test-support/net';
+import { waitFor } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 import { ECHO, FIXTURES, settledThreadCount, startOrUnsupported, threadCount, whoami } from './workers-helpers';
 

@@ -6,8 +6,8 @@
  * once, shutdown with every worker busy, and no thread or descriptor left.
  */
 import { Client, Server, type TcpError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
-import { rawConnect, readToEnd, waitFor } from '../../../test-support/net';
+import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
+import { rawConnect, readToEnd, waitFor } from '../../../libs/test-support/net';
 import { guardLeaks } from './helpers';
 import { ECHO, INTERNALS_OFF, MODES, type Mode, fdCount, settledThreadCount, startOrUnsupported, threadCount, whoami } from './workers-helpers';
 

@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ChildApp, killAllChildApps, type ChildExit } from '../apps/app-support/src/child-app';
+import { ChildApp, killAllChildApps, type ChildExit } from '../app-support/src/child-app';
 
-const ROOT = resolve(__dirname, '..');
+const ROOT = resolve(__dirname, '..', '..');
 /** Built entry points of the apps. */
 export const SERVER_MAIN = join(ROOT, 'apps/pingpong-server/dist/main.js');
 export const CLIENT_MAIN = join(ROOT, 'apps/pingpong-client/dist/main.js');

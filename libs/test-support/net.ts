@@ -10,7 +10,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { sleep } from '../apps/app-support/src/sleep';
+import { sleep } from '../app-support/src/sleep';
 
 const recordedErrors = new WeakMap<net.Socket, Error[]>();
 

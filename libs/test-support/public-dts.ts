@@ -19,7 +19,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 
-const REPO = path.resolve(__dirname, '..');
+const REPO = path.resolve(__dirname, '..', '..');
 
 /**
  * Builds (`tsc -p tsconfig.lib.json`) each package whose `dist/index.d.ts` is
