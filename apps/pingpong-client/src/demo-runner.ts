@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { workerDistributions } from '@proj/tcp';
-import { integerOption, parseOptions } from 'app-support';
-import { ChildApp, describeExit } from './child-app';
+import { ChildApp, describeExit, integerOption, parseOptions } from 'app-support';
 
 /** Settings of {@link runDemo}. */
 export interface DemoOptions {
