@@ -94,7 +94,9 @@ test('send-proxy-v2-ssl: TLS from the client to our server through HAProxy in TC
   const front = await freePort();
   const h = await Haproxy.start(withPorts(docConfig('send-proxy-v2-ssl'), { 8443: front, 9443: app.port }), [front]);
   for (let i = 0; i < 3; i++) {
-    const sock = tls.connect({ host: '127.0.0.1', port: front, localAddress: CLIENT_IP, ca: certs.cert, servername: 'localhost' });
+    const tcp = net.connect({ host: '127.0.0.1', port: front, localAddress: CLIENT_IP });
+    recordErrors(tcp);
+    const sock = tls.connect({ socket: tcp, ca: certs.cert, servername: 'localhost' });
     recordErrors(sock);
     await new Promise<void>((resolve, reject) => {
       sock.once('secureConnect', resolve);
