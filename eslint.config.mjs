@@ -30,7 +30,7 @@ const commonjsGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  globalIgnores(['**/dist/', '**/dist-bench/', '**/coverage/', '**/node_modules/', '.nx/', '.jest-results/']),
+  globalIgnores(['**/dist/', '**/dist-bench/', '**/coverage/', '**/node_modules/', '.nx/', '.jest-results/', 'docs/api/', 'bench-results/']),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
@@ -58,6 +58,40 @@ export default defineConfig(
   {
     files: ['packages/tcp/src/channel.ts'],
     rules: { '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['executorTarget'] }] },
+  },
+
+  // rpc-lite's client and server share only wire/ and the top level: neither side imports the other.
+  {
+    files: ['packages/rpc-lite/src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/server/**', '../server'],
+              message: 'client/ does not import server/: move what both need to wire/ or the top level',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/rpc-lite/src/server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/client/**', '../client'],
+              message: 'server/ does not import client/: move what both need to wire/ or the top level',
+            },
+          ],
+        },
+      ],
+    },
   },
 
   // Tests: @types/jest types the asymmetric matchers (expect.objectContaining, expect.stringContaining, ...)

@@ -154,7 +154,7 @@ export function pause(ms: number): Promise<void> {
 }
 
 /**
- * Records a measured figure (memory growth, counts) for the README's Guarantees section:
+ * Records a measured figure (memory growth, counts) for docs/guarantees.md:
  * appended as one line to the file named by the environment variable
  * `HOSTILE_FIGURES`, and dropped when it is not set, so runs stay quiet.
  */

@@ -1,8 +1,40 @@
 import { PoolError, PoolErrorCode } from './errors';
-import type { Pool } from './pool';
-import type { PopOptions } from './pop-options';
+import { Pool } from './pool';
+import { kind, type PopOptions } from './pop-options';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Set (non-enumerable, writable, `true`) on an object item each time a guard pushes it back.
+ * `@proj/tcp` reads it to explain an `ERR_CONCURRENT_RECV` that follows: `return g.value.cmd()`
+ * without `await` inside `await using g` gives the connection back before `cmd()` has finished.
+ */
+const RELEASED_BY_GUARD = Symbol.for('@proj/pool.releasedByGuard');
+
+/** Marks `item` as given back by a guard when it is an object that can take the mark. */
+function markReleased(item: unknown): void {
+  if ((typeof item !== 'object' || item === null) && typeof item !== 'function') return;
+  const marked = item as { [RELEASED_BY_GUARD]?: unknown };
+  // Already marked: nothing to write (the common case, every release after the first).
+  if (marked[RELEASED_BY_GUARD] === true) return;
+  if (Object.prototype.hasOwnProperty.call(item, RELEASED_BY_GUARD)) {
+    Reflect.set(item, RELEASED_BY_GUARD, true); // false on a frozen item: left as it is
+  } else if (Object.isExtensible(item)) {
+    Object.defineProperty(item, RELEASED_BY_GUARD, { value: true, writable: true, enumerable: false, configurable: true });
+  }
+}
+
+function isPoolShaped(v: unknown): boolean {
+  const p = v as Partial<Record<'_popThen' | '_settle' | 'push', unknown>> | null;
+  return typeof p === 'object' && p !== null && typeof p._popThen === 'function' && typeof p._settle === 'function' && typeof p.push === 'function';
+}
+
+function checkPool(pool: unknown, where: string): void {
+  // instanceof, or the shape of one: a Pool of another copy of this package (two installed) works too.
+  if (!(pool instanceof Pool) && !isPoolShaped(pool)) {
+    throw new TypeError(`${where}: pool must be a Pool of @proj/pool, got ${kind(pool)}`);
+  }
+}
 
 /**
  * Per pool, the step that turns what the pool's store lent into a guard; see {@link PoolGuard.acquire}.
@@ -37,23 +69,28 @@ export class PoolGuard<T> implements Disposable, AsyncDisposable {
    * @param opts - as for {@link Pool.pop}: `signal` cancels the wait.
    * @returns a guard whose item may be `null` when the pool is empty and has no `create`.
    * @throws (rejects) whatever {@link Pool.pop} rejects with (`PoolAbortError`
-   *   when `opts.signal` aborts first); throws a TypeError at once for bad options.
+   *   when `opts.signal` aborts first); throws a TypeError at once when `pool`
+   *   is not a {@link Pool}, and for bad options (an unknown key included).
    */
   static acquire<T>(pool: Pool<T>, opts?: PopOptions): Promise<PoolGuard<T>> {
+    checkPool(pool, 'PoolGuard.acquire(pool, opts?)');
     // One step per pop, made once per pool: no closure, and no promise more than pop() has.
     let makeGuard = GUARD_MAKERS.get(pool) as ((r: unknown) => PoolGuard<T>) | undefined;
     if (makeGuard === undefined) {
       makeGuard = (r) => new PoolGuard(pool, pool._settle(r));
       GUARD_MAKERS.set(pool, makeGuard);
     }
-    return pool._popThen(makeGuard, opts);
+    return pool._popThen(makeGuard, opts, 'PoolGuard.acquire');
   }
 
   /**
    * Guards an item the caller already popped from `pool`; it is pushed back to
    * `pool`. Most code uses {@link PoolGuard.acquire} instead.
+   *
+   * @throws TypeError when `pool` is not a {@link Pool}.
    */
   constructor(pool: Pool<T>, item: T | null) {
+    checkPool(pool, 'new PoolGuard(pool, item)');
     this._pool = pool;
     this._item = item ?? null;
   }
@@ -98,13 +135,21 @@ export class PoolGuard<T> implements Disposable, AsyncDisposable {
     if (held !== null) this._pool.discard(held);
   }
 
-  /** Pushes the item back now; later calls, and disposal, do nothing. */
+  /**
+   * Pushes the item back now; later calls, and disposal, do nothing. An
+   * object item gets the non-enumerable mark
+   * `Symbol.for('@proj/pool.releasedByGuard')` (`true`), by which
+   * `@proj/tcp` explains a later `ERR_CONCURRENT_RECV` on it.
+   */
   release(): void {
     if (this._released) return;
     this._released = true;
     const item = this._item;
     this._item = null;
-    if (item !== null) this._pool.push(item);
+    if (item !== null) {
+      markReleased(item);
+      this._pool.push(item);
+    }
   }
 
   /** Same as {@link PoolGuard.release}; `using g = ...` calls it. */

@@ -14,9 +14,10 @@ export interface PoolOptions<T> {
   max?: number;
   /**
    * How long `pop()` may wait, for a free item under `max` or for `create`,
-   * before it rejects with `ERR_ACQUIRE_TIMEOUT`. `0`: with `max`, reject at
-   * once when no item is free and none may be created. Default `-1`: wait
-   * forever.
+   * before it rejects with `ERR_ACQUIRE_TIMEOUT`, up to 2147483647 ms (Node's
+   * timer limit; a longer time throws a RangeError). `0`: with `max`, reject at
+   * once when no item is free and none may be created. Negative or `Infinity`:
+   * wait forever (no timer). Default `-1`.
    */
   acquireTimeoutMs?: number;
   /**
@@ -29,14 +30,17 @@ export interface PoolOptions<T> {
   /**
    * Idle items unused for longer than this are destroyed by a background
    * check (generic-pool's evictor, which runs only when this is set; its
-   * timer never keeps the process alive). Default `0`: idle items are kept
-   * until popped or cleared (co's behaviour).
+   * timer never keeps the process alive). No timer is armed with this value
+   * itself (the check compares times), so any integer is honoured. Default `0`,
+   * like `Infinity`: idle items are kept until popped or cleared (co's behaviour).
    */
   idleTimeoutMs?: number;
   /**
    * Longest time one `destroy` is awaited; past it the pool reports
    * `ERR_DESTROY_TIMEOUT` and goes on, so `clear()` and `close()` cannot hang
-   * on a `destroy` that never settles. Default `5000`; `-1` waits forever.
+   * on a `destroy` that never settles. At most 2147483647 (Node's timer
+   * limit; more throws a RangeError). Default `5000`; negative or `Infinity`
+   * waits forever (no timer).
    */
   destroyTimeoutMs?: number;
   /**
@@ -61,6 +65,12 @@ export interface ResolvedPoolOptions<T> {
 
 const POOL_OPTION_KEYS = new Set(['max', 'acquireTimeoutMs', 'validate', 'idleTimeoutMs', 'destroyTimeoutMs', 'onError']);
 
+/**
+ * Largest delay a Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms
+ * with a TimeoutOverflowWarning, so a time limit above it is refused rather than cut.
+ */
+const MAX_TIMER_MS = 0x7fff_ffff;
+
 /** Default of {@link PoolOptions.destroyTimeoutMs}. */
 export const DEFAULT_DESTROY_TIMEOUT_MS = 5000;
 
@@ -79,19 +89,18 @@ export function resolvePoolOptions<T>(options: PoolOptions<T> | undefined): Reso
   }
   const o = options;
   checkInteger('max', o.max, 1);
-  checkInteger('acquireTimeoutMs', o.acquireTimeoutMs, -Number.MAX_SAFE_INTEGER);
-  checkInteger('idleTimeoutMs', o.idleTimeoutMs, 0);
-  checkInteger('destroyTimeoutMs', o.destroyTimeoutMs, -Number.MAX_SAFE_INTEGER);
+  checkTimerMs('acquireTimeoutMs', o.acquireTimeoutMs);
+  if (o.idleTimeoutMs !== Infinity) checkInteger('idleTimeoutMs', o.idleTimeoutMs, 0);
+  checkTimerMs('destroyTimeoutMs', o.destroyTimeoutMs);
   checkFunction('validate', o.validate);
   checkFunction('onError', o.onError);
   return {
     max: o.max ?? Infinity,
-    // Any negative value means "forever", as for every `ms` of @proj/tcp.
-    acquireTimeoutMs: o.acquireTimeoutMs === undefined || o.acquireTimeoutMs < 0 ? -1 : o.acquireTimeoutMs,
+    // Any negative value, and Infinity, mean "forever", as for every `ms` of @proj/tcp: -1 here.
+    acquireTimeoutMs: forever(o.acquireTimeoutMs ?? -1),
     validate: o.validate ?? null,
-    idleTimeoutMs: o.idleTimeoutMs ?? 0,
-    destroyTimeoutMs:
-      o.destroyTimeoutMs === undefined ? DEFAULT_DESTROY_TIMEOUT_MS : o.destroyTimeoutMs < 0 ? -1 : o.destroyTimeoutMs,
+    idleTimeoutMs: o.idleTimeoutMs === undefined || o.idleTimeoutMs === Infinity ? 0 : o.idleTimeoutMs,
+    destroyTimeoutMs: forever(o.destroyTimeoutMs ?? DEFAULT_DESTROY_TIMEOUT_MS),
     onError: o.onError ?? null,
   };
 }
@@ -102,6 +111,22 @@ function checkInteger(name: string, v: unknown, min: number): void {
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever the caller passed, as String() shows it
     throw new RangeError(`Pool option ${name} must be an integer${range}, got ${String(v)}`);
   }
+}
+
+/** A time limit a timer will wait: an integer up to {@link MAX_TIMER_MS}, negative (forever) or `Infinity` (forever). */
+function checkTimerMs(name: string, v: unknown): void {
+  if (v === Infinity) return;
+  checkInteger(name, v, -Number.MAX_SAFE_INTEGER);
+  if (typeof v === 'number' && v > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Pool option ${name} must be at most ${MAX_TIMER_MS} ms (Node's timer limit); ` +
+        `for no limit give -1 or Infinity; got ${String(v)}`,
+    );
+  }
+}
+
+function forever(ms: number): number {
+  return ms < 0 || ms === Infinity ? -1 : ms;
 }
 
 function checkFunction(name: string, v: unknown): void {

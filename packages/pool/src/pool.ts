@@ -102,8 +102,8 @@ export class Pool<T> implements AsyncDisposable {
    * lent and `next` calls {@link Pool._settle}. `PoolGuard.acquire` makes its guard in that same
    * step, instead of one promise more after `pop()`'s. @internal
    */
-  _popThen<R>(next: (r: unknown) => R, opts?: PopOptions): Promise<R> {
-    const signal = opts === undefined ? null : popSignal(opts);
+  _popThen<R>(next: (r: unknown) => R, opts?: PopOptions, what = 'pop'): Promise<R> {
+    const signal = opts === undefined ? null : popSignal(opts, what);
     // Before anything else: an aborted signal takes nothing and creates nothing.
     if (signal !== null && signal.aborted) return Promise.reject(abortError(signal));
     if (this._closed) return Promise.reject(closedError());

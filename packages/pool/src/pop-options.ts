@@ -19,23 +19,25 @@ const POP_OPTION_KEYS = new Set(['signal']);
 /**
  * The signal of `opts`, checked; `null` when there is none.
  *
+ * @param what - whose options they are, for the errors: `pop` or `PoolGuard.acquire`.
  * @throws TypeError for options that are not an object, an unknown key, or a `signal` that is not an AbortSignal.
  * @internal
  */
-export function popSignal(opts: PopOptions): AbortSignal | null {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`pop options must be an object, got ${kind(opts)}`);
+export function popSignal(opts: PopOptions, what: string): AbortSignal | null {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what} options must be an object, got ${kind(opts)}`);
   for (const key of Object.keys(opts)) {
-    if (!POP_OPTION_KEYS.has(key)) throw new TypeError(`unknown pop option "${key}"; known: ${[...POP_OPTION_KEYS].join(', ')}`);
+    if (!POP_OPTION_KEYS.has(key)) throw new TypeError(`unknown ${what} option "${key}"; known: ${[...POP_OPTION_KEYS].join(', ')}`);
   }
   const signal = opts.signal;
   if (signal === undefined) return null;
   // Checked by shape, not instanceof: a signal from another realm (a vm context, a test runner) is one too.
   if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
-    throw new TypeError(`pop option signal must be an AbortSignal, got ${kind(signal)}`);
+    throw new TypeError(`${what} option signal must be an AbortSignal, got ${kind(signal)}`);
   }
   return signal;
 }
 
-function kind(v: unknown): string {
+/** What `v` is, for an error message: `null`, its class name, or its `typeof`. @internal */
+export function kind(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
 }

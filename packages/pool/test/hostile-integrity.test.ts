@@ -150,7 +150,7 @@ function boundSizes(k: Case): Case {
   return { ...k, tasks };
 }
 
-/** What the property tried, for the README's Guarantees section. */
+/** What the property tried, for docs/guarantees.md. */
 const tried = { runs: 0, tlsRuns: 0, messages: 0, bytes: 0 };
 
 async function runCase(original: Case): Promise<void> {

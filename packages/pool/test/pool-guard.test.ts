@@ -157,3 +157,106 @@ test('under max, reset() makes room for a waiting guard', async () => {
   await pool.close();
   expect(t.live()).toBe(0);
 });
+
+describe('arguments', () => {
+  test.each([
+    ['an empty object', {}],
+    ['undefined', undefined],
+    ['null', null],
+    ['a generic-pool-like object', { acquire: () => Promise.resolve(1), release: () => undefined }],
+  ])('PoolGuard.acquire(%s) throws a TypeError that says a Pool was expected', (_what, notAPool) => {
+    expect(() => PoolGuard.acquire(notAPool as never)).toThrow(TypeError);
+    expect(() => PoolGuard.acquire(notAPool as never)).toThrow(/^PoolGuard\.acquire\(pool, opts\?\): pool must be a Pool of @proj\/pool, got /);
+    expect(() => new PoolGuard(notAPool as never, null)).toThrow(/new PoolGuard\(pool, item\): pool must be a Pool/);
+  });
+
+  test('the message names what it got, and never an internal name', () => {
+    expect(() => PoolGuard.acquire({} as never)).toThrow('PoolGuard.acquire(pool, opts?): pool must be a Pool of @proj/pool, got Object');
+    expect(() => PoolGuard.acquire(42 as never)).toThrow(/got number$/);
+    let message = '';
+    try {
+      void PoolGuard.acquire({} as never);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).not.toMatch(/_popThen|_settle|is not a function/);
+  });
+
+  test('unknown keys and bad values in opts throw a TypeError naming PoolGuard.acquire; nothing is popped', async () => {
+    const { t, pool } = setup();
+    pool.push(await pool.pop());
+    expect(() => PoolGuard.acquire(pool, { signl: new AbortController().signal } as never)).toThrow(
+      'unknown PoolGuard.acquire option "signl"; known: signal',
+    );
+    expect(() => PoolGuard.acquire(pool, 'fast' as never)).toThrow(/^PoolGuard\.acquire options must be an object/);
+    expect(() => PoolGuard.acquire(pool, { signal: 5 } as never)).toThrow(/^PoolGuard\.acquire option signal must be an AbortSignal/);
+    expect(pool.size()).toBe(1);
+    expect(t.created).toHaveLength(1);
+    await pool.close();
+  });
+});
+
+describe('the releasedByGuard mark', () => {
+  const MARK = Symbol.for('@proj/pool.releasedByGuard');
+
+  test.each([
+    ['release()', async (g: PoolGuard<Item>) => g.release()],
+    ['[Symbol.dispose]()', async (g: PoolGuard<Item>) => g[Symbol.dispose]()],
+    ['[Symbol.asyncDispose]()', (g: PoolGuard<Item>) => g[Symbol.asyncDispose]()],
+  ])('%s sets a non-enumerable, writable true on the item it pushes back', async (_how, end) => {
+    const { pool } = setup();
+    const g = await PoolGuard.acquire(pool);
+    const item = g.value;
+    expect(MARK in item).toBe(false);
+    await end(g);
+    expect((item as unknown as Record<symbol, unknown>)[MARK]).toBe(true);
+    const d = Object.getOwnPropertyDescriptor(item, MARK)!;
+    expect(d).toMatchObject({ value: true, writable: true, enumerable: false });
+    expect(Object.keys(item)).toEqual(['id', 'destroyed']);
+    expect(JSON.stringify(item)).toBe(JSON.stringify({ id: item.id, destroyed: false }));
+    await pool.close();
+  });
+
+  test('set again after a reader cleared it, every time a guard gives the item back', async () => {
+    const { pool } = setup();
+    let g = await PoolGuard.acquire(pool);
+    const item = g.value as unknown as Record<symbol, unknown>;
+    g.release();
+    item[MARK] = false;
+    g = await PoolGuard.acquire(pool);
+    expect(g.value).toBe(item);
+    g.release();
+    expect(item[MARK]).toBe(true);
+    await pool.close();
+  });
+
+  test('not set by a plain push, nor on an item reset() destroyed', async () => {
+    const { pool } = setup();
+    const a = (await pool.pop())!;
+    pool.push(a);
+    expect(MARK in a).toBe(false);
+    const g = await PoolGuard.acquire(pool);
+    g.reset();
+    g.release();
+    expect(MARK in a).toBe(false);
+    await pool.close();
+  });
+
+  test('frozen, sealed and primitive items are pushed back untouched, without a throw', async () => {
+    for (const make of [() => Object.freeze({ n: 1 }), () => Object.seal({ n: 2 }), () => Object.preventExtensions({ n: 3 })]) {
+      const pool = new Pool(make);
+      const g = await PoolGuard.acquire(pool);
+      const item = g.value;
+      g.release();
+      expect(MARK in item).toBe(false);
+      expect(pool.size()).toBe(1);
+      await pool.close();
+    }
+    let n = 0;
+    const numbers = new Pool(() => ++n);
+    const g = await PoolGuard.acquire(numbers);
+    g.release();
+    expect(await numbers.pop()).toBe(1);
+    await numbers.close();
+  });
+});

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pingPong } from '../examples/ping-pong';
 import { popWithSignal } from '../examples/pop-with-signal';
+import { returnAwait } from '../examples/return-await';
 import { failOnLateUnhandledRejections } from './helpers';
 
 failOnLateUnhandledRejections();
@@ -19,7 +20,13 @@ test('the README example of a pop with a signal runs: the first task gives up, t
   expect(lines).toEqual(['gave up waiting: AbortError', 'got item 1']);
 });
 
-test.each(['ping-pong.ts', 'pop-with-signal.ts'])('the README shows examples/%s as it is', (file) => {
+test('the README example of `return await` runs: awaited replies in turn; without await, the next user collides', async () => {
+  const lines: unknown[][] = [];
+  await returnAwait((...args) => lines.push(args));
+  expect(lines).toEqual([[['VALUE a', 'VALUE b']], ['VALUE c', 'ERR_CONCURRENT_RECV']]);
+});
+
+test.each(['ping-pong.ts', 'pop-with-signal.ts', 'return-await.ts'])('the README shows examples/%s as it is', (file) => {
   const root = path.join(__dirname, '..');
   const example = readFileSync(path.join(root, 'examples', file), 'utf8').trim();
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');

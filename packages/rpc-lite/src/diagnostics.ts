@@ -13,7 +13,7 @@
  * number for it in every new object (16 bytes per call, traced or not).
  */
 import * as dc from 'node:diagnostics_channel';
-import type { RpcContext } from './request-context';
+import type { RpcContext } from './context';
 import type { RpcError } from './errors';
 
 /** The names of the channels this package publishes on. */

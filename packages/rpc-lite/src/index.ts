@@ -28,8 +28,8 @@
  * ```
  * @packageDocumentation
  */
-export { RpcClient } from './client';
-export { type RpcCallOptions, type RpcClientOptions } from './client-options';
+export { RpcClient } from './client/client';
+export { type RpcCallOptions, type RpcClientOptions } from './client/client-options';
 export {
   RpcChannels,
   type CallEndMessage,
@@ -39,12 +39,12 @@ export {
   type RequestStartMessage,
 } from './diagnostics';
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
-export { FrameDecoder, type FrameHandler } from './frame-decoder';
-export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './frame-header';
-export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './message';
-export { type RpcContext, type RpcHandler } from './request-context';
-export { RpcServer } from './server';
-export { type RpcServerOptions } from './server-options';
+export { FrameDecoder, type FrameHandler } from './wire/frame-decoder';
+export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './wire/frame-header';
+export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './wire/message';
+export { type RpcContext, type RpcHandler } from './context';
+export { RpcServer } from './server/server';
+export { type RpcServerOptions } from './server/server-options';
 export {
   type RpcImplementation,
   type RpcImplementationMethod,

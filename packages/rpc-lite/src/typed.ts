@@ -1,6 +1,6 @@
-import { callOptionsError, type RpcCallOptions } from './client-options';
+import { callOptionsError, type RpcCallOptions } from './client/client-options';
 import { RpcError, RpcErrorCode } from './errors';
-import type { RpcHandler } from './request-context';
+import type { RpcHandler } from './context';
 
 /**
  * Names that a proxy made by {@link RpcClient.proxy} keeps for itself, so

@@ -1,4 +1,4 @@
-import { MessageCodec } from '../src/codec';
+import { MessageCodec } from '../src/wire/codec';
 import { BadMessageError } from '../src/errors';
 
 const codec = new MessageCodec();

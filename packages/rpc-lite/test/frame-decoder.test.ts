@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { FrameDecoder } from '../src/frame-decoder';
-import { readFrameLength, writeFrameLength } from '../src/frame-header';
+import { FrameDecoder } from '../src/wire/frame-decoder';
+import { readFrameLength, writeFrameLength } from '../src/wire/frame-header';
 import { RpcError } from '../src/errors';
 
 /** Frames `bodies` into one stream: 4-byte big-endian length, then the bytes. */

@@ -4,8 +4,8 @@
  * is checked before anything is allocated, memory follows what arrives.
  */
 import fc from 'fast-check';
-import { FrameReader, SLAB_BYTES, type FrameSource, type IdleRead } from '../src/frame-reader';
-import { SlabPool } from '../src/slab-pool';
+import { FrameReader, SLAB_BYTES, type FrameSource, type IdleRead } from '../src/wire/frame-reader';
+import { SlabPool } from '../src/wire/slab-pool';
 
 /** Frames `bodies` into one stream: 4-byte big-endian length, then the bytes. */
 function frames(...bodies: Uint8Array[]): Buffer {

@@ -4,7 +4,7 @@
  * uncork and leave then, in one send, without a tick; a send pending holds
  * later frames until it is done, whatever the cork.
  */
-import { FrameWriter, type FrameSink } from '../src/frame-writer';
+import { FrameWriter, type FrameSink } from '../src/wire/frame-writer';
 
 /** A sink that records every send (a copy of its bytes); `hold()` makes the next sends wait until `release()`. */
 class RecordingSink implements FrameSink {

@@ -274,7 +274,7 @@ function responses(data: Buffer): unknown[][] {
   return out;
 }
 
-/** What the property tried, for the README's Guarantees section. */
+/** What the property tried, for docs/guarantees.md. */
 const tried = { streams: 0, pieces: 0, bytes: 0, answers: 0, fatal: 0, byLabel: new Map<string, number>() };
 
 async function runStream(s: typeof streamArb extends fc.Arbitrary<infer T> ? T : never): Promise<void> {

@@ -1,6 +1,6 @@
-// The README's tracing example is examples/latency-table.ts, word for word: this
-// runs it as its own process (as a user would: compiled, against the built
-// package) and checks the table it prints, and that the README shows it as it is.
+// The tracing example of docs/protocol-builders.md is examples/latency-table.ts, word for
+// word: this runs it as its own process (as a user would: compiled, against the built
+// package) and checks the table it prints, and that the guide shows it as it is.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,8 +63,8 @@ test('run as a process, it prints a latency row per method from the events, with
   expect(lines[lines.length - 1]).toBe('server: 260 requests, failed: E_UNLUCKY 10');
 });
 
-test('the README shows the example as it is', () => {
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+test('the protocol guide shows the example as it is', () => {
+  const readme = readFileSync(path.join(repoRoot, 'docs', 'protocol-builders.md'), 'utf8');
   const example = readFileSync(examplePath, 'utf8').trim();
   expect(readme).toContain('```ts\n' + example + '\n```');
 });

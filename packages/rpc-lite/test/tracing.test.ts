@@ -20,8 +20,8 @@ import {
   type RpcClientOptions,
   type RpcContext,
 } from '../src';
-import { PendingCall } from '../src/pending-call';
-import type { RequestContext } from '../src/request-context';
+import { PendingCall } from '../src/client/pending-call';
+import type { RequestContext } from '../src/server/request-context';
 import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { closedPort, deferred, rawServer } from '../../../test-support/net';
 import { closedAfterEach, guardLeaks, rejection, until } from './helpers';

@@ -42,7 +42,10 @@ export function sendvChunks(chunks: readonly (Uint8Array | string)[]): readonly 
   return out ?? (chunks as readonly Uint8Array[]);
 }
 
-/** Checks a timeout in milliseconds (negative: wait forever). @internal */
+/**
+ * Checks a timeout in milliseconds: negative or `Infinity` waits forever, and
+ * any other value is honoured as given, however large (see timers.ts). @internal
+ */
 export function checkMs(ms: number): void {
   if (typeof ms !== 'number' || Number.isNaN(ms)) {
     throw new TypeError(`ms must be a number of milliseconds (negative: wait forever), got ${describe(ms)}`);
@@ -59,22 +62,28 @@ export function describe(v: unknown): string {
  * milliseconds, every call that waits takes this.
  */
 export interface WaitOptions {
-  /** Timeout in milliseconds; negative or absent waits forever. */
+  /** Timeout in milliseconds; negative, `Infinity` or absent waits forever. Any other value is honoured, however large. */
   ms?: number;
   /** Cancels the call: a read consumes nothing, a send resets the connection (code `ABORT_ERR`). */
   signal?: AbortSignal;
 }
 
-/** The timeout of `opts` (`ms`, or a {@link WaitOptions}), checked. @internal */
-export function waitMs(opts: number | WaitOptions | undefined): number {
+/** The timeout of `opts` (`ms`, or a {@link WaitOptions}), checked; `absent` when it gives none. @internal */
+export function waitMs(opts: number | WaitOptions | undefined, absent = -1): number {
   if (typeof opts === 'number' || opts === undefined) {
-    checkMs(opts ?? -1);
-    return opts ?? -1;
+    checkMs(opts ?? absent);
+    return opts ?? absent;
   }
   if (opts === null || typeof opts !== 'object') {
     throw new TypeError(`expected a number of milliseconds or { ms, signal }, got ${describe(opts)}`);
   }
-  const ms = opts.ms ?? -1;
+  // A misspelt key (`timeout`, `ms_`) would otherwise wait forever, silently.
+  for (const key in opts) {
+    if (key !== 'ms' && key !== 'signal') {
+      throw new TypeError(`unknown wait option "${key}"; known: ms (milliseconds, negative or Infinity: forever), signal`);
+    }
+  }
+  const ms = opts.ms ?? absent;
   checkMs(ms);
   return ms;
 }

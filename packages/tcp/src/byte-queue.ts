@@ -3,7 +3,7 @@
  *
  * A ring of chunk references plus a read offset into the head chunk: pushing
  * never copies, reading copies straight into the caller's buffer, and nothing
- * shifts an array (STYLE.md 7). Empty until the first chunk arrives, so an idle
+ * shifts an array on the hot path. Empty until the first chunk arrives, so an idle
  * connection holds no buffer at all.
  * @internal
  */

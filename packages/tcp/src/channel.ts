@@ -3,12 +3,13 @@ import { type WaitOptions, checkRecvArgs, describe, sendvChunks, untilDelimiter,
 import { ByteQueue, copyBytes } from './byte-queue';
 import { type CloseHow, type ConnectionSide, connectionClose, connectionOpen } from './diagnostics';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
-import { fdOf, readTlsThroughOnread, writableHandleOf } from './node-internals';
+import { type FastPaths, fdOf, readTlsThroughOnread, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
 import { CHANNEL_ONREAD, bindSocket, unbindSocket } from './socket-events';
 import { makeReadable, makeWritable } from './web-streams';
 import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { FAILED, PENDING, SocketWriter, WRITTEN } from './socket-writer';
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /**
  * Bytes received that nobody has asked for yet are kept up to this many; past
@@ -50,6 +51,14 @@ function recvExecutor(resolve: (n: number) => void): void {
 function sendExecutor(resolve: (n: number) => void): void {
   executorTarget!._sendResolve = resolve;
 }
+
+/**
+ * Set (non-enumerable, `true`) by `@proj/pool` on an item each time a
+ * `PoolGuard` releases it: a concurrent call on such a connection most likely
+ * comes from a holder that returned without awaiting its call. A registered
+ * symbol, so this package needs nothing of the pool's.
+ */
+const RELEASED_BY_GUARD = Symbol.for('@proj/pool.releasedByGuard');
 
 function endSocket(sock: net.Socket): void {
   sock.end();
@@ -150,11 +159,11 @@ export abstract class Channel implements AsyncDisposable {
   private _untilTaken = 0;
   /** recvUntil: the last line was longer than SHORT_LINE, so the next search starts with indexOf. */
   private _longLines = false;
-  private _recvTimer: NodeJS.Timeout | null = null;
+  private _recvTimer: Timer | null = null;
   private _recvSignal: AbortSignal | null = null;
   private _recvAborter: Aborter | null = null;
   private _sendN = 0;
-  private _sendTimer: NodeJS.Timeout | null = null;
+  private _sendTimer: Timer | null = null;
   private _sendSignal: AbortSignal | null = null;
   private _sendAborter: Aborter | null = null;
   private _bytesRead = 0;
@@ -189,8 +198,8 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param buf - where the bytes go.
    * @param n - the most bytes wanted, `1 <= n <= buf.length`; default `buf.length`.
-   * @param opts - timeout in milliseconds (negative, the default, waits
-   *   forever), or `{ ms, signal }`.
+   * @param opts - timeout in milliseconds (negative, the default, or
+   *   `Infinity` waits forever), or `{ ms, signal }`.
    * @returns `> 0` bytes received; `0` the peer closed the connection; `< 0`
    *   timeout, abort (`ABORT_ERR`) or error (see {@link Channel.lastError}). A
    *   call that times out or is aborted consumes nothing: the bytes arrive in
@@ -219,8 +228,8 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param buf - where the bytes go.
    * @param n - how many bytes, `1 <= n <= buf.length`; default `buf.length`.
-   * @param opts - timeout in milliseconds (negative, the default, waits
-   *   forever), or `{ ms, signal }`.
+   * @param opts - timeout in milliseconds (negative, the default, or
+   *   `Infinity` waits forever), or `{ ms, signal }`.
    * @returns `n`; `0` the peer closed before `n` bytes came; `< 0` timeout,
    *   abort or error. A call that times out or is aborted consumes nothing,
    *   not even part of the `n`. `buf` is scratch space until the call
@@ -249,8 +258,8 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param buf - where the bytes go; its length is the most this reads.
    * @param delim - a byte value, or a sequence of 1 to 16 bytes (a string as UTF-8).
-   * @param opts - timeout in milliseconds (negative, the default, waits
-   *   forever), or `{ ms, signal }`.
+   * @param opts - timeout in milliseconds (negative, the default, or
+   *   `Infinity` waits forever), or `{ ms, signal }`.
    * @returns the count of bytes copied, delimiter included; `0` the peer
    *   closed before a delimiter came (what did come is left for `recv`); `< 0`
    *   timeout, abort, error, or `buf` filled without a delimiter (code
@@ -337,8 +346,8 @@ export abstract class Channel implements AsyncDisposable {
    *
    * @param data - the bytes, or a string sent as UTF-8.
    * @param n - how many bytes, `0 <= n <= length`; default all of them.
-   * @param opts - timeout in milliseconds (negative, the default, waits
-   *   forever), or `{ ms, signal }`; an abort resets the connection as a
+   * @param opts - timeout in milliseconds (negative, the default, or
+   *   `Infinity` waits forever), or `{ ms, signal }`; an abort resets the connection as a
    *   timeout does (code `ABORT_ERR`).
    * @returns `n`; `<= 0` timeout, abort or error (see {@link Channel.lastError}).
    */
@@ -381,8 +390,8 @@ export abstract class Channel implements AsyncDisposable {
    * and a payload, go out without being copied into one buffer first.
    *
    * @param chunks - the bytes, in order; strings are sent as UTF-8.
-   * @param opts - timeout in milliseconds (negative, the default, waits
-   *   forever), or `{ ms, signal }`.
+   * @param opts - timeout in milliseconds (negative, the default, or
+   *   `Infinity` waits forever), or `{ ms, signal }`.
    * @returns the total byte count; `<= 0` timeout, abort or error.
    */
   sendv(chunks: readonly (Uint8Array | string)[], opts: number | WaitOptions = -1): Promise<number> {
@@ -493,7 +502,7 @@ export abstract class Channel implements AsyncDisposable {
     this._sendN = n;
     executorTarget = this;
     const pending = new Promise(sendExecutor);
-    if (ms >= 0) this._sendTimer = setTimeout(onSendTimeout, ms, this, ms);
+    if (ms >= 0) this._sendTimer = startTimer(onSendTimeout, ms, this, ms);
     if (signal !== null) {
       this._sendSignal = signal;
       signal.addEventListener('abort', (this._sendAborter ??= new Aborter(this, true)));
@@ -534,6 +543,29 @@ export abstract class Channel implements AsyncDisposable {
   /** Which fast paths this channel's socket uses (for tests). @internal */
   _fastPathsInUse(): { directWrite: boolean; onread: boolean } {
     return { directWrite: this._writer?.direct ?? false, onread: this._viaOnread };
+  }
+
+  /** {@link fastPaths} of this channel, from the process's `status`. @internal */
+  _fastPaths(status: FastPaths): FastPaths {
+    const sock = this._sock;
+    if (sock === null || this._dead) {
+      return { directWrite: false, onreadAccept: false, tlsOnread: false, tlsWriteAtOnce: false, reason: 'not connected' };
+    }
+    const tls = sock !== this._raw;
+    const writer = this._writer!;
+    const reason =
+      status.reason !== ''
+        ? status.reason
+        : !this._viaOnread
+          ? "plaintext was waiting in this TLS socket's stream when it was taken over: it reads through 'data' events and writes through socket.write"
+          : writer.indirectWhy;
+    return {
+      directWrite: writer.direct,
+      onreadAccept: !tls && this._viaOnread,
+      tlsOnread: tls && this._viaOnread,
+      tlsWriteAtOnce: tls && status.tlsWriteAtOnce,
+      reason,
+    };
   }
 
   /** The socket is open, not failed, and the peer has not closed its side. @internal */
@@ -843,7 +875,7 @@ export abstract class Channel implements AsyncDisposable {
     if (this._paused) this._resume();
     executorTarget = this;
     const pending = new Promise(recvExecutor);
-    if (ms >= 0) this._recvTimer = setTimeout(onRecvTimeout, ms, this, ms);
+    if (ms >= 0) this._recvTimer = startTimer(onRecvTimeout, ms, this, ms);
     if (signal !== null) {
       this._recvSignal = signal;
       signal.addEventListener('abort', (this._recvAborter ??= new Aborter(this, false)));
@@ -865,7 +897,7 @@ export abstract class Channel implements AsyncDisposable {
     this._recvBuf = null;
     this._untilDelim = null;
     if (this._recvTimer !== null) {
-      clearTimeout(this._recvTimer);
+      stopTimer(this._recvTimer);
       this._recvTimer = null;
     }
     if (this._recvSignal !== null) {
@@ -880,7 +912,7 @@ export abstract class Channel implements AsyncDisposable {
     if (resolve === null) return;
     this._sendResolve = null;
     if (this._sendTimer !== null) {
-      clearTimeout(this._sendTimer);
+      stopTimer(this._sendTimer);
       this._sendTimer = null;
     }
     if (this._sendSignal !== null) {
@@ -906,12 +938,22 @@ export abstract class Channel implements AsyncDisposable {
   private _concurrentError(what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'send' | 'sendv'): TcpError {
     const sending = what === 'send' || what === 'sendv';
     const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
-    const why = (sending ? this._writerHolds() : this._readerHolds())
-      ? `a ${sending ? 'writer holds conn.writable' : 'reader holds conn.readable'}; release its lock first`
-      : sending
-        ? 'another send/sendv is pending on the same connection; await the first one'
-        : 'a recv/recvn/recvUntil is pending on the same connection; await it first';
-    return new TcpError(code, `${what} called while ${why}`);
+    if (sending ? this._writerHolds() : this._readerHolds()) {
+      const holder = sending ? 'writer holds conn.writable' : 'reader holds conn.readable';
+      return new TcpError(code, `${what} called while a ${holder}; release its lock first`);
+    }
+    const pending = sending ? 'another send/sendv' : 'a recv/recvn/recvUntil';
+    const fix = 'inside `await using`, return calls awaited (`return await conn.recvn(...)`, not `return conn.recvn(...)`) so that the guard releases the connection only once its call has finished';
+    if ((this as { [RELEASED_BY_GUARD]?: unknown })[RELEASED_BY_GUARD] === true) {
+      return new TcpError(
+        code,
+        `${what} called while ${pending} is pending on this pooled connection: it was started by a previous holder, whose PoolGuard released the connection before that call finished; ${fix}`,
+      );
+    }
+    return new TcpError(
+      code,
+      `${what} called while ${pending} is pending on the same connection; await it first. A likely cause: the connection came from a pool and a previous holder's guard released it before its call finished (${fix})`,
+    );
   }
 
   /** A call whose signal was aborted before it started: fails with no side effect. */

@@ -5,6 +5,7 @@ import { Channel } from './channel';
 import { CHANNEL_ONREAD } from './socket-events';
 import { clientConnect } from './diagnostics';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /** TLS settings of a {@link Client}; used only when `useSsl` is true. */
 export interface ClientTlsOptions {
@@ -189,9 +190,9 @@ export class Client extends Channel {
         // The TLS socket re-emits the raw socket's errors; this keeps the raw one from crashing the process.
         raw.on('error', ignore);
       }
-      let timer: NodeJS.Timeout | null = null;
+      let timer: Timer | null = null;
       const done = (err: TcpError | null): void => {
-        if (timer !== null) clearTimeout(timer);
+        if (timer !== null) stopTimer(timer);
         signal?.removeEventListener('abort', onAbort);
         sock.off('error', onFail);
         sock.off(this.useSsl ? 'secureConnect' : 'connect', onConnected);
@@ -234,16 +235,21 @@ export class Client extends Channel {
       sock.once(this.useSsl ? 'secureConnect' : 'connect', onConnected);
       this._abortConnect = done;
       if (ms >= 0) {
-        timer = setTimeout(() => {
-          timer = null;
-          done(
-            new TcpError(
-              TcpErrorCode.ETIMEDOUT,
-              `connect to ${this._target()} timed out after ${ms} ms${this.useSsl ? ' (TCP connect and TLS handshake)' : ''}`,
-              this._where(),
-            ),
-          );
-        }, ms);
+        timer = startTimer(
+          () => {
+            timer = null;
+            done(
+              new TcpError(
+                TcpErrorCode.ETIMEDOUT,
+                `connect to ${this._target()} timed out after ${ms} ms${this.useSsl ? ' (TCP connect and TLS handshake)' : ''}`,
+                this._where(),
+              ),
+            );
+          },
+          ms,
+          undefined,
+          undefined,
+        );
       }
     });
   }

@@ -11,9 +11,14 @@ export const TcpErrorCode = {
   ENOTCONN: 'ENOTCONN',
   /** The peer aborted the connection (RST). */
   ECONNRESET: 'ECONNRESET',
-  /** A second `recv`/`recvn` was started while one was still pending on the same object. */
+  /**
+   * A second `recv`/`recvn`/`recvUntil` was started while one was still pending
+   * on the same object. On a pooled connection usually a previous holder that
+   * returned its call without awaiting it (`return conn.recvn(...)` inside
+   * `await using`); the message says so when `@proj/pool` marked the connection.
+   */
   ERR_CONCURRENT_RECV: 'ERR_CONCURRENT_RECV',
-  /** A second `send` was started while one was still pending on the same object. */
+  /** A second `send`/`sendv` was started while one was still pending on the same object (see ERR_CONCURRENT_RECV for pooled connections). */
   ERR_CONCURRENT_SEND: 'ERR_CONCURRENT_SEND',
   /** `Server.start` was called before `onConnection`. */
   ERR_NO_HANDLER: 'ERR_NO_HANDLER',
@@ -33,11 +38,22 @@ export const TcpErrorCode = {
   /** `recvUntil` filled its buffer without finding the delimiter; nothing was consumed. */
   ERR_NO_DELIMITER: 'ERR_NO_DELIMITER',
   /**
+   * The server is draining (`Server.drain`): the reason of every
+   * `conn.draining` signal, so the `cause` of a call it aborted.
+   */
+  ERR_DRAINING: 'ERR_DRAINING',
+  /**
    * A server with `proxyProtocol` got a connection without a valid PROXY
    * header in time (missing, malformed, oversized, late), or from an address
    * outside `proxyFrom`; the connection was reset before its handler ran.
    */
   ERR_PROXY_PROTOCOL: 'ERR_PROXY_PROTOCOL',
+  /**
+   * A `Pipeline` request was made after the pipeline was closed, by
+   * `close()` or by a failure (then `cause` is that failure): make a new
+   * pipeline on a new connection.
+   */
+  ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

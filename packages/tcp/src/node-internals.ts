@@ -33,6 +33,13 @@
  *   touches no internal property: it relies on how the handle behaves, which
  *   the tests check on every Node line.
  *
+ * A direct write skips what `socket.write` does for a socket with an idle
+ * timeout (`socket.setTimeout`, the server's `idleTimeoutMs`): refresh its
+ * timer. So a direct write refreshes it as `socket.write` does, through the
+ * socket's `_unrefTimer()`, as does the completion of a write that finished
+ * later (Node's own completion callback does); without that method such a
+ * socket is written through `socket.write`.
+ *
  * All are feature-detected when this module loads, and all are off when the
  * environment variable `PROJ_TCP_NO_INTERNALS=1` is set, or where reaching
  * them would print something: under `--pending-deprecation` (where
@@ -50,17 +57,26 @@
  */
 import * as net from 'node:net';
 import { types } from 'node:util';
+import type { Channel } from './channel';
 
 /** The environment variable that turns every fast path off when set to `1`. */
 export const NO_INTERNALS_ENV = 'PROJ_TCP_NO_INTERNALS';
 
-/** Which fast paths are in use in this process, and why the others are not. */
+/**
+ * Which fast paths are in use, in this process or on one connection, and why
+ * the others are not.
+ */
 export interface FastPaths {
-  /** `send` writes straight to the socket's handle (TCP, or over TLS the TLS handle). */
+  /**
+   * `send` writes straight to the socket's handle (TCP, or over TLS the TLS
+   * handle). On a connection that does, a write still goes through
+   * `socket.write` while the socket's stream holds a write of its own, and
+   * over TLS when it is larger than the socket's high-water mark.
+   */
   readonly directWrite: boolean;
-  /** Accepted plain TCP sockets read through `onread` into a shared buffer. */
+  /** Accepted plain TCP sockets read through `onread` into a shared buffer (of a connection: its plain socket does, accepted or not). */
   readonly onreadAccept: boolean;
-  /** TLS sockets (both sides) decrypt straight into that shared buffer, through `onread` too. */
+  /** TLS sockets (both sides) decrypt straight into that shared buffer, through `onread` too (of a connection: its TLS socket does). */
   readonly tlsOnread: boolean;
   /**
    * A TLS `send` resolves once the TLS layer has encrypted the bytes (as a
@@ -171,17 +187,39 @@ const status: FastPaths = Object.freeze({
 });
 
 /**
- * Which fast paths this process uses. All are on wherever Node has what they
- * need, unless `PROJ_TCP_NO_INTERNALS=1` is set.
+ * Which fast paths this process uses, or (given a connection or client) which
+ * ones that connection's socket uses now, and why the others are not. In a
+ * process they are all on wherever Node has what they need, unless
+ * `PROJ_TCP_NO_INTERNALS=1` is set; a connection may still be off one (a TLS
+ * socket that had plaintext waiting in its stream when it was taken over
+ * reads through `'data'` and writes through `socket.write`), and one that is
+ * not connected uses none.
+ *
+ * @param channel - a `Connection` or `Client`; without it, the process's.
  *
  * @example
  * ```ts
  * import { fastPaths } from '@proj/tcp';
  * console.log(fastPaths()); // { directWrite: true, onreadAccept: true, tlsOnread: true, tlsWriteAtOnce: true, reason: '' }
+ * server.onConnection((conn) => console.log(fastPaths(conn).directWrite));
  * ```
  */
-export function fastPaths(): FastPaths {
-  return status;
+export function fastPaths(channel?: Channel): FastPaths {
+  return channel === undefined ? status : channel._fastPaths(status);
+}
+
+/**
+ * Whether direct writes to `sock` can refresh its idle timer as
+ * `socket.write` does (see the top of this file).
+ * @internal
+ */
+export function refreshesIdleTimer(sock: net.Socket): boolean {
+  return typeof (sock as { _unrefTimer?: unknown })._unrefTimer === 'function';
+}
+
+/** Refreshes the idle timer of `sock` (and of the TCP socket under a TLS one), as a write through `socket.write` does. @internal */
+export function refreshIdleTimer(sock: net.Socket): void {
+  (sock as unknown as { _unrefTimer(): void })._unrefTimer();
 }
 
 /** The handle of a connected socket, TCP or TLS, that direct writes can use, or `null` (off, not connected). @internal */

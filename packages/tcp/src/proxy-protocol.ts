@@ -43,7 +43,10 @@ export interface ProxyInfo {
 }
 
 /** What {@link encodeProxyHeader} takes: a {@link ProxyInfo} without `via`, with `tlvs` optional. */
-export type ProxyHeaderInit = Omit<ProxyInfo, 'via' | 'tlvs'> & { readonly tlvs?: ReadonlyArray<ProxyTlv> };
+export type ProxyHeaderInit = Omit<ProxyInfo, 'via' | 'tlvs'> & {
+  /** Version 2's type-length-value fields to write, in order; none when left out (version 1 takes none: a `TypeError`). */
+  readonly tlvs?: ReadonlyArray<ProxyTlv>;
+};
 
 /** The 12 bytes that open a version 2 header. @internal */
 export const V2_SIGNATURE = Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a);

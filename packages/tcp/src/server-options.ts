@@ -2,21 +2,45 @@ import type * as tls from 'node:tls';
 import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import type { Connection } from './connection';
 import type { TcpError } from './errors';
+import { TIMER_MAX_MS } from './timers';
 import { compileProxyFrom } from './proxy-accept';
 import type { ProxyProtocolVersion } from './proxy-protocol';
 
 /** Options of {@link Server}; every one is optional. */
 export interface ServerOptions {
-  /** Most live connections; further ones are closed as they arrive. Default: no limit. */
+  /**
+   * Most live connections; further ones are reset as they arrive (after the
+   * handshake, over TLS), or sent {@link ServerOptions.overLimitReply} and
+   * closed. Default: no limit.
+   */
   maxConnections?: number;
+  /**
+   * What a connection refused by `maxConnections` is sent before a graceful
+   * close (FIN), say `"HTTP/1.1 503 Service Unavailable\r\nConnection:
+   * close\r\nContent-Length: 0\r\n\r\n"`: the peer then learns it was
+   * turned away for being one too many, not that the server failed. Over TLS
+   * it goes after the handshake. At most 64 KiB; needs `maxConnections`.
+   * Default: none, the connection is reset.
+   */
+  overLimitReply?: Uint8Array | string;
   /** Disable Nagle's algorithm on accepted sockets. Default `true`. */
   noDelay?: boolean;
   /**
-   * Close (RST) a connection when nothing was received or sent for this long:
-   * the defence against peers that connect and stall. Default `0` (off).
+   * Close a connection when nothing was received or sent for this long: the
+   * defence against peers that connect and stall. A `recv` waiting then gets
+   * `-1` with code `ERR_IDLE_TIMEOUT`. How it is closed: {@link ServerOptions.idleClose}.
+   * Default `0` (off).
    */
   idleTimeoutMs?: number;
-  /** TLS only: a peer must finish its handshake within this time. Default `10000`. */
+  /**
+   * How `idleTimeoutMs` ends an idle connection: `'reset'` (RST, the default:
+   * a peer that stalls gets no TIME_WAIT and no more of our time) or `'close'`
+   * (graceful: what was sent is flushed, then FIN), as keep-alive protocols
+   * (HTTP/1.1) expect of an idle connection: their clients take an RST as a
+   * failure, and a FIN as "open a new connection".
+   */
+  idleClose?: 'reset' | 'close';
+  /** TLS only: a peer must finish its handshake within this time, at most 2^31 - 1. Default `10000`. */
   handshakeTimeoutMs?: number;
   /** Bytes received but not yet read that a connection keeps before it stops reading. Default 256 KiB. */
   maxReadBufferBytes?: number;
@@ -54,13 +78,23 @@ export interface ServerOptions {
 }
 
 /** {@link ServerOptions} checked, with every default filled in. @internal */
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom'>> &
-  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom'>;
+export type ResolvedServerOptions = Required<
+  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'overLimitReply' | 'proxyProtocol' | 'proxyFrom'>
+> &
+  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom'> & {
+    /** The bytes of `overLimitReply`, made once; `null` without it. */
+    overLimitReply: Buffer | null;
+  };
+
+/** Most bytes of `overLimitReply`: it must fit the socket's buffers, so that no refused peer holds memory for long. */
+const MAX_OVER_LIMIT_REPLY_BYTES = 64 * 1024;
 
 const SERVER_OPTION_KEYS = new Set([
   'maxConnections',
   'noDelay',
   'idleTimeoutMs',
+  'idleClose',
+  'overLimitReply',
   'handshakeTimeoutMs',
   'maxReadBufferBytes',
   'tls',
@@ -85,13 +119,13 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   }
   const o = options;
   checkCount('maxConnections', o.maxConnections, 1);
-  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0);
-  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
+  checkCount('idleTimeoutMs', o.idleTimeoutMs, 0, TIMER_MAX_MS);
+  checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, TIMER_MAX_MS);
   checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
   if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
   if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
-  checkCount('proxyHeaderTimeoutMs', o.proxyHeaderTimeoutMs, 1);
+  checkCount('proxyHeaderTimeoutMs', o.proxyHeaderTimeoutMs, 1, TIMER_MAX_MS);
   if (o.proxyProtocol !== undefined && o.proxyProtocol !== 'v1' && o.proxyProtocol !== 'v2' && o.proxyProtocol !== 'any') {
     throw new TypeError(`proxyProtocol must be 'v1', 'v2' or 'any', got ${JSON.stringify(o.proxyProtocol)}`);
   }
@@ -102,10 +136,15 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (o.proxyProtocol === undefined && (o.proxyFrom !== undefined || o.proxyHeaderTimeoutMs !== undefined)) {
     throw new TypeError('proxyFrom and proxyHeaderTimeoutMs need proxyProtocol');
   }
+  if (o.idleClose !== undefined && o.idleClose !== 'reset' && o.idleClose !== 'close') {
+    throw new TypeError(`idleClose must be 'reset' or 'close', got ${JSON.stringify(o.idleClose)}`);
+  }
   return {
     maxConnections: o.maxConnections,
     noDelay: o.noDelay ?? true,
     idleTimeoutMs: o.idleTimeoutMs ?? 0,
+    idleClose: o.idleClose ?? 'reset',
+    overLimitReply: overLimitReplyOf(o),
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     maxReadBufferBytes: o.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER_BYTES,
     tls: o.tls,
@@ -117,8 +156,25 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   };
 }
 
-function checkCount(name: string, v: number | undefined, min: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+function overLimitReplyOf(o: ServerOptions): Buffer | null {
+  const reply = o.overLimitReply;
+  if (reply === undefined) return null;
+  if (typeof reply !== 'string' && !(reply instanceof Uint8Array)) {
+    throw new TypeError(`overLimitReply must be a string or a Uint8Array, got ${reply === null ? 'null' : typeof reply}`);
+  }
+  if (o.maxConnections === undefined) throw new TypeError('overLimitReply needs maxConnections: without a limit no connection is refused');
+  // A copy: the caller may change its bytes later.
+  const bytes = Buffer.from(reply);
+  if (bytes.length > MAX_OVER_LIMIT_REPLY_BYTES) {
+    throw new RangeError(`overLimitReply must be at most ${MAX_OVER_LIMIT_REPLY_BYTES} bytes, got ${bytes.length}`);
+  }
+  return bytes;
+}
+
+function checkCount(name: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
+    // The socket's own timers take at most 2^31 - 1 ms; past that Node would fire them after 1 ms.
+    const most = max === Number.MAX_SAFE_INTEGER ? '' : ` and <= ${max} (about 24.8 days)`;
+    throw new RangeError(`${name} must be an integer >= ${min}${most}, got ${v}`);
   }
 }

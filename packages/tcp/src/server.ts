@@ -8,9 +8,11 @@ import { adoptWithOnread } from './node-internals';
 import { ProxyGate } from './proxy-accept';
 import type { ProxyInfo } from './proxy-protocol';
 import { type ResolvedServerOptions, type ServerOptions, resolveServerOptions } from './server-options';
-import { resetSocket } from './socket-close';
-import { CHANNEL_ONREAD } from './socket-events';
+import { ServerConnections } from './server-connections';
+import { closeGracefully, resetSocket } from './socket-close';
+import { CHANNEL_ONREAD, discardSocket } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
+import { type Timer, startTimer, stopTimer } from './timers';
 
 /** The connection callback: runs once per connection in its own async task. */
 export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
@@ -37,16 +39,8 @@ export class Server {
   private _listener: net.Server | null = null;
   private _starting = false;
   private _address: { ip: string; port: number } | null = null;
-  private readonly _conns = new Set<Connection>();
-  /** Every shutdown() waiting for the last connection to close (there may be several at once). */
-  private _drainWaiters: Array<() => void> = [];
-  /**
-   * TLS: accepted TCP sockets whose handshake has not finished, by the peer's
-   * "address|port" (unique among live connections to one listener). The TLS
-   * socket made from one is matched to it by that key; shutdown() drops those
-   * still in handshake.
-   */
-  private readonly _handshaking = new Map<string, net.Socket>();
+  /** The connections of this server, and how they end (shutdown, drain). */
+  private readonly _connections = new ServerConnections();
   /** With `proxyProtocol`: reads each connection's header first. */
   private readonly _proxyGate: ProxyGate | null = null;
   /** TLS with `proxyProtocol`: the header of each TCP socket in its handshake. */
@@ -134,7 +128,12 @@ export class Server {
   }
 
   /** Where the server listens, or `null` when it does not. */
-  address(): { ip: string; port: number } | null {
+  address(): {
+    /** The address listened on, as the system reports it. */
+    ip: string;
+    /** The port listened on. */
+    port: number;
+  } | null {
     return this._address === null ? null : { ...this._address };
   }
 
@@ -166,7 +165,7 @@ export class Server {
 
   /** Live client connections (co's `conn_num`). */
   connNum(): number {
-    return this._conns.size;
+    return this._connections.live.size;
   }
 
   /**
@@ -180,37 +179,54 @@ export class Server {
    *   on closing. A signal aborted already rejects at once and changes nothing.
    */
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
-    const ms = typeof opts === 'object' && opts !== null && opts.ms === undefined ? 5000 : waitMs(opts);
-    const signal = waitSignal(opts);
-    if (signal !== null && signal.aborted) throw new TcpAbortError('shutdown aborted by its signal', signal.reason);
+    const { ms, signal } = graceOf(opts, 'shutdown');
     this.exit();
-    // A TLS handshake still under way would otherwise finish later and be served after shutdown.
-    for (const raw of this._handshaking.values()) raw.destroy();
-    this._handshaking.clear();
+    // A connection still in its PROXY header never reached a handler: drop it.
     this._proxyGate?.dropAll();
-    if (this._conns.size === 0) return;
-    const drained = new Promise<void>((resolve) => this._drainWaiters.push(resolve));
-    for (const conn of this._conns) void conn.close();
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    // Resolves true when the grace period is over, rejects on an abort; never, with neither.
-    const interrupted = new Promise<boolean>((resolve, reject) => {
-      if (ms >= 0) timer = setTimeout(resolve, ms, true);
-      if (signal !== null) {
-        onAbort = () => reject(new TcpAbortError('shutdown aborted by its signal', signal.reason));
-        signal.addEventListener('abort', onAbort);
-      }
-    });
-    try {
-      const timedOut = await Promise.race([drained.then(() => false), interrupted]);
-      if (timedOut) {
-        for (const conn of this._conns) void conn.reset();
-        await drained;
-      }
-    } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    const connections = this._connections;
+    const closed = connections.closeAll();
+    if (connections.live.size === 0) return;
+    const timedOut = await waitOrInterrupt(closed, ms, signal, 'shutdown');
+    if (timedOut) {
+      connections.resetAll();
+      await closed;
     }
+  }
+
+  /**
+   * Stops without dropping work: `exit()`, then aborts every connection's
+   * {@link Connection.draining} signal and waits until every handler has
+   * returned (each connection closes gracefully as its handler returns).
+   * Connections still open after `ms` are reset. Resolves once every handler
+   * has returned and every connection is closed; `onExit` runs once.
+   *
+   * Where {@link Server.shutdown} closes every connection now (a request in
+   * progress gets `-1` from its `recv`/`send`), `drain` lets each handler
+   * finish the request it is on; a handler that waits between requests with
+   * `{ signal: conn.draining }` returns at once. A TLS connection whose
+   * handshake was under way when the listener closed is served, with
+   * `draining` already aborted. A `drain` while one is under way joins it, and
+   * the earlier deadline of the two applies (a second, shorter `drain` cuts the
+   * first short); a `shutdown` during a drain closes every connection now, and
+   * the drain still ends when the handlers have returned. After the deadline
+   * the drain waits for the reset sockets to close, not for handlers that keep
+   * running without touching their connection.
+   *
+   * @param opts - grace period in milliseconds before the connections still
+   *   open are reset (default `5000`; negative waits forever), or
+   *   `{ ms, signal }` (`ms` absent: the default). An abort stops the waiting
+   *   and rejects with an `AbortError` (code `ABORT_ERR`); the connections go
+   *   on draining. A signal aborted already rejects at once and changes nothing.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void server.drain(10_000));
+   * ```
+   */
+  async drain(opts: number | WaitOptions = 5000): Promise<void> {
+    const { ms, signal } = graceOf(opts, 'drain');
+    this.exit();
+    await waitOrInterrupt(this._connections.drain(ms), -1, signal, 'drain');
   }
 
   /** Shuts the server down gracefully ({@link Server.shutdown} with its default grace period); `await using server = new Server()` calls this. */
@@ -273,17 +289,9 @@ export class Server {
       rejectUnauthorized: t.rejectUnauthorized,
       ALPNProtocols: t.ALPNProtocols,
     });
-    listener.on('connection', (raw: net.Socket) => {
-      const key = peerKey(raw);
-      this._handshaking.set(key, raw);
-      raw.once('close', () => {
-        if (this._handshaking.get(key) === raw) this._handshaking.delete(key);
-      });
-    });
+    listener.on('connection', (raw: net.Socket) => this._connections.handshakeStarted(raw, peerKey(raw)));
     listener.on('secureConnection', (sock) => {
-      const key = peerKey(sock);
-      const raw = this._handshaking.get(key);
-      this._handshaking.delete(key);
+      const raw = this._connections.handshakeDone(peerKey(sock));
       // Read when the peer's FIN is seen, so this still lets a Connection send after it.
       sock.allowHalfOpen = true;
       // A TLS socket is open here, so its peer's address is known and the TCP socket found.
@@ -298,26 +306,20 @@ export class Server {
   }
 
   private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
+    const connections = this._connections;
     const max = this._options.maxConnections;
-    if (max !== undefined && this._conns.size >= max) {
-      // Over the limit: refuse with an RST at once rather than hold a socket nobody serves.
-      // (TLS: the TCP socket under it is reset, safe right after the handshake on every line.)
-      sock.on('error', ignore);
-      resetSocket(sock, raw);
+    if (max !== undefined && connections.live.size >= max) {
+      this._refuse(sock, raw, viaOnread);
+      connections.settle();
       return;
     }
     const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
-    this._conns.add(conn);
-    sock.once('close', () => {
-      this._conns.delete(conn);
-      if (this._conns.size === 0 && this._drainWaiters.length > 0) {
-        const waiters = this._drainWaiters;
-        this._drainWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-    });
+    connections.opened(conn, sock);
     const idleMs = this._options.idleTimeoutMs;
-    if (idleMs > 0) sock.setTimeout(idleMs, () => conn._expire(idleMs));
+    if (idleMs > 0) {
+      const reset = this._options.idleClose === 'reset';
+      sock.setTimeout(idleMs, () => conn._expire(idleMs, reset));
+    }
     let result: void | Promise<void>;
     try {
       result = this._connectionHandler!.call(this._thisArg, conn);
@@ -327,16 +329,41 @@ export class Server {
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       result.then(
-        () => closeUnlessAsked(conn),
+        () => this._handlerReturned(conn),
         (err: unknown) => this._failHandler(conn, err),
       );
     } else {
-      closeUnlessAsked(conn);
+      this._handlerReturned(conn);
     }
+  }
+
+  /**
+   * Refuses a connection over `maxConnections`: with an `overLimitReply`, sends
+   * it and closes gracefully (lingering, bounded); else an RST at once rather
+   * than hold a socket nobody serves. (TLS: the TCP socket under it is reset,
+   * safe right after the handshake on every line.)
+   */
+  private _refuse(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
+    sock.on('error', ignore);
+    const reply = this._options.overLimitReply;
+    if (reply === null) {
+      resetSocket(sock, raw);
+      return;
+    }
+    // What the peer still sends is read and dropped until its FIN (or the linger time).
+    discardSocket(sock, viaOnread);
+    if (reply.length > 0) sock.write(reply);
+    closeGracefully(sock);
+  }
+
+  private _handlerReturned(conn: Connection): void {
+    if (!conn._closeAsked()) void conn.close();
+    this._connections.handlerReturned();
   }
 
   private _failHandler(conn: Connection, err: unknown): void {
     void conn.reset();
+    this._connections.handlerReturned();
     const e = new TcpError(
       TcpErrorCode.ERR_HANDLER,
       `connection handler for ${conn.peer()} failed, connection reset: ${err instanceof Error ? err.message : String(err)}`,
@@ -369,8 +396,38 @@ function peerKey(sock: net.Socket): string {
   return `${sock.remoteAddress}|${sock.remotePort}`;
 }
 
-function closeUnlessAsked(conn: Connection): void {
-  if (!conn._closeAsked()) void conn.close();
+/** The grace period and the signal of `shutdown`/`drain`, checked; a signal aborted already throws. */
+function graceOf(opts: number | WaitOptions, what: string): { ms: number; signal: AbortSignal | null } {
+  const ms = waitMs(opts, 5000);
+  const signal = waitSignal(opts);
+  if (signal !== null && signal.aborted) throw new TcpAbortError(`${what} aborted by its signal`, signal.reason);
+  return { ms, signal };
+}
+
+/**
+ * Waits for `done`; resolves `true` instead when `ms` (>= 0) runs out first,
+ * and rejects with an `AbortError` when `signal` is aborted first.
+ */
+async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSignal | null, what: string): Promise<boolean> {
+  if (ms < 0 && signal === null) {
+    await done;
+    return false;
+  }
+  let timer: Timer | null = null;
+  let onAbort: (() => void) | undefined;
+  const interrupted = new Promise<boolean>((resolve, reject) => {
+    if (ms >= 0) timer = startTimer(resolve, ms, true, undefined);
+    if (signal !== null) {
+      onAbort = () => reject(new TcpAbortError(`${what} aborted by its signal`, signal.reason));
+      signal.addEventListener('abort', onAbort);
+    }
+  });
+  try {
+    return await Promise.race([done.then(() => false), interrupted]);
+  } finally {
+    if (timer !== null) stopTimer(timer);
+    if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+  }
 }
 
 function listen(listener: net.Server, host: string, port: number): Promise<void> {

@@ -81,3 +81,13 @@ export function bindSocket(sock: net.Socket, sink: SocketSink, viaOnread: boolea
 export function unbindSocket(sock: net.Socket): void {
   (sock as SinkSocket)[kSink] = RELEASED;
 }
+
+/**
+ * Binds `sock`, which no channel takes, so that what it still delivers is
+ * dropped (a socket made with {@link CHANNEL_ONREAD}, `viaOnread`, needs a sink
+ * for its reads).
+ * @internal
+ */
+export function discardSocket(sock: net.Socket, viaOnread: boolean): void {
+  bindSocket(sock, RELEASED, viaOnread);
+}

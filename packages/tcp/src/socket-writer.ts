@@ -3,8 +3,9 @@
  * handle, as `net.Socket` itself does underneath (see node-internals.ts): a
  * channel has at most one send pending and waits for it, so the writable
  * stream's queue, bookkeeping and callback tick would be pure overhead.
- * Otherwise (a socket with an idle timeout, a TLS write above the high-water
- * mark, or the fast paths off) through `socket.write`.
+ * Otherwise (while the stream holds writes of its own, a TLS write above the
+ * high-water mark, the fast paths off) through `socket.write`. A direct write
+ * refreshes the socket's idle timer, as `socket.write` would.
  *
  * Over TLS the handle encrypts a write inside the call, so the send is done
  * then, but the handle reports the write complete only in a later turn of the
@@ -16,7 +17,17 @@
  */
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type WritableHandle, type WriteReq, lastWriteAsync, makeWriteReq, newWriteReq, tlsWriteDoneOnReturn, writeInFlight } from './node-internals';
+import {
+  type WritableHandle,
+  type WriteReq,
+  lastWriteAsync,
+  makeWriteReq,
+  newWriteReq,
+  refreshIdleTimer,
+  refreshesIdleTimer,
+  tlsWriteDoneOnReturn,
+  writeInFlight,
+} from './node-internals';
 
 /** {@link SocketWriter.write}: the socket took the bytes at once; the caller's buffer is free. @internal */
 export const WRITTEN = 0;
@@ -74,6 +85,8 @@ export class SocketWriter {
   private _olderReq: WriteReq | null = null;
   /** {@link SocketWriter.end} or {@link SocketWriter.cancel} was called: no more writes. */
   private _ending = false;
+  /** Direct writes can refresh the socket's idle timer, so a socket with one may have them. */
+  private readonly _refreshesTimer: boolean;
 
   /** `handle`: the socket's handle (TCP or TLS) for direct writes, or `null` for `socket.write`. */
   constructor(
@@ -85,11 +98,18 @@ export class SocketWriter {
     this._onStreamWritten = (err?: Error | null): void => this._streamWritten(err);
     this._tls = _directTo !== null && (sock as { encrypted?: boolean }).encrypted === true;
     this._directMax = this._tls ? sock.writableHighWaterMark : Infinity;
+    this._refreshesTimer = _directTo !== null && refreshesIdleTimer(sock);
   }
 
-  /** Whether writes go straight to the handle. */
+  /** Whether writes go straight to the handle, except while the stream holds some and (TLS) for those above the high-water mark. */
   get direct(): boolean {
-    return this._tlsInFlight || this._directHandle(0) !== null;
+    return this._directTo !== null && (!this.sock.timeout || this._refreshesTimer);
+  }
+
+  /** Why writes do not go straight to the handle ({@link SocketWriter.direct} false), for fastPaths. */
+  get indirectWhy(): string {
+    if (this._directTo === null) return 'this socket is written through socket.write (no handle to write to)';
+    return this.direct ? '' : 'the socket has an idle timer and no _unrefTimer() to refresh it: written through socket.write';
   }
 
   /**
@@ -157,13 +177,18 @@ export class SocketWriter {
   /** The handle to write `bytes` to directly now, or `null` to go through `socket.write`. */
   private _directHandle(bytes: number): WritableHandle | null {
     const sock = this.sock;
-    // Not while the stream still holds writes of its own; and a socket with an
-    // idle timeout goes through socket.write, which refreshes it (a TLS server
-    // socket's handshake timeout is left at 0, which is none). Over TLS, a
-    // write above the high-water mark is left to the stream, which holds its
-    // send until the handle completes it: the handle keeps what the peer has
-    // not read, and that is what send's backpressure bounds.
-    return this._directTo !== null && sock.writableLength === 0 && !sock.timeout && bytes <= this._directMax ? this._directTo : null;
+    // Not while the stream still holds writes of its own. Over TLS, a write
+    // above the high-water mark is left to the stream, which holds its send
+    // until the handle completes it: the handle keeps what the peer has not
+    // read, and that is what send's backpressure bounds.
+    if (this._directTo === null || sock.writableLength !== 0 || bytes > this._directMax) return null;
+    // A socket with an idle timer: the write refreshes it, as socket.write
+    // would (a TLS server socket's handshake timeout is left at 0, none).
+    if (sock.timeout) {
+      if (!this._refreshesTimer) return null;
+      refreshIdleTimer(sock);
+    }
+    return this._directTo;
   }
 
   /** TLS: the request for the next direct write (see {@link SocketWriter._lastReq}). */
@@ -194,6 +219,7 @@ export class SocketWriter {
   /** TLS: the write in flight completed (`status` 0) or failed; issues what waited for it. */
   _tlsWritten(status: number): void {
     this._tlsInFlight = false;
+    if (this.sock.timeout) refreshIdleTimer(this.sock);
     const held = this._held;
     this._held = null;
     const end = this._whenFlushed;
@@ -256,6 +282,8 @@ export class SocketWriter {
 
   /** A direct write completed (`status` 0) or failed (a negative errno). */
   _directWritten(status: number): void {
+    // As Node's own completion does: the bytes moving is activity.
+    if (this.sock.timeout) refreshIdleTimer(this.sock);
     if (status === 0) this._owner._written(this);
     else this._directFailed(status);
   }

@@ -1,5 +1,5 @@
 /**
- * The protocol examples of the README, run as written: the line protocol's
+ * The protocol examples of docs/protocol-builders.md, run as written: the line protocol's
  * server and client (examples/line-protocol.ts), and the RESP client
  * (examples/resp-client.ts) against a small Redis-style responder written
  * here on raw `node:net`, independently of our code: it parses RESP arrays
@@ -133,9 +133,9 @@ test('RESP client against an independent Redis-style responder: every reply type
   }
 });
 
-test('the package README shows both protocol examples as they are', () => {
+test('the protocol guide (docs/protocol-builders.md) shows both protocol examples as they are', () => {
   const root = path.join(__dirname, '..');
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(root, '..', '..', 'docs', 'protocol-builders.md'), 'utf8');
   for (const name of ['line-protocol.ts', 'resp-client.ts']) {
     const code = readFileSync(path.join(root, 'examples', name), 'utf8').trim();
     expect(readme).toContain('```ts\n' + code + '\n```');

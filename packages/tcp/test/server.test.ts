@@ -512,7 +512,7 @@ describe('shutdown', () => {
     const tcp = await rawConnect(server.address()!.port); // TCP is up; the TLS handshake has not started
     // The server has accepted it and waits for its handshake. (Internal: no public state counts
     // connections still in their handshake.)
-    const handshaking = (server as unknown as { _handshaking: Map<string, unknown> })._handshaking;
+    const handshaking = (server as unknown as { _connections: { _handshaking: Map<string, unknown> } })._connections._handshaking;
     await waitFor(() => handshaking.size === 1, 'the server to accept the TCP connection');
     await server.shutdown(100);
     const late = tls.connect({ socket: tcp, ca: certs.cert, host: '127.0.0.1' });

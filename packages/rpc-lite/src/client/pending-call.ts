@@ -1,6 +1,6 @@
-import type { PeerAddress } from './codec';
-import { callEnd, callError, callStart, callsTraced, type TraceStart } from './diagnostics';
-import { RpcError, RpcErrorCode } from './errors';
+import type { PeerAddress } from '../wire/codec';
+import { callEnd, callError, callStart, callsTraced, type TraceStart } from '../diagnostics';
+import { RpcError, RpcErrorCode } from '../errors';
 
 /**
  * Where a call waits: the connection it was sent on (for its answer), or the
@@ -57,7 +57,7 @@ export class PendingCall {
    * settled at once (`ABORTED`), before anything is sent.
    *
    * @param method - the method called, for the errors.
-   * @param _timeoutMs - its time limit; negative: none.
+   * @param _timeoutMs - its time limit, checked by `badMs`; negative or `Infinity`: none.
    * @param signal - ends it when aborted.
    * @param _where - the server's address and port, for the errors.
    */
@@ -79,7 +79,8 @@ export class PendingCall {
       this._signal = signal;
       signal.addEventListener('abort', this, { once: true });
     }
-    if (_timeoutMs >= 0) this._timer = setTimeout(onCallTimeout, _timeoutMs, this);
+    // Infinity is no limit, not a timer: Node would fire it after 1 ms.
+    if (_timeoutMs >= 0 && _timeoutMs !== Infinity) this._timer = setTimeout(onCallTimeout, _timeoutMs, this);
   }
 
   /** Settled: nothing more is to be done for it. */

@@ -1,7 +1,7 @@
 import { Pool, PoolError, PoolErrorCode } from '@proj/pool';
-import { messageOf } from './codec';
+import { messageOf } from '../wire/codec';
 import { ClientConnection, type ClientConnectionConfig } from './client-connection';
-import { RpcError, RpcErrorCode } from './errors';
+import { RpcError, RpcErrorCode } from '../errors';
 
 /**
  * The connections of one {@link RpcClient}, made by `@proj/pool` and used in

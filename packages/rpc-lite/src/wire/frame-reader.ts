@@ -1,4 +1,4 @@
-import type { RpcError } from './errors';
+import type { RpcError } from '../errors';
 import { FRAME_HEADER_BYTES, readFrameLength } from './frame-header';
 import type { SlabLease, SlabPool } from './slab-pool';
 
@@ -31,7 +31,7 @@ export type IdleRead = 'header' | 'slab';
 
 /**
  * The frame reader of both sides, client and server: a synchronous state
- * machine over the bytes received ({@link FrameReader.next}, STYLE.md 5), and
+ * machine over the bytes received ({@link FrameReader.next}), with no promise per frame, and
  * the read that brings more ({@link FrameReader.fill}).
  *
  * Bytes are read into a slab leased from a {@link SlabPool}, as many as are

@@ -1,9 +1,12 @@
-import { BadMessageError } from './errors';
+import { BadMessageError } from '../errors';
 
 /** The first element of every message (msgpack-rpc). */
 export const MessageType = {
+  /** `[0, msgid, method, params]`: a call that expects an answer. */
   REQUEST: 0,
+  /** `[1, msgid, error, result]`: the answer to a request. */
   RESPONSE: 1,
+  /** `[2, method, params]`: a call that is never answered. */
   NOTIFICATION: 2,
 } as const;
 

@@ -1,4 +1,5 @@
-import type { RequestContext, RpcHandler, SignalWatch } from './request-context';
+import type { RpcHandler } from '../context';
+import type { RequestContext, SignalWatch } from './request-context';
 
 /** Told once a handler is done: `ok` with what it returned, or not with what it threw. @internal */
 export type HandlerDone = (ctx: RequestContext, ok: boolean, value: unknown) => void;

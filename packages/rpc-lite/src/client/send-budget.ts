@@ -1,6 +1,6 @@
-import type { RpcError } from './errors';
-import { FRAME_HEADER_BYTES } from './frame-header';
-import type { SendAccount } from './frame-writer';
+import type { RpcError } from '../errors';
+import { FRAME_HEADER_BYTES } from '../wire/frame-header';
+import type { SendAccount } from '../wire/frame-writer';
 import type { CallHolder, PendingCall } from './pending-call';
 
 /** The connection a waiting frame was encoded for (its msgid is that connection's). @internal */

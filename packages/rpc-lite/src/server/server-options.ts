@@ -1,6 +1,6 @@
 import type { ServerOptions } from '@proj/tcp';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
-import { MAX_TIMER_MS, checkInteger, checkObject, checkOptionKeys } from './option-checks';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from '../wire/frame-header';
+import { MAX_TIMER_MS, checkInteger, checkObject, checkOptionKeys, checkTimeLimit } from '../option-checks';
 
 /** Options of {@link RpcServer}; every one is optional. */
 export interface RpcServerOptions {
@@ -18,9 +18,16 @@ export interface RpcServerOptions {
    * cannot pile up unbounded work). Default `1024`.
    */
   maxInFlight?: number;
-  /** Reset a connection on which nothing was received or sent for this long. Default `0` (off). */
+  /**
+   * Reset a connection on which nothing was received or sent for this long, up
+   * to 2147483647 ms (Node's timer limit). `0` or `Infinity`: never. Default `0`.
+   */
   idleTimeoutMs?: number;
-  /** TLS only: a client must finish its handshake within this time. Default `10000`. */
+  /**
+   * TLS only: a client must finish its handshake within this time, from 1 to
+   * 2147483647 ms. There is no "never" (`Infinity` throws a RangeError): a
+   * handshake that never ends would hold its socket for good. Default `10000`.
+   */
   handshakeTimeoutMs?: number;
   /** Extra TLS options (ciphers, `minVersion`, `requestCert`, ...), as for `@proj/tcp`'s `Server`. */
   tls?: ServerOptions['tls'];
@@ -66,13 +73,14 @@ export function serverConfig(options: RpcServerOptions): ServerConfig {
   checkInteger('maxFrameBytes', o.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES);
   checkInteger('maxInFlight', o.maxInFlight, 1, Number.MAX_SAFE_INTEGER);
   checkInteger('maxConnections', o.maxConnections, 1, Number.MAX_SAFE_INTEGER);
-  checkInteger('idleTimeoutMs', o.idleTimeoutMs, 0, MAX_TIMER_MS);
+  checkTimeLimit('idleTimeoutMs', o.idleTimeoutMs, 0);
   checkInteger('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, MAX_TIMER_MS);
   if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
   checkObject('tls', o.tls);
   const tcp: ServerOptions = {};
   if (o.maxConnections !== undefined) tcp.maxConnections = o.maxConnections;
-  if (o.idleTimeoutMs !== undefined) tcp.idleTimeoutMs = o.idleTimeoutMs;
+  // @proj/tcp's 0 is "never", as Infinity is here.
+  if (o.idleTimeoutMs !== undefined) tcp.idleTimeoutMs = o.idleTimeoutMs === Infinity ? 0 : o.idleTimeoutMs;
   if (o.handshakeTimeoutMs !== undefined) tcp.handshakeTimeoutMs = o.handshakeTimeoutMs;
   if (o.tls !== undefined) tcp.tls = o.tls;
   return {

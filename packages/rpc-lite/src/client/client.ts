@@ -1,14 +1,14 @@
-import type { PeerAddress } from './codec';
-import { MessageCodec } from './codec';
+import type { PeerAddress } from '../wire/codec';
+import { MessageCodec } from '../wire/codec';
 import type { ClientConnection } from './client-connection';
 import { callOptionsError, clientConfig, type RpcCallOptions, type RpcClientOptions } from './client-options';
 import { ConnectionSet } from './connection-set';
-import { RpcError, RpcErrorCode } from './errors';
-import { SLAB_BYTES } from './frame-reader';
+import { RpcError, RpcErrorCode } from '../errors';
+import { SLAB_BYTES } from '../wire/frame-reader';
 import { PendingCall } from './pending-call';
 import { SendBudget } from './send-budget';
-import { SlabPool } from './slab-pool';
-import { rpcProxy, type RpcProxy } from './typed';
+import { SlabPool } from '../wire/slab-pool';
+import { rpcProxy, type RpcProxy } from '../typed';
 
 const NO_PARAMS: readonly unknown[] = Object.freeze([]);
 

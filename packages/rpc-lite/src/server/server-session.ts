@@ -1,13 +1,14 @@
 import type { Connection } from '@proj/tcp';
-import { toWireError, type MessageCodec } from './codec';
-import { requestEnd, requestStart, requestsTraced } from './diagnostics';
-import { BadMessageError, RpcError, RpcErrorCode } from './errors';
-import { FrameReader } from './frame-reader';
-import { FrameWriter } from './frame-writer';
+import { toWireError, type MessageCodec } from '../wire/codec';
+import { requestEnd, requestStart, requestsTraced } from '../diagnostics';
+import { BadMessageError, RpcError, RpcErrorCode } from '../errors';
+import { FrameReader } from '../wire/frame-reader';
+import { FrameWriter } from '../wire/frame-writer';
 import { InFlight } from './in-flight';
-import { MessageType } from './message';
-import { RequestContext, type RpcHandler, type SignalWatch } from './request-context';
-import type { SlabPool } from './slab-pool';
+import { MessageType } from '../wire/message';
+import type { RpcHandler } from '../context';
+import { RequestContext, type SignalWatch } from './request-context';
+import type { SlabPool } from '../wire/slab-pool';
 
 /** What a session needs of its server. @internal */
 export interface SessionHost {

@@ -1,5 +1,5 @@
 import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
-import { BadMessageError, RpcError, RpcErrorCode } from './errors';
+import { BadMessageError, RpcError, RpcErrorCode } from '../errors';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-header';
 import { MessageType, checkMessage, type Message } from './message';
 

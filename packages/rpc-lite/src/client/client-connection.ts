@@ -1,12 +1,12 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
-import { fromWireError, messageOf, type MessageCodec, type PeerAddress } from './codec';
-import { RpcError, RpcErrorCode, type BadMessageError } from './errors';
-import { FrameReader } from './frame-reader';
-import { FrameWriter } from './frame-writer';
-import { MessageType } from './message';
+import { fromWireError, messageOf, type MessageCodec, type PeerAddress } from '../wire/codec';
+import { RpcError, RpcErrorCode, type BadMessageError } from '../errors';
+import { FrameReader } from '../wire/frame-reader';
+import { FrameWriter } from '../wire/frame-writer';
+import { MessageType } from '../wire/message';
 import type { CallHolder, PendingCall } from './pending-call';
 import { QueuedSend, type QueuedSendTarget, type SendBudget } from './send-budget';
-import type { SlabPool } from './slab-pool';
+import type { SlabPool } from '../wire/slab-pool';
 
 /** Where and how a {@link ClientConnection} connects; shared by the connections of one client. @internal */
 export interface ClientConnectionConfig {

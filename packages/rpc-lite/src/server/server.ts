@@ -1,12 +1,13 @@
 import { Server, TcpErrorCode, type Connection, type TcpError } from '@proj/tcp';
-import { MessageCodec } from './codec';
-import type { RpcError } from './errors';
-import { SLAB_BYTES } from './frame-reader';
-import type { RpcHandler } from './request-context';
+import { MessageCodec } from '../wire/codec';
+import { badMs } from '../option-checks';
+import type { RpcError } from '../errors';
+import { SLAB_BYTES } from '../wire/frame-reader';
+import type { RpcHandler } from '../context';
 import { ServerSession } from './server-session';
 import { serverConfig, type RpcServerOptions } from './server-options';
-import { SlabPool } from './slab-pool';
-import { implementationHandlers, type RpcImplementation } from './typed';
+import { SlabPool } from '../wire/slab-pool';
+import { implementationHandlers, type RpcImplementation } from '../typed';
 
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -113,7 +114,12 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /** Where the server listens, or `null` when it does not. */
-  address(): { ip: string; port: number } | null {
+  address(): {
+    /** The address listened on, as the system reports it. */
+    ip: string;
+    /** The port listened on. */
+    port: number;
+  } | null {
     return this._tcp.address();
   }
 
@@ -133,13 +139,18 @@ export class RpcServer implements AsyncDisposable {
    * open after `ms` are reset. A request that arrived during the shutdown is
    * not run: its caller gets `CONNECTION_CLOSED` and may retry elsewhere.
    *
-   * @param ms - grace period in milliseconds. Default `5000`; negative waits forever.
+   * @param ms - grace period in milliseconds, up to 2147483647 (Node's timer
+   *   limit). Default `5000`; negative or `Infinity` waits forever.
+   * @throws (rejects) TypeError for an `ms` that is not a number, RangeError
+   *   for one above the timer limit, before anything is stopped.
    */
   async shutdown(ms = 5000): Promise<void> {
     if (typeof ms !== 'number' || Number.isNaN(ms)) throw new TypeError(`ms must be a number, got ${ms}`);
+    const bad = badMs('shutdown ms', ms);
+    if (bad !== null) throw bad;
     this.exit();
     const drains = Promise.all([...this._sessions].map((s) => s.drain()));
-    if (ms < 0) {
+    if (ms < 0 || ms === Infinity) {
       await drains;
       await this._tcp.shutdown(-1);
       return;

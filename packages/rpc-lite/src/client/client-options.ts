@@ -1,6 +1,6 @@
 import { Client, type ClientTlsOptions } from '@proj/tcp';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from './frame-header';
-import { MAX_TIMER_MS, badMs, checkInteger, checkObject, checkOptionKeys } from './option-checks';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES } from '../wire/frame-header';
+import { badMs, checkInteger, checkObject, checkOptionKeys, checkTimeLimit, limitMs } from '../option-checks';
 
 /** Options of {@link RpcClient}; every one is optional. */
 export interface RpcClientOptions {
@@ -14,8 +14,9 @@ export interface RpcClientOptions {
   tls?: ClientTlsOptions;
   /**
    * Default time a call may take, in milliseconds, from `call()` to its
-   * response (connecting included); a call can override it. Negative: no
-   * limit, and no timer at all. Default `-1`.
+   * response (connecting included); a call can override it. Negative or
+   * `Infinity`: no limit, and no timer at all. At most 2147483647 (Node's timer
+   * limit, about 24.8 days): a longer one throws a RangeError. Default `-1`.
    */
   timeoutMs?: number;
   /**
@@ -29,7 +30,10 @@ export interface RpcClientOptions {
    * carries any number of calls at once. Default `1`.
    */
   connections?: number;
-  /** Time allowed to connect (TLS handshake included) before `CONNECT_FAILED`. Default `3000`. */
+  /**
+   * Time allowed to connect (TLS handshake included) before `CONNECT_FAILED`,
+   * from 1 to 2147483647 ms, or `Infinity` for no limit. Default `3000`.
+   */
   connectTimeoutMs?: number;
   /**
    * Bound on the bytes of requests and notifications queued for sending and
@@ -52,7 +56,10 @@ export const MIN_MAX_QUEUED_BYTES = 1024;
 
 /** Options of one {@link RpcClient.call}. */
 export interface RpcCallOptions {
-  /** This call's time limit in milliseconds; negative: none. Default: the client's `timeoutMs`. */
+  /**
+   * This call's time limit in milliseconds; negative or `Infinity`: none; above
+   * 2147483647 the call rejects with a RangeError. Default: the client's `timeoutMs`.
+   */
   timeoutMs?: number;
   /** Aborting it rejects the call at once with `ABORTED`; a late response is dropped. */
   signal?: AbortSignal;
@@ -97,7 +104,7 @@ export function clientConfig(ip: string, port: number, options: RpcClientOptions
   if (badTimeout !== null) throw badTimeout;
   checkInteger('maxFrameBytes', o.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES);
   checkInteger('connections', o.connections, 1, 65536);
-  checkInteger('connectTimeoutMs', o.connectTimeoutMs, 1, MAX_TIMER_MS);
+  checkTimeLimit('connectTimeoutMs', o.connectTimeoutMs, 1);
   checkInteger('maxQueuedBytes', o.maxQueuedBytes, MIN_MAX_QUEUED_BYTES, Number.MAX_SAFE_INTEGER);
   const ssl = o.ssl ?? false;
   if (!ssl && o.tls !== undefined && Object.keys(o.tls).length > 0) throw new TypeError('tls options were given without ssl: true');
@@ -106,10 +113,10 @@ export function clientConfig(ip: string, port: number, options: RpcClientOptions
     port,
     ssl,
     tls: { ...o.tls },
-    timeoutMs: o.timeoutMs ?? -1,
+    timeoutMs: limitMs(o.timeoutMs ?? -1),
     maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     connections: o.connections ?? 1,
-    connectTimeoutMs: o.connectTimeoutMs ?? 3000,
+    connectTimeoutMs: limitMs(o.connectTimeoutMs ?? 3000),
     maxQueuedBytes: o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
   };
   // @proj/tcp's Client checks the TLS option names: made once here so that a typo

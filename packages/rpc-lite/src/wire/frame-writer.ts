@@ -27,7 +27,7 @@ function flushTick(writer: FrameWriter): void {
 }
 
 /**
- * Queues frames for one connection and sends them merged (STYLE.md 6).
+ * Queues frames for one connection and sends them merged, reusing its buffers.
  *
  * Frames written during one tick go out in a single `send`. Only one `send`
  * is pending at a time (`@proj/tcp` rejects a second one): frames written

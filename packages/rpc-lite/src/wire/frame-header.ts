@@ -1,4 +1,4 @@
-import { RpcError, RpcErrorCode } from './errors';
+import { RpcError, RpcErrorCode } from '../errors';
 
 /** Bytes of the length header in front of every frame. */
 export const FRAME_HEADER_BYTES = 4;
