@@ -38,6 +38,9 @@ export class RpcServer implements AsyncDisposable {
   private readonly _sessions = new Set<ServerSession>();
   private readonly _tcp: Server;
   private readonly _onError: RpcServerOptions['onError'];
+  private readonly _goAway: boolean;
+  /** shutdown() has begun: a connection accepted from now on is told at once. */
+  private _stopping = false;
 
   /**
    * @param options - see {@link RpcServerOptions}.
@@ -48,6 +51,7 @@ export class RpcServer implements AsyncDisposable {
     this.codec = new MessageCodec(config.maxFrameBytes);
     this.maxInFlight = config.maxInFlight;
     this._onError = config.onError;
+    this._goAway = config.goAway;
     const onError = (err: TcpError, conn: Connection | null): void =>
       this._report(err, conn === null ? null : conn.peer(), err.code === TcpErrorCode.ERR_HANDLER);
     // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
@@ -134,10 +138,14 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /**
-   * Stops listening, stops taking new requests, lets the requests in flight
-   * finish and their answers go out, then closes every connection; those still
-   * open after `ms` are reset. A request that arrived during the shutdown is
-   * not run: its caller gets `CONNECTION_CLOSED` and may retry elsewhere.
+   * Stops listening, tells every client it is going away (the `rpc.goaway`
+   * notification), serves what each sends until it closes its connection (an
+   * `RpcClient` closes once its calls there are answered, and sends new ones
+   * on another connection), then closes every connection; those still open
+   * after `ms` are reset. With the option `goAway: false`: nobody is told, a
+   * request that arrives during the shutdown is not run (its caller gets
+   * `CONNECTION_CLOSED`), and the connections close once the requests in
+   * flight are answered.
    *
    * @param ms - grace period in milliseconds, up to 2147483647 (Node's timer
    *   limit). Default `5000`; negative or `Infinity` waits forever.
@@ -149,7 +157,8 @@ export class RpcServer implements AsyncDisposable {
     const bad = badMs('shutdown ms', ms);
     if (bad !== null) throw bad;
     this.exit();
-    const drains = Promise.all([...this._sessions].map((s) => s.drain()));
+    this._stopping = true;
+    const drains = this._drainAll();
     if (ms < 0 || ms === Infinity) {
       await drains;
       await this._tcp.shutdown(-1);
@@ -160,6 +169,11 @@ export class RpcServer implements AsyncDisposable {
     await Promise.race([drains, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
     await this._tcp.shutdown(Math.max(0, deadline - Date.now()));
+  }
+
+  /** Drains every session, including those that began while the others drained. */
+  private async _drainAll(): Promise<void> {
+    while (this._sessions.size > 0) await Promise.all([...this._sessions].map((s) => s.drain(this._goAway)));
   }
 
   /** Same as `shutdown()`: `await using server = new RpcServer(...)` shuts it down at the end of the block. */
@@ -185,6 +199,7 @@ export class RpcServer implements AsyncDisposable {
   private async _serve(conn: Connection): Promise<void> {
     const session = new ServerSession(conn, this);
     this._sessions.add(session);
+    if (this._stopping) void session.drain(this._goAway);
     try {
       await session.run();
     } finally {
