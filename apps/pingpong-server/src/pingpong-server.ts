@@ -1,4 +1,4 @@
-import { Server, type Connection, type TcpError } from '@proj/tcp';
+import { Server, type Connection, type ProxyProtocolVersion, type TcpError } from '@proj/tcp';
 import { PingCounter } from './ping-counter';
 
 /** co's example resets a failed connection after 3 s (`conn.reset(3000)`). */
@@ -12,6 +12,8 @@ export interface PingPongServerOptions {
   quiet?: boolean;
   /** Where lines go. Default: stdout. */
   log?: (line: string) => void;
+  /** Behind a load balancer: every connection begins with a PROXY header of this version; the lines name the real client. Default: off. */
+  proxyProtocol?: ProxyProtocolVersion;
 }
 
 /** What a {@link PingPongServer} has done so far. */
@@ -57,7 +59,10 @@ export class PingPongServer {
   constructor(options: PingPongServerOptions = {}) {
     this._quiet = options.quiet ?? false;
     this._log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
-    this._server = new Server({ onError: (err, conn) => this._onServerError(err, conn) });
+    this._server = new Server({
+      onError: (err, conn) => this._onServerError(err, conn),
+      ...(options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol }),
+    });
     // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
     this._server.onConnection(this._serve, this);
   }
@@ -109,7 +114,7 @@ export class PingPongServer {
   /** The loop of co's example: recv, a pong per ping, close on EOF, reset on error. */
   private async _pingPong(conn: Connection): Promise<void> {
     const peer = conn.peer();
-    if (!this._quiet) this._log(`${peer} connected (${this._open} open)`);
+    if (!this._quiet) this._log(`${peer} connected (${this._open} open)${conn.proxy === null ? '' : ` via ${conn.proxy.via} (PROXY v${conn.proxy.version} ${conn.proxy.command})`}`);
     const buf = Buffer.alloc(64);
     const pings = new PingCounter();
     for (;;) {
