@@ -97,16 +97,16 @@ async function pingPong(port: number, header: boolean, conns: number, ms: number
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main(): Promise<void> {
   const child = spawn(process.execPath, [join(__dirname, 'proxy-servers.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => (await lines.next()).value as string;
   const ports = JSON.parse(await next()) as { plain: number; proxied: number };
   const cpu = async (): Promise<number> => {
-    child.stdin!.write('cpu\n');
+    child.stdin.write('cpu\n');
     return Number(await next());
   };
   type Runner = (port: number, header: boolean, ms: number) => Promise<number>;
@@ -132,19 +132,19 @@ async function main(): Promise<void> {
         const c0 = await cpu();
         const n = await run(side === 0 ? ports.plain : ports.proxied, side === 1, ROUND_MS);
         const c1 = await cpu();
-        rate[side]!.push((n * 1000) / ROUND_MS);
-        cost[side]!.push((c1 - c0) / n);
+        rate[side].push((n * 1000) / ROUND_MS);
+        cost[side].push((c1 - c0) / n);
       }
-      ratios.push(rate[1]![r]! / rate[0]![r]!);
+      ratios.push(rate[1][r] / rate[0][r]);
     }
     const f = (x: number): string => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2));
-    const cw = median(cost[0]!);
-    const cp = median(cost[1]!);
+    const cw = median(cost[0]);
+    const cp = median(cost[1]);
     console.log(
-      `| ${name} | ${f(median(rate[0]!))} | ${f(median(rate[1]!))} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${cw.toFixed(1)} µs/${unit} | ${cp.toFixed(1)} µs/${unit} | ${(cw / cp).toFixed(2)} |`,
+      `| ${name} | ${f(median(rate[0]))} | ${f(median(rate[1]))} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${cw.toFixed(1)} µs/${unit} | ${cp.toFixed(1)} µs/${unit} | ${(cw / cp).toFixed(2)} |`,
     );
   }
-  child.stdin!.end();
+  child.stdin.end();
   await new Promise((r) => child.once('exit', r));
 }
 
