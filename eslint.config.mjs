@@ -53,10 +53,10 @@ export default defineConfig(
     },
   },
 
-  // The tcp channel hands `this` to a shared Promise executor through a module variable, executorTarget:
-  // no closure per recv/send on the hot path (see the comment above it in channel.ts).
+  // The tcp channel and its reader hand `this` to a shared Promise executor through a module variable,
+  // executorTarget: no closure per recv/send on the hot path (see the comment above it in channel.ts).
   {
-    files: ['packages/tcp/src/channel.ts'],
+    files: ['packages/tcp/src/channel.ts', 'packages/tcp/src/socket-reader.ts'],
     rules: { '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['executorTarget'] }] },
   },
 

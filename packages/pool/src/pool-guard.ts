@@ -25,8 +25,8 @@ function markReleased(item: unknown): void {
 }
 
 function isPoolShaped(v: unknown): boolean {
-  const p = v as Partial<Record<'_popThen' | '_settle' | 'push', unknown>> | null;
-  return typeof p === 'object' && p !== null && typeof p._popThen === 'function' && typeof p._settle === 'function' && typeof p.push === 'function';
+  const p = v as Partial<Record<'_popThen' | '_settle' | '_takeIdle' | 'push', unknown>> | null;
+  return typeof p === 'object' && p !== null && typeof p._popThen === 'function' && typeof p._settle === 'function' && typeof p._takeIdle === 'function' && typeof p.push === 'function';
 }
 
 function checkPool(pool: unknown, where: string): void {
@@ -74,6 +74,11 @@ export class PoolGuard<T> implements Disposable, AsyncDisposable {
    */
   static acquire<T>(pool: Pool<T>, opts?: PopOptions): Promise<PoolGuard<T>> {
     checkPool(pool, 'PoolGuard.acquire(pool, opts?)');
+    if (opts === undefined) {
+      // The common case: an idle item at hand, and one promise, as any pool that answers with one.
+      const item = pool._takeIdle();
+      if (item !== undefined) return Promise.resolve(new PoolGuard(pool, item));
+    }
     // One step per pop, made once per pool: no closure, and no promise more than pop() has.
     let makeGuard = GUARD_MAKERS.get(pool) as ((r: unknown) => PoolGuard<T>) | undefined;
     if (makeGuard === undefined) {

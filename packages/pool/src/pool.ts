@@ -93,8 +93,21 @@ export class Pool<T> implements AsyncDisposable {
    *   Throws a TypeError at once for bad options.
    */
   pop(opts?: PopOptions): Promise<T | null> {
-    if (opts === undefined && this._create === null && !this._closed && this._store.idle === 0) return RESOLVED_NULL;
+    if (opts === undefined) {
+      const item = this._takeIdle();
+      if (item !== undefined) return Promise.resolve(item);
+      if (this._create === null && !this._closed && this._store.idle === 0) return RESOLVED_NULL;
+    }
     return this._popThen(this._onAcquired, opts);
+  }
+
+  /**
+   * The idle item pushed last, taken at once when the store keeps it at hand (see
+   * {@link GenericPoolAdapter.takeIdle}); `undefined` when closed or when `pop()` has to ask
+   * generic-pool. What `pop()` and `PoolGuard.acquire` without options try first. @internal
+   */
+  _takeIdle(): T | undefined {
+    return this._closed ? undefined : this._store.takeIdle();
   }
 
   /**
@@ -107,6 +120,8 @@ export class Pool<T> implements AsyncDisposable {
     // Before anything else: an aborted signal takes nothing and creates nothing.
     if (signal !== null && signal.aborted) return Promise.reject(abortError(signal));
     if (this._closed) return Promise.reject(closedError());
+    const idle = this._store.takeIdle();
+    if (idle !== undefined) return Promise.resolve(next(idle));
     if (this._create === null && this._store.idle === 0) return Promise.resolve(next(null));
     if (signal === null) return this._store.acquire().then(next, this._onAcquireFailed);
     return this._popUntilAborted(next, signal);
@@ -139,7 +154,8 @@ export class Pool<T> implements AsyncDisposable {
   push(item: T | null | undefined): void {
     if (item === null || item === undefined) return;
     const store = this._store;
-    if (!store.isLent(item)) {
+    const loan = store.loanOf(item);
+    if (loan === undefined) {
       this._pushNotLent(item);
       return;
     }
@@ -147,7 +163,7 @@ export class Pool<T> implements AsyncDisposable {
     if (this._closed || (this._cap >= 0 && store.idle >= this._cap && store.waiting === 0)) {
       store.destroy(item);
     } else {
-      store.release(item);
+      store.release(loan);
     }
   }
 

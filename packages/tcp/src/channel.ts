@@ -1,8 +1,8 @@
 import type * as net from 'node:net';
 import { type WaitOptions, checkRecvArgs, describe, sendvChunks, untilDelimiter, waitMs, waitSignal } from './args';
-import { ByteQueue, copyBytes } from './byte-queue';
+import { copyBytes } from './byte-queue';
 import { type CloseHow, type ConnectionSide, connectionClose, connectionOpen } from './diagnostics';
-import { TcpError, TcpErrorCode, fromNodeError } from './errors';
+import { TcpError, TcpErrorCode, abortError, fromNodeError, noDelimiterError } from './errors';
 import { type FastPaths, fdOf, readTlsThroughOnread, writableHandleOf } from './node-internals';
 import { closeGracefully, resetSocket } from './socket-close';
 import { CHANNEL_ONREAD, bindSocket, unbindSocket } from './socket-events';
@@ -10,6 +10,8 @@ import { makeReadable, makeWritable } from './web-streams';
 import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { FAILED, PENDING, SocketWriter, WRITTEN } from './socket-writer';
 import { type Timer, startTimer, stopTimer } from './timers';
+import { RESOLVED_0, RESOLVED_MINUS_1, resolvedWith } from './resolved';
+import { RECV_EXACT, RECV_SOME, RECV_UNTIL, SocketReader } from './socket-reader';
 
 /**
  * Bytes received that nobody has asked for yet are kept up to this many; past
@@ -17,37 +19,10 @@ import { type Timer, startTimer, stopTimer } from './timers';
  */
 export const DEFAULT_MAX_READ_BUFFER_BYTES = 256 * 1024;
 
-const RESOLVED_0 = Promise.resolve(0);
-const RESOLVED_MINUS_1 = Promise.resolve(-1);
-
-/**
- * Promises already resolved with the counts 1 to `RESOLVED_COUNTS_MAX`, made
- * on first use and shared: a call that the queue (or the kernel) answers at
- * once returns one of these rather than a new promise, which saves an
- * allocation per message of a request/response protocol. A settled promise
- * never changes, so sharing one is invisible to callers.
- */
-const RESOLVED_COUNTS_MAX = 4096;
-const resolvedCounts: Array<Promise<number> | undefined> = Array.from({ length: RESOLVED_COUNTS_MAX + 1 }, () => undefined);
-function resolvedWith(n: number): Promise<number> {
-  if (n > RESOLVED_COUNTS_MAX) return Promise.resolve(n);
-  return (resolvedCounts[n] ??= Promise.resolve(n));
-}
-
-/**
- * How far recvUntil looks for its delimiter while it copies, in one pass,
- * before it asks `indexOf` (a native search that costs more to call but less
- * per byte). Lines of line-based protocols mostly end within it.
- */
-const SHORT_LINE = 64;
-
 // `new Promise(executor)` runs the executor at once, so one shared executor
-// per direction can hand the resolver to the channel that is waiting: no
-// closure per call on the hot path.
+// can hand the resolver to the channel that is waiting: no closure per call on
+// the hot path. (The read side has its own, in socket-reader.ts.)
 let executorTarget: Channel | null = null;
-function recvExecutor(resolve: (n: number) => void): void {
-  executorTarget!._recvResolve = resolve;
-}
 function sendExecutor(resolve: (n: number) => void): void {
   executorTarget!._sendResolve = resolve;
 }
@@ -64,31 +39,19 @@ function endSocket(sock: net.Socket): void {
   sock.end();
 }
 
-function onRecvTimeout(ch: Channel, ms: number): void {
-  ch._timeoutRecv(ms);
-}
 function onSendTimeout(ch: Channel, ms: number): void {
   ch._timeoutSend(ms);
 }
 
-/** What a waiting read wants: some bytes (`recv`), exactly `n` (`recvn`), up to a delimiter (`recvUntil`). */
-const RECV_SOME = 0;
-const RECV_EXACT = 1;
-const RECV_UNTIL = 2;
-
 /**
- * Listens for the abort of the signal given to the pending recv (or send) of
- * one channel: an object, not a closure, made once per channel on first use.
+ * Listens for the abort of the signal given to the pending send of one
+ * channel: an object, not a closure, made once per channel on first use.
  */
-class Aborter {
-  constructor(
-    private readonly _channel: Channel,
-    private readonly _send: boolean,
-  ) {}
+class SendAborter {
+  constructor(private readonly _channel: Channel) {}
 
   handleEvent(): void {
-    if (this._send) this._channel._abortSend();
-    else this._channel._abortRecv();
+    this._channel._abortSend();
   }
 }
 
@@ -100,23 +63,16 @@ const SENDV_COPY_MAX_BYTES = 1024;
 /** Shared by every channel: free again as soon as a write took it at once. */
 let sendvScratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
 
-function copyOut(src: Uint8Array, start: number, end: number): Buffer {
-  const chunk = Buffer.allocUnsafe(end - start);
-  copyBytes(src, start, chunk, 0, end - start);
-  return chunk;
-}
-
+// This class holds the API, the socket's lifecycle and the send side's
+// waiting; the read side is socket-reader.ts, the writes socket-writer.ts.
 /**
  * What `Connection` and `Client` share: co's `recv`, `recvn`, `send`,
  * `socket`, `strerror`, over a `net.Socket` or a `tls.TLSSocket`.
  *
  * Reading keeps at most one pending `recv` and a queue of chunks that arrived
- * while nobody was asking. A call that the queue can answer copies and resolves
- * at once, with no timer. A chunk that arrives for a waiting call is copied
- * straight into the caller's buffer (for a `recvn`, after the bytes the queue
- * held when it began, which join them when it completes). Writing hands the
- * caller's bytes to the socket (on plain TCP straight to its handle); the call
- * resolves once the socket has let go of them.
+ * while nobody was asking. Writing hands the caller's bytes to the socket (on
+ * plain TCP straight to its handle); the call resolves once the socket has let
+ * go of them.
  */
 export abstract class Channel implements AsyncDisposable {
   /**
@@ -125,48 +81,20 @@ export abstract class Channel implements AsyncDisposable {
    */
   lastError: TcpError | null = null;
 
-  /** @internal */ _recvResolve: ((n: number) => void) | null = null;
   /** @internal */ _sendResolve: ((n: number) => void) | null = null;
 
   /** The socket, or `null` before a connection and after close. @internal */
   protected _sock: net.Socket | null = null;
   /** The TCP socket under `_sock`: `_sock` itself, or the socket a TLS socket is layered on. */
   private _raw: net.Socket | null = null;
-  private readonly _queue = new ByteQueue();
-  private readonly _maxReadBufferBytes: number;
-  /** The peer sent FIN: once the queue is empty, reads return 0. */
-  private _eof = false;
+  /** The read side: its queue, the read that waits, pausing at the bound. @internal */
+  protected readonly _reader: SocketReader;
   /** The socket can no longer move bytes (error, or closed here). */
   private _dead = true;
-  private _paused = false;
-  private _recvBuf: Uint8Array | null = null;
-  private _recvN = 0;
-  private _recvMode = RECV_SOME;
-  /**
-   * recvn waiting: the bytes copied into `_recvBuf` so far, after the ones the
-   * queue holds. Nothing enters or leaves the queue while a recvn waits, so
-   * those are the ones it held when it began, and the first of its `n`.
-   */
-  private _recvGot = 0;
-  /**
-   * recvUntil waiting, or tryRecvUntil that found no line: the delimiter, and
-   * the first offset in the queue where it may still start. For tryRecvUntil
-   * also the queue's `taken` then: the bytes searched are still held while it
-   * stays the same.
-   */
-  private _untilDelim: Uint8Array | null = null;
-  private _untilFrom = 0;
-  private _untilTaken = 0;
-  /** recvUntil: the last line was longer than SHORT_LINE, so the next search starts with indexOf. */
-  private _longLines = false;
-  private _recvTimer: Timer | null = null;
-  private _recvSignal: AbortSignal | null = null;
-  private _recvAborter: Aborter | null = null;
   private _sendN = 0;
   private _sendTimer: Timer | null = null;
   private _sendSignal: AbortSignal | null = null;
-  private _sendAborter: Aborter | null = null;
-  private _bytesRead = 0;
+  private _sendAborter: SendAborter | null = null;
   private _bytesWritten = 0;
   /** The view the last `send(buf, n < buf.length)` wrote from, and the buffer it is of (see {@link Channel._prefixView}). */
   private _prefix: Uint8Array | null = null;
@@ -190,7 +118,7 @@ export abstract class Channel implements AsyncDisposable {
 
   protected constructor(side: ConnectionSide, maxReadBufferBytes = DEFAULT_MAX_READ_BUFFER_BYTES) {
     this._side = side;
-    this._maxReadBufferBytes = maxReadBufferBytes;
+    this._reader = new SocketReader(this, maxReadBufferBytes);
   }
 
   /**
@@ -212,15 +140,12 @@ export abstract class Channel implements AsyncDisposable {
     checkRecvArgs(buf, n);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recv');
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._readerHolds()) return this._concurrent('recv');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recv', signal);
-    const queue = this._queue;
-    if (queue.length > 0 && !this._closedHere()) {
-      const got = queue.read(buf, n < queue.length ? n : queue.length);
-      if (this._paused) this._resumeIfRoom();
-      return resolvedWith(got);
-    }
-    return this._waitRecv(buf, n, RECV_SOME, ms, signal);
+    const got = reader.takeSome(buf, n);
+    if (got > 0) return resolvedWith(got);
+    return this._waitRecv(buf, n, RECV_SOME, null, ms, signal);
   }
 
   /**
@@ -240,15 +165,11 @@ export abstract class Channel implements AsyncDisposable {
     checkRecvArgs(buf, n);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recvn');
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._readerHolds()) return this._concurrent('recvn');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recvn', signal);
-    const queue = this._queue;
-    if (queue.length >= n && !this._closedHere()) {
-      queue.read(buf, n);
-      if (this._paused) this._resumeIfRoom();
-      return resolvedWith(n);
-    }
-    return this._waitRecv(buf, n, RECV_EXACT, ms, signal);
+    if (reader.takeExact(buf, n)) return resolvedWith(n);
+    return this._waitRecv(buf, n, RECV_EXACT, null, ms, signal);
   }
 
   /**
@@ -277,13 +198,13 @@ export abstract class Channel implements AsyncDisposable {
     const bytes = untilDelimiter(buf, delim);
     const ms = waitMs(opts);
     const signal = waitSignal(opts);
-    if (this._recvResolve !== null || this._readerHolds()) return this._concurrent('recvUntil');
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._readerHolds()) return this._concurrent('recvUntil');
     if (signal !== null && signal.aborted) return this._abortedAtOnce('recvUntil', signal);
-    const took = this._takeLine(buf, bytes);
+    const took = reader.takeLine(buf, bytes);
     if (took > 0) return resolvedWith(took);
     if (took < 0) return this._noDelimiter(buf.length);
-    this._untilDelim = bytes;
-    return this._waitRecv(buf, buf.length, RECV_UNTIL, ms, signal);
+    return this._waitRecv(buf, buf.length, RECV_UNTIL, bytes, ms, signal);
   }
 
   /**
@@ -320,18 +241,15 @@ export abstract class Channel implements AsyncDisposable {
    */
   tryRecvUntil(buf: Uint8Array, delim: number | Uint8Array | string): number {
     const bytes = untilDelimiter(buf, delim);
-    if (this._recvResolve !== null || this._readerHolds()) throw this._concurrentError('tryRecvUntil');
-    const took = this._takeLine(buf, bytes);
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._readerHolds()) throw this._concurrentError('tryRecvUntil');
+    // What this call searched, the next search of the same bytes for the same
+    // delimiter skips: not for a caller's Uint8Array, which may change; a byte
+    // value or a string maps to bytes of our own.
+    const took = reader.tryLine(buf, bytes, typeof delim !== 'object');
     if (took < 0) {
       this.lastError = noDelimiterError(buf.length, this._where());
       return -1;
-    }
-    if (took === 0 && this._queue.length > 0 && typeof delim !== 'object') {
-      // What this call searched, the next search of the same bytes for the
-      // same delimiter skips. (Not for a caller's Uint8Array, which may
-      // change; a byte value or a string maps to bytes of our own.)
-      this._untilDelim = bytes;
-      this._untilTaken = this._queue.taken;
     }
     return took;
   }
@@ -484,7 +402,7 @@ export abstract class Channel implements AsyncDisposable {
 
   /** Bytes received from the peer on this connection (TLS: after decryption). */
   get bytesRead(): number {
-    return this._bytesRead;
+    return this._reader.bytesRead;
   }
 
   /** Bytes sent on this connection, counted as each `send`/`sendv` resolves them (TLS: before encryption). */
@@ -505,7 +423,7 @@ export abstract class Channel implements AsyncDisposable {
     if (ms >= 0) this._sendTimer = startTimer(onSendTimeout, ms, this, ms);
     if (signal !== null) {
       this._sendSignal = signal;
-      signal.addEventListener('abort', (this._sendAborter ??= new Aborter(this, true)));
+      signal.addEventListener('abort', (this._sendAborter ??= new SendAborter(this)));
     }
     return pending;
   }
@@ -537,7 +455,8 @@ export abstract class Channel implements AsyncDisposable {
 
   /** Bytes queued unread, whether reading is paused for them, and whether the peer's FIN has come (for tests). @internal */
   _readState(): { queued: number; paused: boolean; eof: boolean } {
-    return { queued: this._queue.length, paused: this._paused, eof: this._eof };
+    const reader = this._reader;
+    return { queued: reader.length, paused: reader.paused, eof: reader.eof };
   }
 
   /** Which fast paths this channel's socket uses (for tests). @internal */
@@ -570,7 +489,7 @@ export abstract class Channel implements AsyncDisposable {
 
   /** The socket is open, not failed, and the peer has not closed its side. @internal */
   protected _usable(): boolean {
-    return this._sock !== null && !this._dead && !this._eof && !this._sock.destroyed;
+    return this._sock !== null && !this._dead && !this._reader.eof && !this._sock.destroyed;
   }
 
   /** Closes the connection; `await using` calls this. */
@@ -585,24 +504,23 @@ export abstract class Channel implements AsyncDisposable {
   protected _attach(sock: net.Socket, raw: net.Socket, viaOnread: boolean): void {
     this._sock = sock;
     this._raw = raw;
-    this._eof = false;
     this._dead = false;
-    this._paused = false;
     this._sockFailed = false;
     // A TLS socket reads through the same onread callback where Node allows it.
     if (!viaOnread && sock !== raw) viaOnread = readTlsThroughOnread(sock, CHANNEL_ONREAD);
     this._viaOnread = viaOnread;
-    this._bytesRead = this._bytesWritten = 0;
+    this._bytesWritten = 0;
     this._writer = new SocketWriter(sock, this, viaOnread ? writableHandleOf(sock) : null);
-    this._queue.clear();
-    bindSocket(sock, this, viaOnread);
+    this._reader.attach();
+    // The reader takes the socket's events: a chunk reaches it in one call.
+    bindSocket(sock, this._reader, viaOnread);
     this._openedAt = performance.now();
     this._closeTraced = false;
     if (connectionOpen.hasSubscribers) connectionOpen.publish({ connection: this, side: this._side, ...this._peerOf(), tls: sock !== raw });
   }
 
   /** Where the peer is, for errors. @internal */
-  protected abstract _where(): { address?: string; port?: number };
+  abstract _where(): { address?: string; port?: number };
 
   /** Whether close()/disconnect() was called on this object. @internal */
   protected abstract _closedHere(): boolean;
@@ -613,12 +531,12 @@ export abstract class Channel implements AsyncDisposable {
    */
   protected _detach(why: TcpError, reset: boolean, failure: TcpError | null = null): void {
     this._dead = true;
-    if (this._recvResolve !== null || this._sendResolve !== null) {
+    if (this._reader._recvResolve !== null || this._sendResolve !== null) {
       this.lastError = why;
-      this._settleRecv(-1);
+      this._reader.settle(-1);
       this._settleSend(-1);
     }
-    this._queue.clear();
+    this._reader.clear();
     this._release(reset, failure);
   }
 
@@ -653,7 +571,7 @@ export abstract class Channel implements AsyncDisposable {
       side: this._side,
       ...this._peerOf(),
       tls: this._sock !== this._raw,
-      bytesRead: this._bytesRead,
+      bytesRead: this._reader.bytesRead,
       bytesWritten: this._bytesWritten,
       durationMs: performance.now() - this._openedAt,
       how,
@@ -666,71 +584,12 @@ export abstract class Channel implements AsyncDisposable {
     return { address: where.address ?? '', port: where.port ?? 0 };
   }
 
-  /**
-   * Bytes arrived: `src[0..len)`. `owned` chunks (from `'data'`) may be kept
-   * as they are; the shared read buffer must be copied out before returning.
-   * @internal
-   */
-  _onBytes(src: Buffer, len: number, owned: boolean): void {
-    this._bytesRead += len;
-    const queue = this._queue;
-    const buf = this._recvBuf;
-    if (buf !== null) {
-      const n = this._recvN;
-      const mode = this._recvMode;
-      if (mode === RECV_SOME) {
-        // A waiting recv means the queue was empty: copy straight across.
-        if (len <= n) {
-          copyBytes(src, 0, buf, 0, len);
-          this._settleRecv(len);
-          return;
-        }
-        copyBytes(src, 0, buf, 0, n);
-        queue.push(owned ? src.subarray(n, len) : copyOut(src, n, len));
-        this._settleRecv(n);
-        return;
-      }
-      if (mode === RECV_UNTIL) {
-        // A waiting recvUntil may fill its whole buffer whatever the bound.
-        queue.push(owned ? src : copyOut(src, 0, len));
-        this._searchUntil();
-        return;
-      }
-      // A waiting recvn: straight into its buffer, after what the queue holds.
-      const at = queue.length + this._recvGot;
-      const want = n - at;
-      if (len < want) {
-        copyBytes(src, 0, buf, at, len);
-        this._recvGot += len;
-        return;
-      }
-      copyBytes(src, 0, buf, at, want);
-      if (queue.length > 0) queue.read(buf, queue.length);
-      this._recvGot = 0;
-      if (len > want) queue.push(owned ? src.subarray(want, len) : copyOut(src, want, len));
-      this._settleRecv(n);
-      return;
-    }
-    queue.push(owned ? src : copyOut(src, 0, len));
-    if (queue.length >= this._maxReadBufferBytes && !this._paused) {
-      this._paused = true;
-      this._sock!.pause();
-    }
-  }
-
-  /** @internal */
-  _onEnd(): void {
-    this._eof = true;
-    // Whatever is waiting cannot be satisfied by the bytes queued (else it would not wait).
-    if (this._recvResolve !== null) this._settleRecv(0);
-  }
-
   /** @internal */
   _onError(err: Error): void {
     this.lastError = fromNodeError(err, 'connection failed', this._where());
     this._sockFailed = true;
     this._dead = true;
-    this._settleRecv(-1);
+    this._reader.settle(-1);
     this._settleSend(-1);
   }
 
@@ -740,34 +599,15 @@ export abstract class Channel implements AsyncDisposable {
     this._dead = true;
     if (this._sockFailed) this._traceClose('error', this.lastError);
     else this._traceClose('peer', null);
-    if (this._recvResolve !== null || this._sendResolve !== null) {
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._sendResolve !== null) {
       if (!this._sockFailed) {
         this.lastError = new TcpError(TcpErrorCode.ENOTCONN, 'the connection is closed', this._where());
       }
       // A recv waiting when the peer closed cleanly has seen EOF already.
-      this._settleRecv(this._eof ? 0 : -1);
+      reader.settle(reader.eof ? 0 : -1);
       this._settleSend(-1);
     }
-  }
-
-  /** @internal */
-  _timeoutRecv(ms: number): void {
-    this._recvTimer = null;
-    if (this._recvResolve === null) return;
-    this.lastError = new TcpError(
-      TcpErrorCode.ETIMEDOUT,
-      `recv timed out after ${ms} ms; nothing was consumed, so call recv again or close the connection`,
-      this._where(),
-    );
-    this._settleRecv(-1);
-  }
-
-  /** The pending recv's signal was aborted. @internal */
-  _abortRecv(): void {
-    const signal = this._recvSignal;
-    if (signal === null || this._recvResolve === null) return;
-    this.lastError = abortError('recv', signal, 'nothing was consumed', this._where());
-    this._settleRecv(-1);
   }
 
   /** @internal */
@@ -795,116 +635,24 @@ export abstract class Channel implements AsyncDisposable {
     this.lastError = err;
     this._dead = true;
     this._settleSend(-1);
-    this._settleRecv(-1);
+    this._reader.settle(-1);
     if (this._sock !== null) this._release(true, err);
   }
 
-  /**
-   * recvUntil and tryRecvUntil: takes the first line the queue holds into
-   * `buf`. Returns its length; `0` when none is there yet, with `_untilFrom`
-   * the first offset where `delim` may still start; `-1` when the queued
-   * bytes fill `buf` without one. Consumes nothing unless it returns a line.
-   */
-  private _takeLine(buf: Uint8Array, delim: Uint8Array): number {
-    const queue = this._queue;
-    // Bytes an earlier tryRecvUntil searched for the same delimiter, all still held.
-    let searched = this._untilDelim === delim && this._untilTaken === queue.taken ? this._untilFrom : 0;
-    this._untilDelim = null;
-    this._untilFrom = 0;
-    if (queue.length === 0 || this._closedHere()) return 0;
-    const end = queue.length < buf.length ? queue.length : buf.length;
-    if (searched === 0 && !this._longLines) {
-      const took = queue.takeThrough(buf, delim, end < SHORT_LINE ? end : SHORT_LINE);
-      if (took > 0) {
-        if (this._paused) this._resumeIfRoom();
-        return took;
-      }
-      // No delimiter ends within the first -took bytes.
-      searched = -took - delim.length + 1;
-      this._longLines = -took === SHORT_LINE;
-    }
-    const at = queue.indexOf(delim, searched > 0 ? searched : 0, end);
-    if (at >= 0) {
-      const n = queue.read(buf, at + delim.length);
-      if (n <= SHORT_LINE) this._longLines = false;
-      if (this._paused) this._resumeIfRoom();
-      return n;
-    }
-    if (queue.length >= buf.length) return -1;
-    const from = end - delim.length + 1;
-    this._untilFrom = from > 0 ? from : 0;
-    return 0;
-  }
-
-  /** recvUntil: looks for the delimiter in what came since the last look. */
-  private _searchUntil(): void {
-    const queue = this._queue;
-    const buf = this._recvBuf!;
-    const delim = this._untilDelim!;
-    const end = queue.length < buf.length ? queue.length : buf.length;
-    const at = queue.indexOf(delim, this._untilFrom, end);
-    if (at >= 0) {
-      const n = queue.read(buf, at + delim.length);
-      this._longLines = n > SHORT_LINE;
-      this._settleRecv(n);
-      return;
-    }
-    if (queue.length >= buf.length) {
-      this.lastError = noDelimiterError(buf.length, this._where());
-      this._settleRecv(-1);
-      return;
-    }
-    const from = end - delim.length + 1;
-    if (from > this._untilFrom) this._untilFrom = from;
-  }
-
-  private _waitRecv(buf: Uint8Array, n: number, mode: number, ms: number, signal: AbortSignal | null): Promise<number> {
+  /** A read the queue could not answer: waits, unless the connection cannot deliver any more. */
+  private _waitRecv(buf: Uint8Array, n: number, mode: number, delim: Uint8Array | null, ms: number, signal: AbortSignal | null): Promise<number> {
     if (this._closedHere() || this._sock === null) {
       return this._notConnected(mode === RECV_SOME ? 'recv' : mode === RECV_EXACT ? 'recvn' : 'recvUntil');
     }
-    if (this._eof) return RESOLVED_0;
+    const reader = this._reader;
+    if (reader.eof) return RESOLVED_0;
     if (this._dead) {
       if (this.lastError === null) {
         this.lastError = new TcpError(TcpErrorCode.ENOTCONN, 'the connection is closed', this._where());
       }
       return RESOLVED_MINUS_1;
     }
-    this._recvBuf = buf;
-    this._recvN = n;
-    this._recvMode = mode;
-    if (this._paused) this._resume();
-    executorTarget = this;
-    const pending = new Promise(recvExecutor);
-    if (ms >= 0) this._recvTimer = startTimer(onRecvTimeout, ms, this, ms);
-    if (signal !== null) {
-      this._recvSignal = signal;
-      signal.addEventListener('abort', (this._recvAborter ??= new Aborter(this, false)));
-    }
-    return pending;
-  }
-
-  private _settleRecv(result: number): void {
-    const resolve = this._recvResolve;
-    if (resolve === null) return;
-    const got = this._recvGot;
-    if (got > 0) {
-      // A recvn that ends short consumes nothing: what it took goes back after the queue's bytes.
-      this._recvGot = 0;
-      const at = this._queue.length;
-      this._queue.push(copyOut(this._recvBuf!, at, at + got));
-    }
-    this._recvResolve = null;
-    this._recvBuf = null;
-    this._untilDelim = null;
-    if (this._recvTimer !== null) {
-      stopTimer(this._recvTimer);
-      this._recvTimer = null;
-    }
-    if (this._recvSignal !== null) {
-      this._recvSignal.removeEventListener('abort', this._recvAborter!);
-      this._recvSignal = null;
-    }
-    resolve(result);
+    return reader.wait(buf, n, mode, delim, ms, signal);
   }
 
   private _settleSend(result: number): void {
@@ -922,12 +670,13 @@ export abstract class Channel implements AsyncDisposable {
     resolve(result);
   }
 
-  private _resumeIfRoom(): void {
-    if (this._queue.length < this._maxReadBufferBytes) this._resume();
+  /** The read queue reached its bound: the socket stops reading. @internal */
+  _pauseSocket(): void {
+    this._sock!.pause();
   }
 
-  private _resume(): void {
-    this._paused = false;
+  /** The read queue has room again, or a read waits. @internal */
+  _resumeSocket(): void {
     if (this._sock !== null && !this._dead) this._sock.resume();
   }
 
@@ -978,16 +727,4 @@ export abstract class Channel implements AsyncDisposable {
     }
     return RESOLVED_MINUS_1;
   }
-}
-
-function abortError(what: string, signal: AbortSignal, outcome: string, where: { address?: string; port?: number }): TcpError {
-  return new TcpError(TcpErrorCode.ABORT_ERR, `${what} aborted by its signal; ${outcome}`, { ...where, cause: signal.reason });
-}
-
-function noDelimiterError(size: number, where: { address?: string; port?: number }): TcpError {
-  return new TcpError(
-    TcpErrorCode.ERR_NO_DELIMITER,
-    `recvUntil filled its ${size}-byte buffer without finding the delimiter; nothing was consumed: read the bytes with recv, or retry with a larger buffer`,
-    where,
-  );
 }

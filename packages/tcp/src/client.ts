@@ -149,7 +149,7 @@ export class Client extends Channel {
   }
 
   /** @internal */
-  protected _where(): { address: string; port: number } {
+  _where(): { address: string; port: number } {
     return { address: this.ip, port: this.port };
   }
 

@@ -42,7 +42,7 @@ export class Connection extends Channel {
     this._peerAddress = client !== null ? client.address : (sock.remoteAddress ?? '');
     this._peerPort = client !== null ? client.port : (sock.remotePort ?? 0);
     this._attach(sock, raw, viaOnread);
-    if (rest !== null) this._onBytes(rest, rest.length, true);
+    if (rest !== null) this._reader._onBytes(rest, rest.length, true);
   }
 
   /**
@@ -135,7 +135,7 @@ export class Connection extends Channel {
   }
 
   /** @internal */
-  protected _where(): { address: string; port: number } {
+  _where(): { address: string; port: number } {
     return { address: this._peerAddress, port: this._peerPort };
   }
 

@@ -125,3 +125,17 @@ export class TcpAbortError extends Error {
     super(message, { cause: reason });
   }
 }
+
+/** A call's signal was aborted: what was given up, and what became of the bytes. @internal */
+export function abortError(what: string, signal: AbortSignal, outcome: string, where: TcpErrorOptions): TcpError {
+  return new TcpError(TcpErrorCode.ABORT_ERR, `${what} aborted by its signal; ${outcome}`, { ...where, cause: signal.reason });
+}
+
+/** recvUntil/tryRecvUntil filled a buffer of `size` bytes without the delimiter. @internal */
+export function noDelimiterError(size: number, where: TcpErrorOptions): TcpError {
+  return new TcpError(
+    TcpErrorCode.ERR_NO_DELIMITER,
+    `recvUntil filled its ${size}-byte buffer without finding the delimiter; nothing was consumed: read the bytes with recv, or retry with a larger buffer`,
+    where,
+  );
+}

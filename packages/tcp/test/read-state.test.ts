@@ -108,15 +108,20 @@ class FedChannel extends Channel {
 
   /** Bytes arriving as `'data'` delivers them: a chunk the channel may keep. */
   owned(chunk: Buffer): void {
-    this._onBytes(chunk, chunk.length, true);
+    this._reader._onBytes(chunk, chunk.length, true);
   }
 
   /** Bytes arriving through `onread`: the shared buffer, overwritten right after the call. */
   shared(chunk: Buffer): void {
     const scratch = Buffer.alloc(chunk.length + 8, 0xee);
     chunk.copy(scratch);
-    this._onBytes(scratch, chunk.length, false);
+    this._reader._onBytes(scratch, chunk.length, false);
     scratch.fill(0xdd); // the next read reuses the shared buffer
+  }
+
+  /** The peer's FIN. */
+  end(): void {
+    this._reader._onEnd();
   }
 
   close(): void {
@@ -133,7 +138,7 @@ class FedChannel extends Channel {
     this.close();
   }
 
-  protected _where(): { address?: string; port?: number } {
+  _where(): { address?: string; port?: number } {
     return {};
   }
 
@@ -212,7 +217,7 @@ describe('the read state machine', () => {
     const pending = ch.recvn(buf, 10);
     ch.shared(bytes(3, 2));
     ch.shared(bytes(5, 2));
-    ch._onEnd();
+    ch.end();
     expect(await pending).toBe(0);
     const rest = Buffer.alloc(16);
     expect(await ch.recv(rest, 16)).toBe(7);
@@ -353,13 +358,13 @@ describe('the read state machine', () => {
                 if (n > 0) line(n, delim);
                 else if (n < 0) expect(c.lastError?.code).toBe('ERR_NO_DELIMITER');
                 else if (!feed()) {
-                  c._onEnd();
+                  c.end();
                   eof = true;
                 }
               } else if (how === 'until') {
                 let result: number | null = null;
                 void c.recvUntil(buf, delim).then((r) => (result = r));
-                while ((await Promise.resolve(), result === null)) if (!feed()) c._onEnd();
+                while ((await Promise.resolve(), result === null)) if (!feed()) c.end();
                 const n = result as number;
                 if (n > 0) line(n, delim);
                 else if (n < 0) expect(c.lastError?.code).toBe('ERR_NO_DELIMITER');
@@ -368,7 +373,7 @@ describe('the read state machine', () => {
                 const n = await c.recv(buf, 1 + (i % 3));
                 got.push(Buffer.from(buf.subarray(0, n)));
               } else if (!feed()) {
-                c._onEnd();
+                c.end();
                 eof = true;
               }
             }
