@@ -22,6 +22,8 @@ export interface ServerArgs {
   graceMs: number;
   /** `--proxy-protocol`: connections begin with a PROXY header of this version (behind HAProxy and the like). */
   proxyProtocol?: 'v1' | 'v2' | 'any';
+  /** `--workers`: serve on this many worker threads, `'auto'` one per core. Default: one thread. */
+  workers?: number | 'auto';
   /** `--help` was given: print {@link SERVER_USAGE} and exit 0. */
   help: boolean;
 }
@@ -45,6 +47,8 @@ options:
   --proxy-protocol <v>      behind a load balancer: every connection begins with
                             a PROXY header, v1, v2 or any; the lines show the
                             real client                              default off
+  --workers <n|auto>        serve on n worker threads (auto: one per core);
+                            needs Node.js 24 (handoff) or 22.12 (reuseport)  default off
   -h, --help                this text`;
 
 const OPTIONS = {
@@ -57,6 +61,7 @@ const OPTIONS = {
   'stats-interval-ms': { type: 'string' },
   'grace-ms': { type: 'string' },
   'proxy-protocol': { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -91,6 +96,7 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
     statsIntervalMs: integerOption('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
     graceMs: integerOption('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
     ...(proxy === undefined ? {} : { proxyProtocol: proxy }),
+    workers: values.workers === undefined || values.workers === 'auto' ? values.workers : integerOption('--workers', values.workers, 1, 1, 1024),
     help: Boolean(values.help),
   };
 }

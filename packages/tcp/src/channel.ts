@@ -11,7 +11,7 @@ import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { FAILED, PENDING, SocketWriter, WRITTEN } from './socket-writer';
 import { type Timer, startTimer, stopTimer } from './timers';
 import { RESOLVED_0, RESOLVED_MINUS_1, resolvedWith } from './resolved';
-import { RECV_EXACT, RECV_SOME, RECV_UNTIL, SocketReader } from './socket-reader';
+import { RECV_EXACT, RECV_NAMES, RECV_SOME, RECV_UNTIL, SocketReader } from './socket-reader';
 
 /**
  * Bytes received that nobody has asked for yet are kept up to this many; past
@@ -255,6 +255,96 @@ export abstract class Channel implements AsyncDisposable {
   }
 
   /**
+   * `recvn` for bytes that have already arrived, without waiting: when `n`
+   * bytes are queued, copies them into `buf[0..n)` and returns `n` at once;
+   * when fewer are, consumes nothing and returns `0` (a `recvn` or
+   * {@link Channel.waitReadable} then waits for the rest, and reports the
+   * peer's close, a timeout or an error).
+   *
+   * It never takes bytes from under a pending read: while a
+   * `recv`/`recvn`/`recvUntil`/`waitReadable` is pending (or a reader holds
+   * {@link Channel.readable}) it throws, as a second `recvn` would reject.
+   *
+   * @param buf - where the bytes go.
+   * @param n - how many bytes, `1 <= n <= buf.length`; default `buf.length`.
+   * @returns `n`, or `0` when fewer than `n` bytes are here (also once the
+   *   connection is closed).
+   * @throws TypeError/RangeError for bad arguments.
+   * @throws TcpError `ERR_CONCURRENT_RECV` when a read is pending on this object.
+   *
+   * @example
+   * ```ts
+   * const header = Buffer.alloc(4);
+   * let n = conn.tryRecvn(header, 4);
+   * if (n === 0) n = await conn.recvn(header, 4, 5000);
+   * ```
+   */
+  tryRecvn(buf: Uint8Array, n: number = buf?.length): number {
+    checkRecvArgs(buf, n);
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._readerHolds()) throw this._concurrentError('tryRecvn');
+    if (reader.takeExact(buf, n)) return n;
+    if (reader.length > 0) reader.markTried();
+    return 0;
+  }
+
+  /**
+   * Bytes received from the peer and not yet read: what `tryRecvn`,
+   * `tryRecvUntil` and `recv` can take now without waiting (at most the
+   * read bound, 256 KiB by default; past it the socket stops reading).
+   */
+  get readableLength(): number {
+    return this._reader.unread;
+  }
+
+  /**
+   * Waits until there is something to read, and reads nothing: resolves with
+   * {@link Channel.readableLength} as soon as it is above 0 (at once when it
+   * is already). Meanwhile the connection holds no read buffer of its own, so
+   * many idle connections can wait here and then read with
+   * {@link Channel.tryRecvUntil} / {@link Channel.tryRecvn} into one buffer
+   * shared by all of them.
+   *
+   * Bytes that the last `tryRecvUntil`/`tryRecvn` found too few (half a line)
+   * do not count until more arrive or some are read: then it waits for more
+   * instead of answering at once again, so a loop of `waitReadable` and
+   * `tryRecvUntil` never spins on a partial line.
+   *
+   * It counts as the pending read: a `recv`/`recvn`/`recvUntil`/`tryRecv*`
+   * meanwhile throws or rejects with `ERR_CONCURRENT_RECV`.
+   *
+   * @param opts - timeout in milliseconds (negative, the default, or
+   *   `Infinity` waits forever), or `{ ms, signal }`.
+   * @returns the count of bytes ready (`> 0`); `0` the peer closed and no
+   *   more will come (what the last try found too few is still there for
+   *   `recv`); `< 0` timeout, abort (`ABORT_ERR`) or error (see
+   *   {@link Channel.lastError}).
+   * @throws TypeError/RangeError for bad options.
+   *
+   * @example
+   * ```ts
+   * const shared = Buffer.alloc(64 * 1024); // one for every connection
+   * while ((await conn.waitReadable(30_000)) > 0) {
+   *   let n;
+   *   while ((n = conn.tryRecvUntil(shared, '\n')) > 0) handle(shared.subarray(0, n));
+   *   if (n < 0) break; // a line longer than the buffer
+   * }
+   * ```
+   */
+  waitReadable(opts: number | WaitOptions = -1): Promise<number> {
+    const ms = waitMs(opts);
+    const signal = waitSignal(opts);
+    const reader = this._reader;
+    if (reader._recvResolve !== null || this._readerHolds()) return this._concurrent('waitReadable');
+    if (signal !== null && signal.aborted) return this._abortedAtOnce('waitReadable', signal);
+    const ready = reader.fresh();
+    if (ready > 0) return resolvedWith(ready);
+    const cannot = this._cannotWait('waitReadable');
+    if (cannot !== null) return cannot;
+    return reader.waitAny(ms, signal);
+  }
+
+  /**
    * Sends the first `n` bytes of `data` (a string is sent as UTF-8).
    *
    * Resolves once the socket has taken the bytes: when the peer does not read,
@@ -454,9 +544,9 @@ export abstract class Channel implements AsyncDisposable {
   }
 
   /** Bytes queued unread, whether reading is paused for them, and whether the peer's FIN has come (for tests). @internal */
-  _readState(): { queued: number; paused: boolean; eof: boolean } {
+  _readState(): { queued: number; paused: boolean; eof: boolean; heldBytes: number } {
     const reader = this._reader;
-    return { queued: reader.length, paused: reader.paused, eof: reader.eof };
+    return { queued: reader.length, paused: reader.paused, eof: reader.eof, heldBytes: reader.heldBytes };
   }
 
   /** Which fast paths this channel's socket uses (for tests). @internal */
@@ -641,18 +731,22 @@ export abstract class Channel implements AsyncDisposable {
 
   /** A read the queue could not answer: waits, unless the connection cannot deliver any more. */
   private _waitRecv(buf: Uint8Array, n: number, mode: number, delim: Uint8Array | null, ms: number, signal: AbortSignal | null): Promise<number> {
-    if (this._closedHere() || this._sock === null) {
-      return this._notConnected(mode === RECV_SOME ? 'recv' : mode === RECV_EXACT ? 'recvn' : 'recvUntil');
-    }
-    const reader = this._reader;
-    if (reader.eof) return RESOLVED_0;
+    const cannot = this._cannotWait(RECV_NAMES[mode]);
+    if (cannot !== null) return cannot;
+    return this._reader.wait(buf, n, mode, delim, ms, signal);
+  }
+
+  /** What a read that found nothing queued returns at once when it cannot wait (closed, EOF, failed); `null`: it may wait. */
+  private _cannotWait(what: string): Promise<number> | null {
+    if (this._closedHere() || this._sock === null) return this._notConnected(what);
+    if (this._reader.eof) return RESOLVED_0;
     if (this._dead) {
       if (this.lastError === null) {
         this.lastError = new TcpError(TcpErrorCode.ENOTCONN, 'the connection is closed', this._where());
       }
       return RESOLVED_MINUS_1;
     }
-    return reader.wait(buf, n, mode, delim, ms, signal);
+    return null;
   }
 
   private _settleSend(result: number): void {
@@ -680,18 +774,18 @@ export abstract class Channel implements AsyncDisposable {
     if (this._sock !== null && !this._dead) this._sock.resume();
   }
 
-  private _concurrent(what: 'recv' | 'recvn' | 'recvUntil' | 'send' | 'sendv'): Promise<number> {
+  private _concurrent(what: 'recv' | 'recvn' | 'recvUntil' | 'waitReadable' | 'send' | 'sendv'): Promise<number> {
     return Promise.reject(this._concurrentError(what));
   }
 
-  private _concurrentError(what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'send' | 'sendv'): TcpError {
+  private _concurrentError(what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'tryRecvn' | 'waitReadable' | 'send' | 'sendv'): TcpError {
     const sending = what === 'send' || what === 'sendv';
     const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
     if (sending ? this._writerHolds() : this._readerHolds()) {
       const holder = sending ? 'writer holds conn.writable' : 'reader holds conn.readable';
       return new TcpError(code, `${what} called while a ${holder}; release its lock first`);
     }
-    const pending = sending ? 'another send/sendv' : 'a recv/recvn/recvUntil';
+    const pending = sending ? 'another send/sendv' : 'a recv/recvn/recvUntil/waitReadable';
     const fix = 'inside `await using`, return calls awaited (`return await conn.recvn(...)`, not `return conn.recvn(...)`) so that the guard releases the connection only once its call has finished';
     if ((this as { [RELEASED_BY_GUARD]?: unknown })[RELEASED_BY_GUARD] === true) {
       return new TcpError(

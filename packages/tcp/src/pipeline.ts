@@ -9,7 +9,13 @@ import { Ring } from './ring';
 export type PipelineRequest = Uint8Array | string | readonly (Uint8Array | string)[];
 
 /** Options of a {@link Pipeline}. */
-export interface PipelineOptions {
+export interface PipelineOptions<T = unknown> {
+  /**
+   * Says which replies are the server's "error" answers (a RESP `-ERR`, an
+   * SMTP 5xx): such a reply rejects its own request, with the reply itself as
+   * the reason, and the pipeline goes on. Without it every reply resolves.
+   */
+  isError?: (reply: T) => boolean;
   /**
    * The most requests sent and not yet answered (default 4096). A request
    * past it waits, unsent, for room, within its own timeout and signal.
@@ -47,6 +53,8 @@ class Request {
   resolve!: (value: unknown) => void;
   reject!: (err: unknown) => void;
   timer: NodeJS.Timeout | null = null;
+  /** What `request` was given for readReply. */
+  context: unknown = undefined;
   deadline = 0;
   ms = -1;
   signal: AbortSignal | null = null;
@@ -85,7 +93,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
 }
 
-const OPTION_KEYS = new Set(['maxInFlight']);
+const OPTION_KEYS = new Set(['maxInFlight', 'isError']);
 const WAIT_KEYS = new Set(['ms', 'signal']);
 
 function checkKeys(opts: object, known: Set<string>, what: string): void {
@@ -115,6 +123,8 @@ function checkKeys(opts: object, known: Set<string>, what: string): void {
  *
  * @typeParam T - what `readReply` returns for one reply.
  * @typeParam C - the connection's type, as `readReply` receives it.
+ * @typeParam X - what a request may hand to `readReply` for its reply (its
+ *   `context`): how many replies a batch expects, what kind of reply to parse.
  *
  * @example
  * ```ts
@@ -130,7 +140,7 @@ function checkKeys(opts: object, known: Set<string>, what: string): void {
  * const [a, b] = await Promise.all([pipe.request('GET a\n'), pipe.request('GET b\n', 500)]);
  * ```
  */
-export class Pipeline<T, C extends Client | Connection = Client | Connection> implements AsyncDisposable {
+export class Pipeline<T, C extends Client | Connection = Client | Connection, X = undefined> implements AsyncDisposable {
   /**
    * The error that failed the pipeline, or `null`: a failed read or write, or
    * a request that timed out or was aborted after it was sent.
@@ -138,7 +148,8 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
   lastError: unknown = null;
 
   private readonly _conn: C;
-  private readonly _readReply: (conn: C) => T | PromiseLike<T>;
+  private readonly _readReply: (conn: C, context: X | undefined) => T | PromiseLike<T>;
+  private readonly _isError: ((reply: T) => boolean) | null;
   private readonly _maxInFlight: number;
   /** Requests not sent yet, in order; some may be done already (timed out, aborted) and are skipped. */
   private readonly _queued = new Ring<Request>();
@@ -161,14 +172,16 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
   /**
    * @param conn - a connected {@link Client}, or a server's {@link Connection}.
    * @param readReply - reads one reply from `conn` and returns it (or a promise
-   *   of it). It is called once per request, in order, never twice at once. It
+   *   of it; returning the value itself when the reply is already here saves an
+   *   `await`). It is called once per request, in order, never twice at once,
+   *   with the `context` that request was given. It
    *   throws only when the connection can no longer be trusted (closed, timed
    *   out, bytes that are not a reply); a reply that says "error" is a value to
    *   return, not a reason to throw.
    * @param opts - {@link PipelineOptions}.
    * @throws TypeError/RangeError for a bad argument or an unknown option.
    */
-  constructor(conn: C, readReply: (conn: C) => T | PromiseLike<T>, opts: PipelineOptions = {}) {
+  constructor(conn: C, readReply: (conn: C, context: X | undefined) => T | PromiseLike<T>, opts: PipelineOptions<T> = {}) {
     if (!(conn instanceof Channel)) throw new TypeError(`conn must be a Client or Connection, got ${describe(conn)}`);
     if (typeof readReply !== 'function') throw new TypeError(`readReply must be a function, got ${describe(readReply)}`);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`opts must be an object, got ${describe(opts)}`);
@@ -176,7 +189,9 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     const max = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxInFlight must be an integer >= 1, got ${String(max)}`);
     this._conn = conn;
+    if (opts.isError !== undefined && typeof opts.isError !== 'function') throw new TypeError(`isError must be a function, got ${describe(opts.isError)}`);
     this._readReply = readReply;
+    this._isError = opts.isError ?? null;
     this._maxInFlight = max;
   }
 
@@ -214,9 +229,10 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
    *   `ERR_PIPELINE_CLOSED` once it is closed. A request that times out or is
    *   aborted before it was sent was not sent; one that did after it was sent
    *   fails the pipeline, with every other request in flight.
+   * @param context - handed to `readReply` with this request's reply.
    * @throws TypeError/RangeError for bad arguments.
    */
-  request(bytes: PipelineRequest, opts?: number | WaitOptions): Promise<T> {
+  request(bytes: PipelineRequest, opts?: number | WaitOptions, context?: X): Promise<T> {
     checkRequest(bytes);
     if (typeof opts === 'object' && opts !== null) checkKeys(opts, WAIT_KEYS, 'request');
     const ms = waitMs(opts);
@@ -227,6 +243,7 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     }
     const req = new Request(this);
     this._take(req, bytes);
+    req.context = context;
     executorTarget = req;
     const promise = new Promise(requestExecutor) as Promise<T>;
     executorTarget = null;
@@ -411,16 +428,19 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     this._reading = true;
     const conn = this._conn;
     const readReply = this._readReply;
+    const isError = this._isError;
     const inFlight = this._inFlight;
     try {
       while (inFlight.length > 0 && !this._failed) {
-        let reply = readReply(conn);
+        let reply = readReply(conn, inFlight.peek()!.context as X | undefined);
         if (isThenable(reply)) reply = await reply;
         if (this._failed) return; // the reply belongs to a request that already failed
         const req = inFlight.shift()!;
         req.state = DONE;
+        req.context = undefined;
         this._unlink(req);
-        req.resolve(reply);
+        if (isError !== null && isError(reply)) req.reject(reply);
+        else req.resolve(reply);
         if (this._waiting > 0 && !this._flushScheduled && !this._sending) {
           this._flushScheduled = true;
           process.nextTick(flushTick, this);

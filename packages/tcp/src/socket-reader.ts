@@ -23,6 +23,13 @@ export const RECV_SOME = 0;
 export const RECV_EXACT = 1;
 /** @internal */
 export const RECV_UNTIL = 2;
+/** `waitReadable`: any byte; takes none. @internal */
+export const RECV_READABLE = 3;
+/** What each mode is called in errors. @internal */
+export const RECV_NAMES = ['recv', 'recvn', 'recvUntil', 'waitReadable'] as const;
+
+/** The buffer of a waiting `waitReadable`: none of its own, so this one, empty and shared. */
+const NO_BUFFER = new Uint8Array(0);
 
 /**
  * How far recvUntil looks for its delimiter while it copies, in one pass,
@@ -93,6 +100,14 @@ export class SocketReader implements SocketSink {
   private _longLines = false;
   private _recvTimer: Timer | null = null;
   private _recvSignal: AbortSignal | null = null;
+  /**
+   * The queue's `taken` and `length` when a tryRecvUntil/tryRecvn last found
+   * too few bytes: while both stay the same, those bytes are no news for
+   * waitReadable, which waits for more rather than answer at once again (a
+   * loop of waitReadable and tryRecvUntil would spin on half a line).
+   */
+  private _triedTaken = -1;
+  private _triedLength = 0;
 
   constructor(
     private readonly _owner: ReaderOwner,
@@ -115,6 +130,29 @@ export class SocketReader implements SocketSink {
   /** Bytes received and not yet read. */
   get length(): number {
     return this._queue.length;
+  }
+
+  /** Bytes received and not yet read, a waiting recvn's gathered ones included. */
+  get unread(): number {
+    return this._queue.length + this._recvGot;
+  }
+
+  /** A tryRecvUntil/tryRecvn found the queued bytes too few: they are no news for {@link SocketReader.fresh}. */
+  markTried(): void {
+    this._triedTaken = this._queue.taken;
+    this._triedLength = this._queue.length;
+  }
+
+  /** waitReadable: the bytes queued, unless a try found them too few and nothing has come or gone since (then 0). */
+  fresh(): number {
+    const queue = this._queue;
+    if (queue.length === 0 || (queue.taken === this._triedTaken && queue.length === this._triedLength)) return 0;
+    return queue.length;
+  }
+
+  /** The size of the caller's buffer a waiting read holds (0: none waits, or a waitReadable). */
+  get heldBytes(): number {
+    return this._recvBuf === null ? 0 : this._recvBuf.length;
   }
 
   /** Whether the peer's FIN has come. */
@@ -192,11 +230,19 @@ export class SocketReader implements SocketSink {
    */
   tryLine(buf: Uint8Array, delim: Uint8Array, own: boolean): number {
     const took = this.takeLine(buf, delim);
-    if (took === 0 && own && this._queue.length > 0) {
-      this._untilDelim = delim;
-      this._untilTaken = this._queue.taken;
+    if (took === 0 && this._queue.length > 0) {
+      this.markTried();
+      if (own) {
+        this._untilDelim = delim;
+        this._untilTaken = this._queue.taken;
+      }
     }
     return took;
+  }
+
+  /** waitReadable: waits for any byte, and takes none; holds no buffer meanwhile. */
+  waitAny(ms: number, signal: AbortSignal | null): Promise<number> {
+    return this.wait(NO_BUFFER, 0, RECV_READABLE, null, ms, signal);
   }
 
   /**
@@ -242,10 +288,12 @@ export class SocketReader implements SocketSink {
         this.settle(n);
         return;
       }
-      if (mode === RECV_UNTIL) {
-        // A waiting recvUntil may fill its whole buffer whatever the bound.
+      if (mode >= RECV_UNTIL) {
+        // A waiting recvUntil may fill its whole buffer whatever the bound; a
+        // waitReadable had an empty queue, and now has its answer.
         queue.push(owned ? src : copyOut(src, 0, len));
-        this._searchUntil();
+        if (mode === RECV_UNTIL) this._searchUntil();
+        else this.settle(queue.length);
         return;
       }
       // A waiting recvn: straight into its buffer, after what the queue holds.
@@ -291,7 +339,9 @@ export class SocketReader implements SocketSink {
     if (this._recvResolve === null) return;
     this._owner.lastError = new TcpError(
       TcpErrorCode.ETIMEDOUT,
-      `recv timed out after ${ms} ms; nothing was consumed, so call recv again or close the connection`,
+      this._recvMode === RECV_READABLE
+        ? `waitReadable timed out after ${ms} ms with nothing received; call it again or close the connection`
+        : `recv timed out after ${ms} ms; nothing was consumed, so call recv again or close the connection`,
       this._owner._where(),
     );
     this.settle(-1);
@@ -301,7 +351,8 @@ export class SocketReader implements SocketSink {
   handleEvent(): void {
     const signal = this._recvSignal;
     if (signal === null || this._recvResolve === null) return;
-    this._owner.lastError = abortError('recv', signal, 'nothing was consumed', this._owner._where());
+    const what = this._recvMode === RECV_READABLE ? 'waitReadable' : 'recv';
+    this._owner.lastError = abortError(what, signal, 'nothing was consumed', this._owner._where());
     this.settle(-1);
   }
 

@@ -56,6 +56,18 @@ export interface RpcServerOptions {
   proxyHeaderTimeoutMs?: number;
   /** With `proxyProtocol`: the balancers' addresses or CIDR blocks, as `@proj/tcp`'s `Server`. Default: any peer. */
   proxyFrom?: readonly string[];
+  /**
+   * Serve on this many worker threads (`'auto'`: one per core), as
+   * `@proj/tcp`'s `Server` does; the methods then come from `service`.
+   * Default: every connection on the calling thread.
+   */
+  workers?: number | 'auto';
+  /**
+   * With `workers`: the service module (URL or path), loaded once per worker.
+   * Its default export is an object of methods (as `implement`), or
+   * `(server: RpcServer) => void | Promise<void>` that registers handlers.
+   */
+  service?: string | URL;
 }
 
 /** {@link RpcServerOptions} checked, with the defaults filled in. @internal */
@@ -66,6 +78,8 @@ export interface ServerConfig {
   goAway: boolean;
   /** What goes to `@proj/tcp`'s `Server` (its `onError` aside). */
   tcp: ServerOptions;
+  /** With `workers`: the service module. */
+  service: string | URL | undefined;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -80,6 +94,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'proxyProtocol',
   'proxyHeaderTimeoutMs',
   'proxyFrom',
+  'workers',
+  'service',
 ]);
 
 /**
@@ -107,11 +123,19 @@ export function serverConfig(options: RpcServerOptions): ServerConfig {
   if (o.proxyProtocol !== undefined) tcp.proxyProtocol = o.proxyProtocol;
   if (o.proxyHeaderTimeoutMs !== undefined) tcp.proxyHeaderTimeoutMs = o.proxyHeaderTimeoutMs;
   if (o.proxyFrom !== undefined) tcp.proxyFrom = o.proxyFrom;
+  if (o.workers !== undefined) tcp.workers = o.workers;
+  if ((o.workers === undefined) !== (o.service === undefined)) {
+    throw new TypeError(o.workers === undefined ? 'service needs the workers option' : 'workers needs a service module (service: its URL or path)');
+  }
+  if (o.service !== undefined && !(o.service instanceof URL) && (typeof o.service !== 'string' || o.service === '')) {
+    throw new TypeError('service must be a module URL or a non-empty path');
+  }
   return {
     maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxInFlight: o.maxInFlight ?? 1024,
     onError: o.onError,
     goAway: o.goAway ?? true,
     tcp,
+    service: o.service,
   };
 }
