@@ -69,6 +69,7 @@ export class RpcServer implements AsyncDisposable {
       service: serviceSpecifier(config.service),
       maxFrameBytes: config.maxFrameBytes,
       maxInFlight: config.maxInFlight,
+      goAway: config.goAway,
       errorChannel: channel,
     };
     this._tcp = new Server({ ...config.tcp, onError }).onConnection(rpcWorkerModule(), 'serve', data);
