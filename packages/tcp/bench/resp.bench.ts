@@ -16,6 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { BenchResults } from 'bench-results';
 import { RespClient } from '../examples/resp-client';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -229,6 +230,23 @@ async function main(): Promise<void> {
       console.log(`| ${row === 'users64' ? `${USERS} users SET+GET 16 B` : `pipelines of ${BATCH} GET`} | ${name} | ${fmt(median(rates))} [${range(rates)}] | ${ratio} | ${fmt(median(cpu), 2)} [${range(cpu, 2)}] | ${fmt(median(scpu), 2)} [${range(scpu, 2)}] |`);
     }
   }
+  const saved = new BenchResults('tcp-resp', { title: '@proj/tcp: a RESP client on Pipeline against node-redis and ioredis', package: '@proj/tcp' });
+  for (const [row, clients] of plan) {
+    const ours = results.get(`${row} ours`)!;
+    for (const name of clients.filter((c) => c !== 'ours')) {
+      const theirs = results.get(`${row} ${name}`)!;
+      saved.add({
+        section: row === 'users64' ? `${USERS} users SET+GET 16 B` : `pipelines of ${BATCH} GET`,
+        name: `against ${name}`,
+        unit: 'commands/s',
+        baselineName: name,
+        ours: ours.map((m) => m.rate),
+        baseline: theirs.map((m) => m.rate),
+        cpu: { ours: median(ours.map((m) => m.cpuPerCommand)), baseline: median(theirs.map((m) => m.cpuPerCommand)), unit: 'µs/command' },
+      });
+    }
+  }
+  saved.finish();
   stop();
 }
 

@@ -115,15 +115,22 @@ class ReplyReader {
     }
   }
 
+  /** A bulk string's `size` bytes and CRLF: taken at once when they are here, awaited only when not. */
   private _bulk(c: Client, size: number): Buffer | Promise<Buffer> {
-    return this._bulkAsync(c, Buffer.allocUnsafe(size));
+    const value = Buffer.allocUnsafe(size);
+    if (size > 0 && c.tryRecvn(value, size) === 0) return this._bulkAsync(c, value);
+    if (c.tryRecvn(this._crlf, 2) === 0) return this._crlfAsync(c, value);
+    this._checkCrlf();
+    return value;
   }
 
   private async _bulkAsync(c: Client, value: Buffer): Promise<Buffer> {
-    if (value.length > 0) {
-      const got = await c.recvn(value, value.length);
-      if (got <= 0) throw closedError(c, got);
-    }
+    const got = await c.recvn(value, value.length);
+    if (got <= 0) throw closedError(c, got);
+    return this._crlfAsync(c, value);
+  }
+
+  private async _crlfAsync(c: Client, value: Buffer): Promise<Buffer> {
     const got = await c.recvn(this._crlf, 2);
     if (got <= 0) throw closedError(c, got);
     this._checkCrlf();
