@@ -142,7 +142,9 @@ describe.each([
     await drained;
     const all: ReadResult[] = await Promise.all(results);
     const inFlight = UPLOADS + SLOW;
-    const answered = all.slice(0, inFlight).filter((r) => r.how === 'end' && r.data.toString().startsWith('ok ')).length;
+    const answered = all
+      .slice(0, inFlight)
+      .filter((r) => r.how === 'end' && r.data.toString().startsWith('ok ')).length;
     const reset = all.filter((r) => r.how === 'error').length;
     expect({ inFlight, answered, reset }).toEqual({ inFlight: UPLOADS + SLOW, answered: UPLOADS + SLOW, reset: 0 });
     for (const r of all.slice(0, UPLOADS)) expect(r.data.toString()).toBe(`ok ${MiB}\n`);

@@ -20,7 +20,9 @@ const script = path.join(root, 'dist-examples', 'http-server.js');
 beforeAll(() => {
   // The example as Node runs it: compiled on its own; it requires @proj/tcp's build.
   const source = readFileSync(path.join(root, 'examples', 'http-server.ts'), 'utf8');
-  const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+  const out = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+  });
   mkdirSync(path.dirname(script), { recursive: true });
   writeFileSync(script, out.outputText);
 });
@@ -67,13 +69,30 @@ describe('with curl, the example as a child process', () => {
   test('keep-alive: three requests on one connection; an upload with Expect: 100-continue is echoed', async () => {
     const { app, url } = await startExample();
     const nothing = ['-o', '/dev/null'];
-    const r = await curl(['-w', '%{http_code} %{num_connects}\n', ...nothing, `${url}/`, ...nothing, `${url}/`, ...nothing, `${url}/nope`]);
+    const r = await curl([
+      '-w',
+      '%{http_code} %{num_connects}\n',
+      ...nothing,
+      `${url}/`,
+      ...nothing,
+      `${url}/`,
+      ...nothing,
+      `${url}/nope`,
+    ]);
     expect(r).toMatchObject({ code: 0, stdout: '200 1\n200 0\n404 0\n' });
     expect((await curl([`${url}/`])).stdout).toBe('hello world\n');
     const body = Buffer.alloc(300_000, 'x');
     const file = path.join(root, 'dist-examples', 'upload.bin');
     writeFileSync(file, body);
-    const up = await curl(['-H', 'Expect: 100-continue', '--data-binary', `@${file}`, '-w', '\n%{http_code}', `${url}/echo`]);
+    const up = await curl([
+      '-H',
+      'Expect: 100-continue',
+      '--data-binary',
+      `@${file}`,
+      '-w',
+      '\n%{http_code}',
+      `${url}/echo`,
+    ]);
     expect(up.code).toBe(0);
     expect(up.stdout).toBe(`${body.toString('latin1')}\n200`);
     expect(await app.stop('SIGTERM')).toEqual({ code: 0, signal: null });
@@ -97,7 +116,21 @@ describe('with curl, the example as a child process', () => {
     };
     const slow = Array.from({ length: SLOW }, () => curl(['-v', `${url}/slow?ms=400`], seen));
     const uploads = Array.from({ length: UPLOADS }, () =>
-      curl(['-v', '--limit-rate', '128k', '--data-binary', `@${file}`, '-o', '/dev/null', '-w', '%{http_code} %{size_upload}', `${url}/echo`], seen),
+      curl(
+        [
+          '-v',
+          '--limit-rate',
+          '128k',
+          '--data-binary',
+          `@${file}`,
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{size_upload}',
+          `${url}/echo`,
+        ],
+        seen,
+      ),
     );
     await waitFor(() => sent >= SLOW + UPLOADS, 'every request sent', 15_000);
     // A request answered after theirs were sent: the server has read theirs too (same or earlier poll).
@@ -165,7 +198,9 @@ describe('raw sockets, the example in this process', () => {
   test('HTTP/1.0: closed after the answer, unless it asks for keep-alive (then told so)', async () => {
     const got = await exchange('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n');
     expect(status(got)).toEqual([200, 200]);
-    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*connection: keep-alive\r\n\r\nhello world\nHTTP\/1\.1 200 OK\r\n[^]*connection: close\r\n\r\nhello world\n$/);
+    expect(got).toMatch(
+      /^HTTP\/1\.1 200 OK\r\n[^]*connection: keep-alive\r\n\r\nhello world\nHTTP\/1\.1 200 OK\r\n[^]*connection: close\r\n\r\nhello world\n$/,
+    );
   });
 
   test('a request split into many pieces is put together', async () => {
@@ -181,9 +216,21 @@ describe('raw sockets, the example in this process', () => {
     ['a header line without a colon', 400, 'GET / HTTP/1.1\r\nHost: x\r\nbogus\r\n\r\n'],
     ['obsolete line folding', 400, 'GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n'],
     ['Content-Length that is not a number', 400, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc'],
-    ['two different Content-Lengths', 400, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'],
-    ['Transfer-Encoding with Content-Length (smuggling)', 400, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc'],
-    ['Transfer-Encoding: chunked', 501, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    [
+      'two different Content-Lengths',
+      400,
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd',
+    ],
+    [
+      'Transfer-Encoding with Content-Length (smuggling)',
+      400,
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc',
+    ],
+    [
+      'Transfer-Encoding: chunked',
+      501,
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
     ['a body over maxBodyBytes', 413, `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${1024 * 1024}\r\n\r\n`],
     ['a target over maxUriBytes', 414, `GET /${'a'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`],
     ['a request line longer than the head buffer', 414, `GET /${'a'.repeat(10_000)}`],

@@ -39,29 +39,32 @@ describe.each([
   test.each([
     { idleClose: 'close' as const, peerSees: 'end' },
     { idleClose: 'reset' as const, peerSees: 'ECONNRESET' },
-  ])("idleClose '$idleClose': the waiting recv gets -1 (ERR_IDLE_TIMEOUT), the peer sees $peerSees after the bytes sent", async ({ idleClose, peerSees }) => {
-    const result = deferred<{ n: number; code?: string }>();
-    const server = new Server({ idleTimeoutMs: 100, idleClose }).onConnection(async (conn) => {
-      await conn.send('hello');
-      const n = await conn.recv(Buffer.alloc(8));
-      result.resolve({ n, code: conn.lastError?.code });
-    });
-    const port = await start(server, tls);
-    const sock = await connect(port, tls);
-    const r = await readToEnd(sock);
-    expect(await result.promise).toEqual({ n: -1, code: TcpErrorCode.ERR_IDLE_TIMEOUT });
-    expect(r.how === 'error' ? r.error?.code : r.how).toBe(peerSees);
-    if (idleClose === 'close') expect(r.data.toString()).toBe('hello');
-    sock.destroy();
-    await server.shutdown(1000);
-  });
+  ])(
+    "idleClose '$idleClose': the waiting recv gets -1 (ERR_IDLE_TIMEOUT), the peer sees $peerSees after the bytes sent",
+    async ({ idleClose, peerSees }) => {
+      const result = deferred<{ n: number; code?: string }>();
+      const server = new Server({ idleTimeoutMs: 100, idleClose }).onConnection(async (conn) => {
+        await conn.send('hello');
+        const n = await conn.recv(Buffer.alloc(8));
+        result.resolve({ n, code: conn.lastError?.code });
+      });
+      const port = await start(server, tls);
+      const sock = await connect(port, tls);
+      const r = await readToEnd(sock);
+      expect(await result.promise).toEqual({ n: -1, code: TcpErrorCode.ERR_IDLE_TIMEOUT });
+      expect(r.how === 'error' ? r.error?.code : r.how).toBe(peerSees);
+      if (idleClose === 'close') expect(r.data.toString()).toBe('hello');
+      sock.destroy();
+      await server.shutdown(1000);
+    },
+  );
 
   test('overLimitReply: a connection over maxConnections gets the reply, then FIN; the handler never sees it; the kept one goes on', async () => {
     let calls = 0;
     const server = new Server({ maxConnections: 1, overLimitReply: BUSY }).onConnection(async (conn) => {
       calls++;
       const buf = Buffer.alloc(16);
-      for (let n; (n = await conn.recv(buf)) > 0; ) await conn.send(buf, n);
+      for (let n; (n = await conn.recv(buf)) > 0;) await conn.send(buf, n);
     });
     const port = await start(server, tls);
     const kept = await connect(port, tls);
@@ -125,7 +128,7 @@ test('the options are checked at once: idleClose, overLimitReply (type, size, ne
   expect(() => new Server({ maxConnections: 1, overLimitReply: new Uint8Array(0), idleClose: 'close' })).not.toThrow();
 });
 
-test('overLimitReply is copied: changing the caller\'s bytes afterwards changes nothing', async () => {
+test("overLimitReply is copied: changing the caller's bytes afterwards changes nothing", async () => {
   const reply = Buffer.from('busy\n');
   const server = new Server({ maxConnections: 1, overLimitReply: reply }).onConnection(async (conn) => {
     await conn.recv(Buffer.alloc(1));

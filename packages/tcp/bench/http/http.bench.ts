@@ -30,7 +30,10 @@ const IDLE_ROUNDS = Number(process.env.BENCH_HTTP_IDLE_ROUNDS ?? 2);
 const SERVERS = ['ours', 'node'] as const;
 type Which = (typeof SERVERS)[number];
 
-const results = new BenchResults('tcp-http', { title: '@proj/tcp: the HTTP/1.1 example against node:http', package: '@proj/tcp' });
+const results = new BenchResults('tcp-http', {
+  title: '@proj/tcp: the HTTP/1.1 example against node:http',
+  package: '@proj/tcp',
+});
 
 interface ServerProcess {
   port: number;
@@ -39,7 +42,9 @@ interface ServerProcess {
 }
 
 async function startServer(which: Which): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'servers.js'), which], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'servers.js'), which], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const port = Number((await lines.next()).value);
   return {
@@ -87,15 +92,20 @@ function spread(v: number[], digits: number): string {
 }
 
 async function throughput(): Promise<void> {
-  console.log(`\nHTTP/1.1 GET /, ${CONNECTIONS} connections, autocannon, ${ROUNDS} rounds of ${SECONDS} s, a fresh server process each (Node ${process.versions.node})`);
-  console.log('  row                          | ours req/s          | node:http req/s     | ours/node          | CPU µs/req ours    | CPU µs/req node    | CPU node/ours');
+  console.log(
+    `\nHTTP/1.1 GET /, ${CONNECTIONS} connections, autocannon, ${ROUNDS} rounds of ${SECONDS} s, a fresh server process each (Node ${process.versions.node})`,
+  );
+  console.log(
+    '  row                          | ours req/s          | node:http req/s     | ours/node          | CPU µs/req ours    | CPU µs/req node    | CPU node/ours',
+  );
   for (const [name, pipelining] of [
     ['one request in flight', 1],
     [`pipelined (${PIPELINED} in flight)`, PIPELINED],
   ] as const) {
     const got: Record<Which, Sample[]> = { ours: [], node: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const which of round % 2 === 0 ? SERVERS : [...SERVERS].reverse()) got[which].push(await measure(which, pipelining));
+      for (const which of round % 2 === 0 ? SERVERS : [...SERVERS].reverse())
+        got[which].push(await measure(which, pipelining));
     }
     const rates = (w: Which): number[] => got[w].map((s) => s.rate);
     const cpus = (w: Which): number[] => got[w].map((s) => s.cpuPerRequest);
@@ -139,7 +149,9 @@ async function openIdle(port: number, n: number): Promise<net.Socket[]> {
 async function idleMemory(): Promise<void> {
   const limit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim());
   const conns = Math.min(IDLE_CONNS, limit - 200);
-  console.log(`\nIdle keep-alive connections: ${conns.toLocaleString('en-US')} at once, one request answered on each, server RSS growth after a full GC (ulimit -n ${limit}; ${IDLE_ROUNDS} rounds)`);
+  console.log(
+    `\nIdle keep-alive connections: ${conns.toLocaleString('en-US')} at once, one request answered on each, server RSS growth after a full GC (ulimit -n ${limit}; ${IDLE_ROUNDS} rounds)`,
+  );
   const growth: Record<Which, { rss: number[]; heap: number[]; external: number[] }> = {
     ours: { rss: [], heap: [], external: [] },
     node: { rss: [], heap: [], external: [] },
@@ -155,7 +167,9 @@ async function idleMemory(): Promise<void> {
         const during = JSON.parse(await server.ask('mem')) as NodeJS.MemoryUsage;
         growth[which].rss.push((during.rss - before.rss) / conns);
         growth[which].heap.push((during.heapUsed - before.heapUsed) / conns);
-        growth[which].external.push((during.external + during.arrayBuffers - before.external - before.arrayBuffers) / conns);
+        growth[which].external.push(
+          (during.external + during.arrayBuffers - before.external - before.arrayBuffers) / conns,
+        );
       } finally {
         // The server goes first: its side keeps the TIME_WAIT, and no client port is held.
         await server.stop();
@@ -163,10 +177,16 @@ async function idleMemory(): Promise<void> {
       }
     }
   }
-  const kib = (v: number[]): string => spread(v.map((x) => x / 1024), 2);
+  const kib = (v: number[]): string =>
+    spread(
+      v.map((x) => x / 1024),
+      2,
+    );
   for (const which of SERVERS) {
     const g = growth[which];
-    console.log(`  ${(which === 'ours' ? 'examples/http-server.ts' : 'node:http').padEnd(24)} RSS ${kib(g.rss).padEnd(22)} KiB/conn   heap ${kib(g.heap).padEnd(22)} external+arrayBuffers ${kib(g.external)}`);
+    console.log(
+      `  ${(which === 'ours' ? 'examples/http-server.ts' : 'node:http').padEnd(24)} RSS ${kib(g.rss).padEnd(22)} KiB/conn   heap ${kib(g.heap).padEnd(22)} external+arrayBuffers ${kib(g.external)}`,
+    );
   }
   results.add({
     section: 'idle keep-alive connections',

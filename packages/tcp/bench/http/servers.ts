@@ -23,7 +23,8 @@ async function main(): Promise<void> {
     port = server.address()!.port;
   } else if (which === 'node') {
     const server = http.createServer((req, res) => {
-      if (req.url === '/') res.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length }).end(BODY);
+      if (req.url === '/')
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length }).end(BODY);
       else res.writeHead(404, { 'content-length': 0 }).end();
     });
     server.keepAliveTimeout = KEEP_ALIVE_MS;
