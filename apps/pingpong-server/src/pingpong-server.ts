@@ -1,4 +1,4 @@
-import { Server, type Connection, type TcpError } from '@proj/tcp';
+import { Server, type Connection, type ProxyProtocolVersion, type TcpError } from '@proj/tcp';
 import { BroadcastChannel } from 'node:worker_threads';
 import { PingCounter } from './ping-counter';
 import { QUIET_ENV, TOTALS_CHANNEL, type WorkerReport } from './pingpong-worker';
@@ -14,6 +14,8 @@ export interface PingPongServerOptions {
   quiet?: boolean;
   /** Where lines go. Default: stdout. */
   log?: (line: string) => void;
+  /** Behind a load balancer: every connection begins with a PROXY header of this version; the lines name the real client. Default: off. */
+  proxyProtocol?: ProxyProtocolVersion;
   /**
    * Serve on this many worker threads (`'auto'`: one per core); the workers
    * print their own lines on stdout. Default: every connection on this thread.
@@ -72,12 +74,13 @@ export class PingPongServer {
     this._quiet = options.quiet ?? false;
     this._log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
     const onError = (err: TcpError, conn: Connection | null): void => this._onServerError(err, conn);
+    const proxy = options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol };
     if (options.workers === undefined) {
-      this._server = new Server({ onError });
+      this._server = new Server({ onError, ...proxy });
       // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
       this._server.onConnection(this._serve, this);
     } else {
-      this._server = new Server({ onError, workers: options.workers });
+      this._server = new Server({ onError, workers: options.workers, ...proxy });
       this._server.onConnection(require.resolve('./pingpong-worker'), 'serve');
     }
   }
@@ -168,7 +171,7 @@ export class PingPongServer {
   /** The loop of co's example: recv, a pong per ping, close on EOF, reset on error. */
   private async _pingPong(conn: Connection): Promise<void> {
     const peer = conn.peer();
-    if (!this._quiet) this._log(`${peer} connected (${this._open} open)`);
+    if (!this._quiet) this._log(`${peer} connected (${this._open} open)${conn.proxy === null ? '' : ` via ${conn.proxy.via} (PROXY v${conn.proxy.version} ${conn.proxy.command})`}`);
     const buf = Buffer.alloc(64);
     const pings = new PingCounter();
     for (;;) {

@@ -8,7 +8,9 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TcpError, workerDistributions } from '@proj/tcp';
+import { pack, unpack } from 'msgpackr';
 import { RpcClient, RpcServer } from '../src';
+import { RawPeer, frame } from './helpers';
 
 const FIXTURES = join(__dirname, 'fixtures');
 
@@ -115,4 +117,21 @@ test('a service module that throws at load fails start with ERR_HANDLER_LOAD', a
   expect(err).toMatchObject({ code: 'ERR_HANDLER_LOAD' });
   expect(err!.message).toMatch(/the service refuses to load/);
   expect(server.address()).toBeNull();
+});
+
+test('shutdown with workers: each worker tells its clients rpc.goaway and serves them until they close', async () => {
+  const server = new RpcServer({ workers: 1, service: pathToFileURL(join(FIXTURES, 'service.mjs')) });
+  if (!(await startOrUnsupported(server))) return;
+  const p = await RawPeer.connect(server.address()!.port);
+  p.write(frame(pack([0, 1, 'echo', ['x']])));
+  expect(unpack(await p.frame())).toEqual([1, 1, null, 'x']);
+  let done = false;
+  const shutdown = server.shutdown(10_000).then(() => (done = true));
+  expect(unpack(await p.frame())).toEqual([2, 'rpc.goaway', []]);
+  p.write(frame(pack([0, 2, 'echo', ['after']])));
+  expect(unpack(await p.frame())).toEqual([1, 2, null, 'after']);
+  expect(done).toBe(false);
+  p.sock.end();
+  await shutdown;
+  await p.closed;
 });

@@ -152,7 +152,9 @@ interface Measured {
 function measure(name: ClientName, row: Row, port: number, serverPid: number): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const serverCpu = serverCpuMicros(serverPid);
-    const p = spawn(process.execPath, [__filename, 'child', name, row, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [__filename, 'child', name, row, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', reject);
@@ -174,7 +176,8 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (x: number, digits = 0): string =>
+  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const range = (xs: number[], digits = 0): string => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
 
 async function main(): Promise<void> {
@@ -183,7 +186,11 @@ async function main(): Promise<void> {
     return;
   }
   const port = await freePort();
-  const server = spawn('redis-server', ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(
+    'redis-server',
+    ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const stop = (): void => {
     server.kill('SIGTERM');
   };
@@ -214,8 +221,12 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
-  console.log(`\nRESP: ours (examples/resp-client.ts, one pipelined connection) against node-redis ${pkgVersion('redis')} and ioredis ${pkgVersion('ioredis')}`);
-  console.log(`Node ${process.version}, ${ROUNDS} rounds (fresh process per measurement, interleaved); median [range]\n`);
+  console.log(
+    `\nRESP: ours (examples/resp-client.ts, one pipelined connection) against node-redis ${pkgVersion('redis')} and ioredis ${pkgVersion('ioredis')}`,
+  );
+  console.log(
+    `Node ${process.version}, ${ROUNDS} rounds (fresh process per measurement, interleaved); median [range]\n`,
+  );
   console.log('| row | client | commands/s | ours/theirs | client CPU µs/command | redis-server CPU µs/command |');
   console.log('|---|---|---|---|---|---|');
   for (const [row, clients] of plan) {
@@ -227,10 +238,15 @@ async function main(): Promise<void> {
       const ratio = name === 'ours' ? '—' : `${fmt(median(ratios), 2)}x [${range(ratios, 2)}]`;
       const cpu = ms.map((m) => m.cpuPerCommand);
       const scpu = ms.map((m) => m.serverCpuPerCommand);
-      console.log(`| ${row === 'users64' ? `${USERS} users SET+GET 16 B` : `pipelines of ${BATCH} GET`} | ${name} | ${fmt(median(rates))} [${range(rates)}] | ${ratio} | ${fmt(median(cpu), 2)} [${range(cpu, 2)}] | ${fmt(median(scpu), 2)} [${range(scpu, 2)}] |`);
+      console.log(
+        `| ${row === 'users64' ? `${USERS} users SET+GET 16 B` : `pipelines of ${BATCH} GET`} | ${name} | ${fmt(median(rates))} [${range(rates)}] | ${ratio} | ${fmt(median(cpu), 2)} [${range(cpu, 2)}] | ${fmt(median(scpu), 2)} [${range(scpu, 2)}] |`,
+      );
     }
   }
-  const saved = new BenchResults('tcp-resp', { title: '@proj/tcp: a RESP client on Pipeline against node-redis and ioredis', package: '@proj/tcp' });
+  const saved = new BenchResults('tcp-resp', {
+    title: '@proj/tcp: a RESP client on Pipeline against node-redis and ioredis',
+    package: '@proj/tcp',
+  });
   for (const [row, clients] of plan) {
     const ours = results.get(`${row} ours`)!;
     for (const name of clients.filter((c) => c !== 'ours')) {
@@ -242,7 +258,11 @@ async function main(): Promise<void> {
         baselineName: name,
         ours: ours.map((m) => m.rate),
         baseline: theirs.map((m) => m.rate),
-        cpu: { ours: median(ours.map((m) => m.cpuPerCommand)), baseline: median(theirs.map((m) => m.cpuPerCommand)), unit: 'µs/command' },
+        cpu: {
+          ours: median(ours.map((m) => m.cpuPerCommand)),
+          baseline: median(theirs.map((m) => m.cpuPerCommand)),
+          unit: 'µs/command',
+        },
       });
     }
   }

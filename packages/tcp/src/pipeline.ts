@@ -90,7 +90,11 @@ function flushTick(pipe: Pipeline<unknown, Client | Connection>): void {
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 const OPTION_KEYS = new Set(['maxInFlight', 'isError']);
@@ -140,7 +144,11 @@ function checkKeys(opts: object, known: Set<string>, what: string): void {
  * const [a, b] = await Promise.all([pipe.request('GET a\n'), pipe.request('GET b\n', 500)]);
  * ```
  */
-export class Pipeline<T, C extends Client | Connection = Client | Connection, X = undefined> implements AsyncDisposable {
+export class Pipeline<
+  T,
+  C extends Client | Connection = Client | Connection,
+  X = undefined,
+> implements AsyncDisposable {
   /**
    * The error that failed the pipeline, or `null`: a failed read or write, or
    * a request that timed out or was aborted after it was sent.
@@ -181,15 +189,22 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection, X 
    * @param opts - {@link PipelineOptions}.
    * @throws TypeError/RangeError for a bad argument or an unknown option.
    */
-  constructor(conn: C, readReply: (conn: C, context: X | undefined) => T | PromiseLike<T>, opts: PipelineOptions<T> = {}) {
+  constructor(
+    conn: C,
+    readReply: (conn: C, context: X | undefined) => T | PromiseLike<T>,
+    opts: PipelineOptions<T> = {},
+  ) {
     if (!(conn instanceof Channel)) throw new TypeError(`conn must be a Client or Connection, got ${describe(conn)}`);
-    if (typeof readReply !== 'function') throw new TypeError(`readReply must be a function, got ${describe(readReply)}`);
+    if (typeof readReply !== 'function')
+      throw new TypeError(`readReply must be a function, got ${describe(readReply)}`);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`opts must be an object, got ${describe(opts)}`);
     checkKeys(opts, OPTION_KEYS, 'Pipeline');
     const max = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxInFlight must be an integer >= 1, got ${String(max)}`);
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new RangeError(`maxInFlight must be an integer >= 1, got ${String(max)}`);
     this._conn = conn;
-    if (opts.isError !== undefined && typeof opts.isError !== 'function') throw new TypeError(`isError must be a function, got ${describe(opts.isError)}`);
+    if (opts.isError !== undefined && typeof opts.isError !== 'function')
+      throw new TypeError(`isError must be a function, got ${describe(opts.isError)}`);
     this._readReply = readReply;
     this._isError = opts.isError ?? null;
     this._maxInFlight = max;
@@ -288,7 +303,9 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection, X 
     let most = 0;
     if (typeof bytes === 'string') most = bytes.length * 3;
     else if (bytes instanceof Uint8Array) most = bytes.length;
-    else for (let i = 0; i < bytes.length; i++) most += typeof bytes[i] === 'string' ? (bytes[i] as string).length * 3 : bytes[i].length;
+    else
+      for (let i = 0; i < bytes.length; i++)
+        most += typeof bytes[i] === 'string' ? (bytes[i] as string).length * 3 : bytes[i].length;
     if (most > COPY_MAX_BYTES) {
       req.bytes = bytes;
       return;
@@ -414,7 +431,10 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection, X 
     if (this._failed) return;
     this._compact();
     if (n <= 0) {
-      this._fail(this._conn.lastError ?? new TcpError(TcpErrorCode.ENOTCONN, 'the pipeline could not send: the connection is closed'));
+      this._fail(
+        this._conn.lastError ??
+          new TcpError(TcpErrorCode.ENOTCONN, 'the pipeline could not send: the connection is closed'),
+      );
       return;
     }
     if (this._waiting > 0 && !this._flushScheduled) {
@@ -458,10 +478,21 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection, X 
   _timedOut(req: Request): void {
     if (req.state === DONE) return;
     if (req.state === QUEUED) {
-      this._remove(req, new TcpError(TcpErrorCode.ETIMEDOUT, `the request timed out after ${req.ms} ms before it was sent (${this._inFlight.length} requests in flight, maxInFlight ${this._maxInFlight}); it was not sent`));
+      this._remove(
+        req,
+        new TcpError(
+          TcpErrorCode.ETIMEDOUT,
+          `the request timed out after ${req.ms} ms before it was sent (${this._inFlight.length} requests in flight, maxInFlight ${this._maxInFlight}); it was not sent`,
+        ),
+      );
       return;
     }
-    this._fail(new TcpError(TcpErrorCode.ETIMEDOUT, `a request timed out after ${req.ms} ms waiting for its reply; the pipeline is closed, since that reply would be taken for the next request's: make a new one on a new connection`));
+    this._fail(
+      new TcpError(
+        TcpErrorCode.ETIMEDOUT,
+        `a request timed out after ${req.ms} ms waiting for its reply; the pipeline is closed, since that reply would be taken for the next request's: make a new one on a new connection`,
+      ),
+    );
   }
 
   /** A request's signal was aborted. @internal */
@@ -472,7 +503,12 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection, X 
       this._remove(req, new TcpAbortError('the request was aborted before it was sent; it was not sent', reason));
       return;
     }
-    this._fail(new TcpAbortError('a request was aborted after it was sent; the pipeline is closed, since its reply would be taken for the next request\'s: make a new one on a new connection', reason));
+    this._fail(
+      new TcpAbortError(
+        "a request was aborted after it was sent; the pipeline is closed, since its reply would be taken for the next request's: make a new one on a new connection",
+        reason,
+      ),
+    );
   }
 
   /** Takes a request that was not sent out of the queue (it is skipped when the turn's write is made). */
@@ -532,13 +568,18 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection, X 
 
   private _closedError(): TcpError {
     const why = this._failed ? 'it failed' : 'close() was called';
-    return new TcpError(TcpErrorCode.ERR_PIPELINE_CLOSED, `the pipeline is closed (${why}): make a new one on a new connection`, this._failed ? { cause: this.lastError } : {});
+    return new TcpError(
+      TcpErrorCode.ERR_PIPELINE_CLOSED,
+      `the pipeline is closed (${why}): make a new one on a new connection`,
+      this._failed ? { cause: this.lastError } : {},
+    );
   }
 }
 
 function checkRequest(bytes: PipelineRequest): void {
   if (typeof bytes === 'string' || bytes instanceof Uint8Array) return;
-  if (!Array.isArray(bytes)) throw new TypeError(`a request must be a Uint8Array, a string or an array of them, got ${describe(bytes)}`);
+  if (!Array.isArray(bytes))
+    throw new TypeError(`a request must be a Uint8Array, a string or an array of them, got ${describe(bytes)}`);
   for (let i = 0; i < bytes.length; i++) {
     const piece: unknown = bytes[i];
     if (typeof piece !== 'string' && !(piece instanceof Uint8Array)) {

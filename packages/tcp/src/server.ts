@@ -368,10 +368,12 @@ export class Server {
 
   /** Serves an accepted plain socket; returns the socket that serves it (the fast path moves it to a new one). */
   private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): net.Socket {
-    // Bytes already read past a PROXY header stay in the old socket's stream: keep that socket.
-    const adopted = rest === null && sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
+    // Called at once from the read that ended a PROXY header, so nothing else was read yet: its
+    // handle can still move to an onread socket, with `rest` handed over. Bytes buffered in the
+    // old socket's stream would stay behind: then it keeps that socket.
+    const adopted = sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
     if (adopted !== null) {
-      this._accept(adopted, adopted, true, proxy);
+      this._accept(adopted, adopted, true, proxy, rest);
       return adopted;
     }
     sock.resume();

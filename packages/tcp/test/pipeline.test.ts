@@ -39,7 +39,9 @@ async function answerAll(n: number): Promise<void> {
 test("a turn's requests go out in one write, and each caller gets its own reply", async () => {
   const { c, pipe } = await linePipeline(peer.port);
   const counter = countWrites(c);
-  const replies = Array.from({ length: 100 }, (_, i) => pipe.request(i % 3 === 0 ? `Q${i}\n` : i % 3 === 1 ? Buffer.from(`Q${i}\n`) : ['Q', Buffer.from(String(i)), '\n']));
+  const replies = Array.from({ length: 100 }, (_, i) =>
+    pipe.request(i % 3 === 0 ? `Q${i}\n` : i % 3 === 1 ? Buffer.from(`Q${i}\n`) : ['Q', Buffer.from(String(i)), '\n']),
+  );
   expect(pipe.waiting).toBe(100);
   const answered = answerAll(100);
   const got = await Promise.all(replies);
@@ -91,7 +93,9 @@ test('large requests (bytes and strings past the copy limit) go out whole and in
       seen = Buffer.concat([seen, d]);
       if (seen.length === 3 + 40_000 + 30_000 + 3 + 3) {
         const middle = seen.subarray(3, -6).every((b) => b === 0x20);
-        sock.write(`${JSON.stringify(seen.subarray(0, 3).toString())}|${JSON.stringify(seen.subarray(-6).toString())}|${middle}\n`);
+        sock.write(
+          `${JSON.stringify(seen.subarray(0, 3).toString())}|${JSON.stringify(seen.subarray(-6).toString())}|${middle}\n`,
+        );
       }
     });
   });

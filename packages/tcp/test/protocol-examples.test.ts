@@ -127,7 +127,11 @@ test('RESP client against an independent Redis-style responder: every reply type
     expect(err).toBeInstanceOf(RespError);
     expect(err).toMatchObject({ message: "ERR unknown command 'FLY'", code: 'ERR' });
     // An error reply is the server's answer, not a failure: the connection goes on.
-    expect(await redis.batch().incr('hits').command(['FLY']).get('name').exec()).toEqual([3, new RespError("ERR unknown command 'FLY'"), Buffer.from('señor\r\nwith CRLF inside')]);
+    expect(await redis.batch().incr('hits').command(['FLY']).get('name').exec()).toEqual([
+      3,
+      new RespError("ERR unknown command 'FLY'"),
+      Buffer.from('señor\r\nwith CRLF inside'),
+    ]);
   } finally {
     await redis.close();
     await peer.close();

@@ -34,7 +34,7 @@ function binaryValues(seed: number, count: number): Buffer[] {
   const pool = seededBytes(seed, count * 300);
   const values: Buffer[] = [];
   for (let v = 0, at = 0; v < count; v++) {
-    const len = pool.readUInt16LE(v * 2 % (pool.length - 2)) % 300;
+    const len = pool.readUInt16LE((v * 2) % (pool.length - 2)) % 300;
     const b = Buffer.from(pool.subarray(at, at + len));
     at += len;
     for (let i = 0; i + 1 < len; i += 1 + (b[i + 1] % 40)) {
@@ -66,7 +66,13 @@ test('10,000 random binary values with CRLF inside: SET and GET, pipelined, and 
 test('nested arrays, nulls (bulk and array), integers and error replies inside arrays', async () => {
   await using client = await RespClient.connect(redis.port);
   const script = "return {1, {2, {3, 'deep', false}}, {}, redis.error_reply('MYERR inner'), -7}";
-  expect(await client.command(['EVAL', script, 0])).toEqual([1, [2, [3, Buffer.from('deep'), null]], [], new RespError('MYERR inner'), -7]);
+  expect(await client.command(['EVAL', script, 0])).toEqual([
+    1,
+    [2, [3, Buffer.from('deep'), null]],
+    [],
+    new RespError('MYERR inner'),
+    -7,
+  ]);
   expect(await client.command(['BLPOP', 'no-such-list', '0.01'])).toBeNull(); // *-1
   expect(await client.mget('no-such-a', 'no-such-b')).toEqual([null, null]);
   expect(await client.get('no-such-key')).toBeNull();
@@ -124,7 +130,8 @@ test('after CLIENT KILL the client reconnects: at most one command fails, with a
     }
   }
   expect(failures.length).toBeLessThanOrEqual(1);
-  for (const err of failures) expect(err).toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|EPIPE|ENOTCONN)$/) });
+  for (const err of failures)
+    expect(err).toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|EPIPE|ENOTCONN)$/) });
   expect(after).not.toBeNull();
   expect(after).not.toBe(before);
   expect(await victim.ping()).toBe('PONG');

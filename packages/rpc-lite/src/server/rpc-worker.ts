@@ -19,6 +19,7 @@ errors.unref();
 const server = new RpcServer({
   maxFrameBytes: data.maxFrameBytes,
   maxInFlight: data.maxInFlight,
+  goAway: data.goAway,
   onError: (err, peer) => {
     const e = err as Error & { code?: string; remote?: boolean };
     errors.postMessage({ name: e.name, code: e.code, message: e.message, remote: e.remote, peer, warn: false });

@@ -13,6 +13,8 @@ export interface RpcWorkerData {
   service: string;
   maxFrameBytes: number;
   maxInFlight: number;
+  /** `shutdown` sends `rpc.goaway` first (the `goAway` option). */
+  goAway: boolean;
   /** The BroadcastChannel the worker reports its failures on. */
   errorChannel: string;
 }

@@ -40,6 +40,9 @@ export class RpcServer implements AsyncDisposable {
   private readonly _sessions = new Set<ServerSession>();
   private readonly _tcp: Server;
   private readonly _onError: RpcServerOptions['onError'];
+  private readonly _goAway: boolean;
+  /** shutdown() has begun: a connection accepted from now on is told at once. */
+  private _stopping = false;
   /** With workers: where their failures come from. */
   private _workerErrors: BroadcastChannel | null = null;
 
@@ -52,6 +55,7 @@ export class RpcServer implements AsyncDisposable {
     this.codec = new MessageCodec(config.maxFrameBytes);
     this.maxInFlight = config.maxInFlight;
     this._onError = config.onError;
+    this._goAway = config.goAway;
     const onError = (err: TcpError, conn: Connection | null): void =>
       this._report(err, conn === null ? null : conn.peer(), err.code === TcpErrorCode.ERR_HANDLER);
     if (config.service === undefined) {
@@ -65,6 +69,7 @@ export class RpcServer implements AsyncDisposable {
       service: serviceSpecifier(config.service),
       maxFrameBytes: config.maxFrameBytes,
       maxInFlight: config.maxInFlight,
+      goAway: config.goAway,
       errorChannel: channel,
     };
     this._tcp = new Server({ ...config.tcp, onError }).onConnection(rpcWorkerModule(), 'serve', data);
@@ -160,10 +165,14 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /**
-   * Stops listening, stops taking new requests, lets the requests in flight
-   * finish and their answers go out, then closes every connection; those still
-   * open after `ms` are reset. A request that arrived during the shutdown is
-   * not run: its caller gets `CONNECTION_CLOSED` and may retry elsewhere.
+   * Stops listening, tells every client it is going away (the `rpc.goaway`
+   * notification), serves what each sends until it closes its connection (an
+   * `RpcClient` closes once its calls there are answered, and sends new ones
+   * on another connection), then closes every connection; those still open
+   * after `ms` are reset. With the option `goAway: false`: nobody is told, a
+   * request that arrives during the shutdown is not run (its caller gets
+   * `CONNECTION_CLOSED`), and the connections close once the requests in
+   * flight are answered.
    *
    * @param ms - grace period in milliseconds, up to 2147483647 (Node's timer
    *   limit). Default `5000`; negative or `Infinity` waits forever.
@@ -181,7 +190,8 @@ export class RpcServer implements AsyncDisposable {
       return;
     }
     this.exit();
-    const drains = Promise.all([...this._sessions].map((s) => s.drain()));
+    this._stopping = true;
+    const drains = this._drainAll();
     if (ms < 0 || ms === Infinity) {
       await drains;
       await this._tcp.shutdown(-1);
@@ -192,6 +202,11 @@ export class RpcServer implements AsyncDisposable {
     await Promise.race([drains, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
     await this._tcp.shutdown(Math.max(0, deadline - Date.now()));
+  }
+
+  /** Drains every session, including those that began while the others drained. */
+  private async _drainAll(): Promise<void> {
+    while (this._sessions.size > 0) await Promise.all([...this._sessions].map((s) => s.drain(this._goAway)));
   }
 
   /** Same as `shutdown()`: `await using server = new RpcServer(...)` shuts it down at the end of the block. */
@@ -227,6 +242,7 @@ export class RpcServer implements AsyncDisposable {
   private async _serve(conn: Connection): Promise<void> {
     const session = new ServerSession(conn, this);
     this._sessions.add(session);
+    if (this._stopping) void session.drain(this._goAway);
     try {
       await session.run();
     } finally {
