@@ -24,7 +24,9 @@ function cpuTicks(pid: number): number {
 }
 
 async function load(port: number, request: string, answerBytes: number): Promise<number> {
-  const child = spawn(LOAD, [port, 64, request, answerBytes, 1, MS].map(String), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(LOAD, [port, 64, request, answerBytes, 1, MS].map(String), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -33,7 +35,8 @@ async function load(port: number, request: string, answerBytes: number): Promise
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (xs: number[], d = 0): string => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
+const fmt = (xs: number[], d = 0): string =>
+  `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
 
 async function main(): Promise<void> {
   console.log(`\nRpcServer with workers (Node.js ${process.version})`);
@@ -41,7 +44,9 @@ async function main(): Promise<void> {
     console.log('(skipped: this Node.js cannot spread connections over worker threads; run it on Node.js 24)');
     return;
   }
-  const built = spawnSync('gcc', ['-O2', '-o', LOAD, join(__dirname, '..', '..', 'tcp', 'bench', 'c', 'load.c')], { stdio: 'inherit' });
+  const built = spawnSync('gcc', ['-O2', '-o', LOAD, join(__dirname, '..', '..', 'tcp', 'bench', 'c', 'load.c')], {
+    stdio: 'inherit',
+  });
   if (built.error || built.status !== 0) {
     console.log('(skipped: no gcc for the C load generator)');
     return;
@@ -51,7 +56,9 @@ async function main(): Promise<void> {
   const answerBytes = frame([1, 0, null, payload]).length;
   const servers = await Promise.all(
     [2, 1].map(async (n) => {
-      const child = spawn(process.execPath, [join(__dirname, 'workers-server.js'), String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [join(__dirname, 'workers-server.js'), String(n)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
       const port = Number((await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next()).value);
       return { n, child, port, rates: [] as number[], cpu: [] as number[] };
     }),
@@ -70,7 +77,10 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => once(s.child, 'exit')));
   }
   console.log(`echo of 16 B, 64 in flight (64 connections), ${ROUNDS} rounds of ${MS} ms, median [min–max]`);
-  for (const s of servers) console.log(`  ${s.n} worker${s.n > 1 ? 's' : ' '}  answers/s ${fmt(s.rates).padEnd(26)} server CPU µs/answer ${fmt(s.cpu, 1)}`);
+  for (const s of servers)
+    console.log(
+      `  ${s.n} worker${s.n > 1 ? 's' : ' '}  answers/s ${fmt(s.rates).padEnd(26)} server CPU µs/answer ${fmt(s.cpu, 1)}`,
+    );
   const ratios = servers[0].rates.map((r, i) => r / servers[1].rates[i]);
   console.log(`  ratio 2/1 per round ${fmt(ratios, 2)}x`);
 }

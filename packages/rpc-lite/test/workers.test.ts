@@ -39,7 +39,11 @@ test('options: workers and service go together; handle() is refused with workers
 
 test('an object of methods, served on 2 workers: 16 connections over both, every call answered, errors as on one thread', async () => {
   const errors: Error[] = [];
-  const server = new RpcServer({ workers: 2, service: pathToFileURL(join(FIXTURES, 'service.mjs')), onError: (e) => errors.push(e) });
+  const server = new RpcServer({
+    workers: 2,
+    service: pathToFileURL(join(FIXTURES, 'service.mjs')),
+    onError: (e) => errors.push(e),
+  });
   if (!(await startOrUnsupported(server))) return;
   const port = server.address()!.port;
   const client = new RpcClient('127.0.0.1', port, { connections: 16 });
@@ -63,7 +67,11 @@ test('an object of methods, served on 2 workers: 16 connections over both, every
 
 test('a function that registers handlers; a failing notification reaches onError on the calling thread', async () => {
   const errors: Array<[Error, string | null]> = [];
-  const server = new RpcServer({ workers: 2, service: join(FIXTURES, 'register.cjs'), onError: (e, peer) => errors.push([e, peer]) });
+  const server = new RpcServer({
+    workers: 2,
+    service: join(FIXTURES, 'register.cjs'),
+    onError: (e, peer) => errors.push([e, peer]),
+  });
   if (!(await startOrUnsupported(server))) return;
   const client = new RpcClient('127.0.0.1', server.address()!.port);
   try {

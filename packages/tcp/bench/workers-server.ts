@@ -30,7 +30,9 @@ async function main(): Promise<void> {
   }
   if (cluster.isPrimary) {
     const workers = Array.from({ length: n }, () => cluster.fork());
-    const ports = await Promise.all(workers.map((w) => new Promise<number>((res) => w.once('message', (m: { port: number }) => res(m.port)))));
+    const ports = await Promise.all(
+      workers.map((w) => new Promise<number>((res) => w.once('message', (m: { port: number }) => res(m.port)))),
+    );
     ready(ports[0], [process.pid, ...workers.map((w) => w.process.pid!)]);
     process.stdin.on('end', () => {
       for (const w of workers) w.process.kill();

@@ -66,12 +66,18 @@ function processTicks(pids: number[]): number[] {
 }
 
 function compileLoad(): boolean {
-  const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, 'c-load'), join(__dirname, '..', 'bench', 'c', 'load.c')], { stdio: 'inherit' });
+  const built = spawnSync(
+    'gcc',
+    ['-O2', '-o', join(__dirname, 'c-load'), join(__dirname, '..', 'bench', 'c', 'load.c')],
+    { stdio: 'inherit' },
+  );
   return !built.error && built.status === 0;
 }
 
 async function cLoad(port: number, conns: number, ms: number): Promise<number> {
-  const child = spawn(join(__dirname, 'c-load'), [port, conns, 8, 1, ms].map(String), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(join(__dirname, 'c-load'), [port, conns, 8, 1, ms].map(String), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -192,11 +198,18 @@ async function main(): Promise<void> {
     console.log(
       `\n${workload}: 64 connections, 8-byte ping-pong${workUs ? `, ${workUs} µs CPU per message in the handler` : ''}; ${ROUNDS} rounds of ${MS} ms, median [min–max]`,
     );
-    console.log('row                   msgs/s                      server CPU µs/msg      busy (ours: accept/main thread, workers; cluster: primary, workers)');
+    console.log(
+      'row                   msgs/s                      server CPU µs/msg      busy (ours: accept/main thread, workers; cluster: primary, workers)',
+    );
     for (const r of rows) {
       const ss = samples.get(r.name)!;
       const busy = ss[0].busy.map((_, j) => pct(median(ss.map((s) => s.busy[j] ?? 0)))).join(', ');
-      console.log(`${r.name.padEnd(22)}${fmt(ss.map((s) => s.rate)).padEnd(28)}${fmt(ss.map((s) => s.cpuUs), 1).padEnd(23)}${busy}`);
+      console.log(
+        `${r.name.padEnd(22)}${fmt(ss.map((s) => s.rate)).padEnd(28)}${fmt(
+          ss.map((s) => s.cpuUs),
+          1,
+        ).padEnd(23)}${busy}`,
+      );
     }
     const ratio = (a: string, b: string): string => {
       const xa = samples.get(a)!.map((s) => s.rate);
@@ -205,12 +218,16 @@ async function main(): Promise<void> {
       const per = xa.map((x, i) => x / xb[i]);
       return `${fmt(per, 2)}x`;
     };
-    console.log(`ratios (per round): ours 2w/1w ${ratio('ours 2 workers', 'ours 1 worker')}; ours 2w / cluster 2p ${ratio('ours 2 workers', 'cluster 2 processes')}; cluster 2p/1p ${ratio('cluster 2 processes', 'cluster 1 process')}`);
+    console.log(
+      `ratios (per round): ours 2w/1w ${ratio('ours 2 workers', 'ours 1 worker')}; ours 2w / cluster 2p ${ratio('ours 2 workers', 'cluster 2 processes')}; cluster 2p/1p ${ratio('cluster 2 processes', 'cluster 1 process')}`,
+    );
   }
   if (ways.includes('handoff')) {
     const rates = [];
     for (let i = 0; i < 3; i++) rates.push(await acceptRate());
-    console.log('\nhandoff: the accepting thread, 4000 connections opened and closed by a node:net client (64 at a time), 3 runs');
+    console.log(
+      '\nhandoff: the accepting thread, 4000 connections opened and closed by a node:net client (64 at a time), 3 runs',
+    );
     console.log(
       `accepts/s achieved ${fmt(rates.map((r) => r.achieved))} (the client is the limit here); accepting thread CPU per connection ${fmt(
         rates.map((r) => r.cpuPerAcceptUs),

@@ -9,8 +9,15 @@ import { FIXTURES } from './workers-helpers';
 
 const PRIMARY = join(FIXTURES, 'cluster.cjs');
 
-function startPrimary(env: Record<string, string> = {}): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [PRIMARY], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startPrimary(env: Record<string, string> = {}): {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [PRIMARY], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -18,7 +25,12 @@ function startPrimary(env: Record<string, string> = {}): { child: ChildProcess; 
   return { child, out: () => out, exited };
 }
 
-async function waitForLine(out: () => string, re: RegExp, exited: Promise<unknown>, ms = 15_000): Promise<RegExpMatchArray> {
+async function waitForLine(
+  out: () => string,
+  re: RegExp,
+  exited: Promise<unknown>,
+  ms = 15_000,
+): Promise<RegExpMatchArray> {
   let gone = false;
   void exited.then(() => (gone = true));
   const deadline = Date.now() + ms;

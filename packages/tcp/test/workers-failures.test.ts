@@ -88,7 +88,11 @@ test.each([undefined, 'reuseport'] as const)(
       expect(await doomed[0].send('crash\n')).toBe(6);
       // The worker's sockets close with it.
       for (const c of doomed) expect(await c.recv(Buffer.alloc(8), 8, 5000)).toBeLessThanOrEqual(0);
-      await waitFor(() => errors.filter((e) => e.code === 'ERR_WORKER_EXIT').length >= doomed.length, 'ERR_WORKER_EXIT for each lost connection', 5000);
+      await waitFor(
+        () => errors.filter((e) => e.code === 'ERR_WORKER_EXIT').length >= doomed.length,
+        'ERR_WORKER_EXIT for each lost connection',
+        5000,
+      );
       const lost = errors.filter((e) => e.code === 'ERR_WORKER_EXIT');
       expect(lost.map((e) => e.port).sort()).toEqual(ports.sort());
       for (const e of lost) {

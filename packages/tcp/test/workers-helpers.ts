@@ -28,7 +28,11 @@ export async function supported(mode: Mode): Promise<boolean> {
  * `start` rejects with `ERR_WORKERS_UNSUPPORTED` naming the Node versions
  * that have one, and returns `false` (the test has then checked all it can).
  */
-export async function startOrUnsupported(server: Server, mode: Mode, ...args: Parameters<Server['start']>): Promise<boolean> {
+export async function startOrUnsupported(
+  server: Server,
+  mode: Mode,
+  ...args: Parameters<Server['start']>
+): Promise<boolean> {
   if (await supported(mode)) {
     await server.start(...args);
     return true;
@@ -46,7 +50,13 @@ export async function startOrUnsupported(server: Server, mode: Mode, ...args: Pa
 
 export interface WhoAmI {
   threadId: number;
-  fastPaths: { directWrite: boolean; onreadAccept: boolean; tlsOnread: boolean; tlsWriteAtOnce: boolean; reason: string };
+  fastPaths: {
+    directWrite: boolean;
+    onreadAccept: boolean;
+    tlsOnread: boolean;
+    tlsWriteAtOnce: boolean;
+    reason: string;
+  };
   /** What this connection itself uses. */
   inUse: { directWrite: boolean; onread: boolean };
   /** The client as the worker sees it, "ip:port". */

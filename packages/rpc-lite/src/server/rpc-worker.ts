@@ -31,11 +31,14 @@ async function load(): Promise<void> {
   // A CommonJS module compiled from `export default` has it as module.exports.default.
   let service = mod.default;
   if (service !== null && typeof service === 'object' && 'default' in service && Object.keys(service).length === 1) {
-    service = (service).default;
+    service = service.default;
   }
   if (typeof service === 'function') await (service as (s: RpcServer) => unknown)(server);
   else if (service !== null && typeof service === 'object') server.implement(service);
-  else throw new TypeError(`the service module ${data.service} has no default export: give an object of methods or a function (server) => void`);
+  else
+    throw new TypeError(
+      `the service module ${data.service} has no default export: give an object of methods or a function (server) => void`,
+    );
 }
 
 /** The service is loaded before the worker takes a connection; a failure fails `start`. @internal */

@@ -270,9 +270,13 @@ export class WorkerPool {
       const err =
         slot.fatal !== null
           ? fromErrorData(slot.fatal)
-          : new TcpError(TcpErrorCode.ERR_WORKER_EXIT, `worker thread ${i} ended (code ${code}) before it was ready: ${describe(slot.crash)}`, {
-              cause: slot.crash,
-            });
+          : new TcpError(
+              TcpErrorCode.ERR_WORKER_EXIT,
+              `worker thread ${i} ended (code ${code}) before it was ready: ${describe(slot.crash)}`,
+              {
+                cause: slot.crash,
+              },
+            );
       if (slot.onReady !== null) {
         slot.onReady(err);
         slot.onReady = null;
@@ -288,15 +292,23 @@ export class WorkerPool {
       const why = slot.crash !== undefined ? describe(slot.crash) : `exit code ${code}`;
       for (const [address, port] of slot.conns.values()) {
         this._cfg.report(
-          new TcpError(TcpErrorCode.ERR_WORKER_EXIT, `worker thread ${i} died (${why}); its connection with ${address}:${port} was lost`, {
-            address,
-            port,
-            cause: slot.crash,
-          }),
+          new TcpError(
+            TcpErrorCode.ERR_WORKER_EXIT,
+            `worker thread ${i} died (${why}); its connection with ${address}:${port} was lost`,
+            {
+              address,
+              port,
+              cause: slot.crash,
+            },
+          ),
         );
       }
       if (slot.conns.size === 0) {
-        this._cfg.report(new TcpError(TcpErrorCode.ERR_WORKER_EXIT, `worker thread ${i} died (${why}) with no connection`, { cause: slot.crash }));
+        this._cfg.report(
+          new TcpError(TcpErrorCode.ERR_WORKER_EXIT, `worker thread ${i} died (${why}) with no connection`, {
+            cause: slot.crash,
+          }),
+        );
       }
       slot.conns.clear();
       if (this._state === 'running') {
@@ -323,7 +335,12 @@ export class WorkerPool {
     listener.on('connection', (sock: net.Socket) => this._handOff(sock));
     return new Promise((res, rej) => {
       const onError = (err: Error): void => {
-        rej(fromNodeError(err, `cannot listen on ${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}`, { address: cfg.host, port: cfg.port }));
+        rej(
+          fromNodeError(err, `cannot listen on ${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}`, {
+            address: cfg.host,
+            port: cfg.port,
+          }),
+        );
       };
       listener.once('error', onError);
       listener.listen({ host: cfg.host, port: cfg.port, exclusive: cfg.exclusive }, () => {

@@ -79,7 +79,11 @@ export async function startWorkers(
     await pool.start();
   } catch (err) {
     if (err instanceof TcpError) throw err;
-    throw new TcpError(TcpErrorCode.ERR_WORKER_EXIT, `could not start the worker threads: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    throw new TcpError(
+      TcpErrorCode.ERR_WORKER_EXIT,
+      `could not start the worker threads: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    );
   }
   const ip = host;
   return { pool, distribution, address: () => ({ ip, port: pool.address() }) };

@@ -26,7 +26,8 @@ function post(msg: FromWorker): void {
 /** @internal */
 export function errorData(err: unknown, fallbackCode: string): ErrorData {
   const e = err as Partial<TcpError> & { cause?: unknown };
-  const cause = e?.cause instanceof Error ? e.cause : err instanceof TcpError ? undefined : err instanceof Error ? err : undefined;
+  const cause =
+    e?.cause instanceof Error ? e.cause : err instanceof TcpError ? undefined : err instanceof Error ? err : undefined;
   return {
     code: typeof e?.code === 'string' ? e.code : fallbackCode,
     message: err instanceof Error ? err.message : String(err),
@@ -86,7 +87,8 @@ async function main(): Promise<void> {
     mod = (await import(init.module)) as Record<string, unknown>;
     handler = mod[init.exportName];
     // A CommonJS module compiled from `export default f` has it as module.exports.default.
-    if (handler === undefined && init.exportName === 'default') handler = (mod.default as Record<string, unknown> | undefined)?.default;
+    if (handler === undefined && init.exportName === 'default')
+      handler = (mod.default as Record<string, unknown> | undefined)?.default;
     names = Object.keys(mod).join(', ') || 'none';
     // Setup that cannot finish in top-level code (a CommonJS module has no top-level await).
     const ready = mod.ready as PromiseLike<unknown> | undefined;
@@ -95,7 +97,11 @@ async function main(): Promise<void> {
     post({
       t: 'fatal',
       error: errorData(
-        new TcpError(TcpErrorCode.ERR_HANDLER_LOAD, `the handler module ${init.module} failed to load in a worker thread: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+        new TcpError(
+          TcpErrorCode.ERR_HANDLER_LOAD,
+          `the handler module ${init.module} failed to load in a worker thread: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err },
+        ),
         TcpErrorCode.ERR_HANDLER_LOAD,
       ),
     });
@@ -168,7 +174,11 @@ async function main(): Promise<void> {
 }
 
 /** Ends this worker's connections; the module's own `close(ms)` first, when it exports one (an RPC server finishing its requests). */
-async function stop(server: Server, msg: { t: 'shutdown' | 'drain'; ms: number }, close: ((ms: number) => unknown) | null): Promise<void> {
+async function stop(
+  server: Server,
+  msg: { t: 'shutdown' | 'drain'; ms: number },
+  close: ((ms: number) => unknown) | null,
+): Promise<void> {
   const deadline = performance.now() + msg.ms;
   if (close !== null) {
     try {
