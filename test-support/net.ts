@@ -10,6 +10,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { sleep } from '../apps/app-support/src/sleep';
 
 const recordedErrors = new WeakMap<net.Socket, Error[]>();
 
@@ -242,9 +243,8 @@ export function resetSocket(sock: net.Socket): void {
   raw.resetAndDestroy();
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** The one `sleep` of the workspace (app-support's): resolves after `ms`. */
+export { sleep };
 
 /** Polls `cond` every few milliseconds; rejects naming `what` if it is still false after `timeoutMs`. */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {

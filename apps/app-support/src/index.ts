@@ -1,10 +1,12 @@
 /**
  * What the apps share, once: command-line options (`parseOptions`,
  * `integerOption`, `UsageError`, `describeFileError`), formatting
- * (`hostPort`, `formatMs`), an abortable `sleep`, and `runMain`. Private to
- * this workspace; not published.
+ * (`hostPort`, `formatMs`), an abortable `sleep`, `runMain`, and `ChildApp`,
+ * the one child-process runner of the apps, their tests and the soak. Private
+ * to this workspace; not published.
  * @packageDocumentation
  */
+export { ChildApp, describeExit, killAllChildApps, type ChildAppOptions, type ChildExit, type ChildStream } from './child-app';
 export { describeFileError } from './describe-file-error';
 export { formatMs } from './format-ms';
 export { hostPort } from './host-port';

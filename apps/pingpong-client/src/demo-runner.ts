@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { integerOption, parseOptions } from 'app-support';
-import { ChildApp, describeExit } from './child-app';
+import { workerDistributions } from '@proj/tcp';
+import { ChildApp, describeExit, integerOption, parseOptions } from 'app-support';
 
 /** Settings of {@link runDemo}. */
 export interface DemoOptions {
@@ -87,6 +87,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
   const results: PartResult[] = [];
+  // The server runs on two worker threads where this Node.js can spread connections over threads.
+  const distributions = await workerDistributions();
+  const workerArgs = distributions.length > 0 ? ['--workers', '2'] : [];
+  let spread = '';
   try {
     out('pingpong demo: apps/pingpong-server and apps/pingpong-client over loopback, plain TCP then TLS');
     out('(commands as typed from the repository root)');
@@ -94,7 +98,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       const label = ssl ? 'TLS' : 'plain TCP';
       out('');
       out(`== ${index + 1}/2 ${label} ${'='.repeat(60 - label.length)}`);
-      const serverArgs = ['--ip', '127.0.0.1', '--port', '0', '--quiet', '--stats-interval-ms', '1000'];
+      const serverArgs = ['--ip', '127.0.0.1', '--port', '0', '--quiet', '--stats-interval-ms', '1000', ...workerArgs];
       if (ssl) serverArgs.push('--ssl');
       const server = start('server', serverMain, serverArgs);
       const [, port] = await server.waitForLine(/^listening on \S+:(\d+) \((?:tcp|tls)\)$/, START_TIMEOUT_MS);
@@ -129,6 +133,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       if (interrupted) return 1;
       if (serverExit.code !== 0) throw new Error(`the server did not stop cleanly (${describeExit(serverExit)})`);
       out(`server exited with code 0`);
+      const perWorker = server.lines.find((l) => l.startsWith('connections per worker'));
+      if (perWorker !== undefined) spread += `\n  ${label}: ${perWorker}`;
       results.push({ label, rounds: done.replace(/^done: /, ''), bench: `${perSecond}; ${latency}` });
     }
     out('');
@@ -138,6 +144,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       out(`  ${r.rounds}`);
       out(`  ${r.bench}`);
     }
+    out(
+      workerArgs.length > 0
+        ? `workers: the server ran on 2 worker threads; how connections were spread:${spread}`
+        : `workers: Node.js ${process.version} cannot spread connections over worker threads (handoff needs Node.js 24, reuseport 22.12): the server ran on one thread`,
+    );
     out('demo finished: every step worked');
     return 0;
   } catch (err) {

@@ -51,7 +51,8 @@ describe('plain TCP', () => {
     // Not a terminal: a progress line per second, no carriage returns. (The
     // line due at the very end may lose the race with the end of the run.)
     expect(client.stdout).not.toContain('\r');
-    expect(client.stdout).toMatch(/^ +1\.0 s +[\d,]+ round trips\/s +\([\d,]+ total\)$/m);
+    // The first tick is due at 1.0 s; a loaded machine may run it a little late.
+    expect(client.stdout).toMatch(/^ +1\.\d s +[\d,]+ round trips\/s +\([\d,]+ total\)$/m);
     const f = benchFigures(client.stdout);
     expect(f.perSecond).toBeGreaterThan(0);
     expect(f.p50).toBeLessThanOrEqual(f.p99);

@@ -3,6 +3,7 @@
  * starts the server, runs the client plain and TLS, stops the server, exits 0,
  * and leaves no process behind.
  */
+import { workerDistributions } from '@proj/tcp';
 import { CLIENT_MAIN, DEMO_MAIN, SERVER_MAIN, isRunning, requireBuilt, runApp, stopAllApps } from '../../../test-support/apps';
 
 beforeAll(() => requireBuilt(SERVER_MAIN, CLIENT_MAIN, DEMO_MAIN));
@@ -25,6 +26,13 @@ test('the demo runs plain TCP then TLS, stops the server and exits 0 by itself',
   expect(out.match(/^ {2}client \| done: 12\/12 round trips ok/gm)).toHaveLength(2);
   expect(out.match(/^ {2}client \| round trips\/s: [\d,]+$/gm)).toHaveLength(2);
   expect(out.match(/^server exited with code 0$/gm)).toHaveLength(2);
+  // The server ran on worker threads where this Node can, and the demo says how connections were spread.
+  if ((await workerDistributions()).length > 0) {
+    expect(out).toMatch(/^workers: the server ran on 2 worker threads; how connections were spread:$/m);
+    expect(out.match(/^ {2}(plain TCP|TLS): connections per worker \((handoff|reuseport)\): \d+, \d+$/gm)).toHaveLength(2);
+  } else {
+    expect(out).toMatch(/^workers: Node\.js v[\d.]+ cannot spread connections over worker threads/m);
+  }
   expect(out).toMatch(/^demo finished: every step worked$/m);
   // Every process it started is gone.
   const pids = [...out.matchAll(/\[pid (\d+)\]$/gm)].map((m) => Number(m[1]));

@@ -20,6 +20,10 @@ export interface ServerArgs {
   statsIntervalMs: number;
   /** How long a shutdown waits for connections to close before resetting them. Default `2000`. */
   graceMs: number;
+  /** `--proxy-protocol`: connections begin with a PROXY header of this version (behind HAProxy and the like). */
+  proxyProtocol?: 'v1' | 'v2' | 'any';
+  /** `--workers`: serve on this many worker threads, `'auto'` one per core. Default: one thread. */
+  workers?: number | 'auto';
   /** `--help` was given: print {@link SERVER_USAGE} and exit 0. */
   help: boolean;
 }
@@ -40,6 +44,11 @@ options:
   --stats-interval-ms <n>   print the connection count every n ms, 0 never   default 5000
   --grace-ms <n>            on SIGINT/SIGTERM, wait this long for connections
                             to close before resetting them           default 2000
+  --proxy-protocol <v>      behind a load balancer: every connection begins with
+                            a PROXY header, v1, v2 or any; the lines show the
+                            real client                              default off
+  --workers <n|auto>        serve on n worker threads (auto: one per core);
+                            needs Node.js 24 (handoff) or 22.12 (reuseport)  default off
   -h, --help                this text`;
 
 const OPTIONS = {
@@ -51,6 +60,8 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   'stats-interval-ms': { type: 'string' },
   'grace-ms': { type: 'string' },
+  'proxy-protocol': { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -70,6 +81,10 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
     throw new UsageError(keyPath === undefined ? '--cert needs --key as well' : '--key needs --cert as well');
   }
   if (keyPath !== undefined) checkReadable('--key', keyPath);
+  const proxy = values['proxy-protocol'];
+  if (proxy !== undefined && proxy !== 'v1' && proxy !== 'v2' && proxy !== 'any') {
+    throw new UsageError(`--proxy-protocol must be v1, v2 or any, got "${proxy}"`);
+  }
   if (certPath !== undefined) checkReadable('--cert', certPath);
   return {
     ip,
@@ -80,6 +95,8 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
     quiet: Boolean(values.quiet),
     statsIntervalMs: integerOption('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
     graceMs: integerOption('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
+    ...(proxy === undefined ? {} : { proxyProtocol: proxy }),
+    workers: values.workers === undefined || values.workers === 'auto' ? values.workers : integerOption('--workers', values.workers, 1, 1, 1024),
     help: Boolean(values.help),
   };
 }

@@ -67,7 +67,7 @@ export async function runServerCli(argv: readonly string[], io: CliOutput = stdi
 }
 
 async function serve(args: ServerArgs, keyPath: string | undefined, certPath: string | undefined, io: CliOutput): Promise<number> {
-  const server = new PingPongServer({ quiet: args.quiet, log: io.out });
+  const server = new PingPongServer({ quiet: args.quiet, log: io.out, workers: args.workers, ...(args.proxyProtocol === undefined ? {} : { proxyProtocol: args.proxyProtocol }) });
   let where: { ip: string; port: number };
   try {
     where = await server.start(args.ip, args.port, keyPath, certPath);
@@ -78,6 +78,8 @@ async function serve(args: ServerArgs, keyPath: string | undefined, certPath: st
   }
   const startedAt = Date.now();
   io.out(`listening on ${hostPort(where.ip, where.port)} (${args.ssl ? 'tls' : 'tcp'})`);
+  if (args.proxyProtocol !== undefined) io.out(`every connection must begin with a PROXY header (${args.proxyProtocol})`);
+  if (args.workers !== undefined) io.out(`workers: ${describeWorkers(args.workers)} (${server.distribution})`);
   io.out('replies "pong" to every "ping"; Ctrl-C or SIGTERM stops it');
 
   let last = '';
@@ -109,7 +111,14 @@ async function serve(args: ServerArgs, keyPath: string | undefined, certPath: st
   const t = server.totals();
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   io.out(`totals: ${t.connections} connections, ${t.pings} pings, ${t.errors} errors in ${seconds} s`);
+  if (t.perWorker !== undefined) {
+    io.out(`connections per worker (${server.distribution}): ${t.perWorker.length === 0 ? 'none' : t.perWorker.join(', ')}`);
+  }
   return forced ? ServerExitCode.FAILED : ServerExitCode.OK;
+}
+
+function describeWorkers(w: number | 'auto'): string {
+  return w === 'auto' ? 'one thread per core' : `${w} thread${w === 1 ? '' : 's'}`;
 }
 
 /** Resolves with the first SIGINT or SIGTERM, then stops listening for them. */

@@ -1,5 +1,7 @@
-import { Server, type Connection, type TcpError } from '@proj/tcp';
+import { Server, type Connection, type ProxyProtocolVersion, type TcpError } from '@proj/tcp';
+import { BroadcastChannel } from 'node:worker_threads';
 import { PingCounter } from './ping-counter';
+import { QUIET_ENV, TOTALS_CHANNEL, type WorkerReport } from './pingpong-worker';
 
 /** co's example resets a failed connection after 3 s (`conn.reset(3000)`). */
 export const RESET_DELAY_MS = 3000;
@@ -12,6 +14,13 @@ export interface PingPongServerOptions {
   quiet?: boolean;
   /** Where lines go. Default: stdout. */
   log?: (line: string) => void;
+  /** Behind a load balancer: every connection begins with a PROXY header of this version; the lines name the real client. Default: off. */
+  proxyProtocol?: ProxyProtocolVersion;
+  /**
+   * Serve on this many worker threads (`'auto'`: one per core); the workers
+   * print their own lines on stdout. Default: every connection on this thread.
+   */
+  workers?: number | 'auto';
 }
 
 /** What a {@link PingPongServer} has done so far. */
@@ -24,6 +33,8 @@ export interface PingPongTotals {
   errors: number;
   /** Connections open now. */
   live: number;
+  /** With workers: connections each worker has served since start. */
+  perWorker?: number[];
 }
 
 /**
@@ -53,13 +64,30 @@ export class PingPongServer {
   private _open = 0;
   /** Connections with a delayed reset pending; a stop resets them at once. */
   private readonly _resetting = new Set<Connection>();
+  /** With workers: what they report, and connections served by each worker (by thread id). */
+  private _channel: BroadcastChannel | null = null;
+  private readonly _perWorker = new Map<number, number>();
+  private _ended = 0;
+  private _allReported: (() => void) | null = null;
 
   constructor(options: PingPongServerOptions = {}) {
     this._quiet = options.quiet ?? false;
     this._log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
-    this._server = new Server({ onError: (err, conn) => this._onServerError(err, conn) });
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
-    this._server.onConnection(this._serve, this);
+    const onError = (err: TcpError, conn: Connection | null): void => this._onServerError(err, conn);
+    const proxy = options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol };
+    if (options.workers === undefined) {
+      this._server = new Server({ onError, ...proxy });
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
+      this._server.onConnection(this._serve, this);
+    } else {
+      this._server = new Server({ onError, workers: options.workers, ...proxy });
+      this._server.onConnection(require.resolve('./pingpong-worker'), 'serve');
+    }
+  }
+
+  /** How connections reach their thread: `'single'`, `'handoff'` or `'reuseport'`. */
+  get distribution(): string {
+    return this._server.distribution;
   }
 
   /**
@@ -69,7 +97,17 @@ export class PingPongServer {
    * @throws TcpError from `Server.start`: `EADDRINUSE`, `ERR_TLS_CONFIG`, ...
    */
   async start(ip: string, port: number, keyPath?: string, certPath?: string): Promise<{ ip: string; port: number }> {
-    await this._server.start(ip, port, keyPath, certPath);
+    if (this._server.distribution !== 'single') {
+      process.env[QUIET_ENV] = this._quiet ? '1' : '0';
+      const channel = (this._channel = new BroadcastChannel(TOTALS_CHANNEL));
+      channel.onmessage = (event) => this._onWorkerReport((event as { data: WorkerReport }).data);
+    }
+    try {
+      await this._server.start(ip, port, keyPath, certPath);
+    } catch (err) {
+      this._channel?.close();
+      throw err;
+    }
     return this._server.address()!;
   }
 
@@ -80,7 +118,9 @@ export class PingPongServer {
 
   /** Counts so far. */
   totals(): PingPongTotals {
-    return { connections: this._connections, pings: this._pings, errors: this._errors, live: this.connNum() };
+    const t: PingPongTotals = { connections: this._connections, pings: this._pings, errors: this._errors, live: this.connNum() };
+    if (this._server.distribution !== 'single') t.perWorker = [...this._perWorker.values()];
+    return t;
   }
 
   /**
@@ -93,6 +133,28 @@ export class PingPongServer {
     for (const conn of this._resetting) void conn.reset();
     this._resetting.clear();
     await this._server.shutdown(graceMs);
+    if (this._channel !== null) {
+      // Each worker posted its last reports before it ended: wait for them (a worker that died sent none).
+      if (this._ended < this._connections) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          this._allReported = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this._channel.close();
+      this._channel = null;
+    }
+  }
+
+  private _onWorkerReport(r: WorkerReport): void {
+    this._connections += r.opened;
+    this._pings += r.pings;
+    this._errors += r.errors;
+    if (r.opened > 0) this._perWorker.set(r.threadId, (this._perWorker.get(r.threadId) ?? 0) + r.opened);
+    else if (++this._ended === this._connections) this._allReported?.();
   }
 
   /** co's `on_connection`: one async task per connection. */
@@ -109,7 +171,7 @@ export class PingPongServer {
   /** The loop of co's example: recv, a pong per ping, close on EOF, reset on error. */
   private async _pingPong(conn: Connection): Promise<void> {
     const peer = conn.peer();
-    if (!this._quiet) this._log(`${peer} connected (${this._open} open)`);
+    if (!this._quiet) this._log(`${peer} connected (${this._open} open)${conn.proxy === null ? '' : ` via ${conn.proxy.via} (PROXY v${conn.proxy.version} ${conn.proxy.command})`}`);
     const buf = Buffer.alloc(64);
     const pings = new PingCounter();
     for (;;) {

@@ -2,7 +2,7 @@
  * pingpong-server as a child process (`node dist/main.js`) on a free loopback
  * port, plain and TLS, talked to with @proj/tcp's Client.
  */
-import { Client } from '@proj/tcp';
+import { Client, workerDistributions } from '@proj/tcp';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -161,5 +161,35 @@ describe('bad options: one line on stderr, exit code 2', () => {
     const app = await runApp(SERVER_MAIN, ['--help']);
     expect(app.exit.code).toBe(0);
     for (const opt of ['--ip', '--port', '--ssl', '--key', '--cert', '--quiet']) expect(app.stdout).toContain(opt);
+  });
+});
+
+describe('--workers', () => {
+  test('serves on 2 worker threads, plain and TLS, and says how connections were spread (or fails clearly where Node cannot)', async () => {
+    if ((await workerDistributions()).length === 0) {
+      const app = await runApp(SERVER_MAIN, ['--ip', '127.0.0.1', '--port', '0', '--workers', '2']);
+      expect(app.exit.code).toBe(1);
+      expect(app.stderr).toMatch(/^pingpong-server: Node\.js v\d+\.\d+\.\d+ cannot spread connections over worker threads: .*Node\.js 24 or later/m);
+      return;
+    }
+    for (const tls of [false, true]) {
+      const { app, port, certPath: cert } = await startServer(['--workers', '2', '--quiet', ...(tls ? ['--ssl'] : [])]);
+      await app.waitFor(/^workers: 2 threads \((handoff|reuseport)\)$/m);
+      const cs: Client[] = [];
+      for (let i = 0; i < 8; i++) cs.push(await pingPong(port, 2, tls ? { ca: readFileSync(cert!, 'utf8') } : undefined));
+      for (const c of cs) c.close();
+      const [, conns, pings, errors] = await stopCleanly(app);
+      expect([conns, pings, errors]).toEqual(['8', '16', '0']);
+      const spread = app.stdout.match(/^connections per worker \((handoff|reuseport)\): (\d+), (\d+)$/m);
+      expect(spread).not.toBeNull();
+      expect(Number(spread![2]) + Number(spread![3])).toBe(8);
+      expect(app.stderr).toBe('');
+    }
+  });
+
+  test('--workers takes a count from 1 or auto', async () => {
+    const app = await runApp(SERVER_MAIN, ['--workers', 'x']);
+    expect(app.exit.code).toBe(2);
+    expect(app.stderr).toMatch(/--workers must be an integer/);
   });
 });

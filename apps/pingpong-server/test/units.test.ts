@@ -35,6 +35,12 @@ describe('parseServerArgs', () => {
     });
   });
 
+  test('--proxy-protocol v1, v2 or any', () => {
+    expect(parseServerArgs(['--proxy-protocol', 'v2']).proxyProtocol).toBe('v2');
+    expect(parseServerArgs([]).proxyProtocol).toBeUndefined();
+    expect(() => parseServerArgs(['--proxy-protocol', 'v3'])).toThrow('--proxy-protocol must be v1, v2 or any, got "v3"');
+  });
+
   test('port 0, IPv6, --key/--cert imply --ssl', () => {
     const a = parseServerArgs(['--ip', '::1', '--port', '0', '--key', __filename, '--cert', __filename, '--quiet']);
     expect(a).toMatchObject({ ip: '::1', port: 0, ssl: true, keyPath: __filename, certPath: __filename, quiet: true });

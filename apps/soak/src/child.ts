@@ -1,6 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { sleep } from 'app-support';
+import { ChildApp, sleep } from 'app-support';
 import type { Memory } from './stats';
 
 /** What a server child reports when asked. */
@@ -23,26 +22,23 @@ export type FromChild = { type: 'ready'; port: number } | { type: 'stats'; id: n
 
 /**
  * A server run in a child process (so that each process stays under the
- * descriptor limit, and each one's memory is its own), driven over IPC.
+ * descriptor limit, and each one's memory is its own), driven over IPC; its
+ * output is passed through. The process is app-support's `ChildApp`.
  */
 export class ServerChild {
   private _next = 0;
   private readonly _waiting = new Map<number, (s: ChildStats) => void>();
-  private _exited = false;
-
   private constructor(
-    readonly child: ChildProcess,
+    readonly child: ChildApp,
     readonly port: number,
   ) {
-    child.on('message', (m: FromChild) => {
+    child.onMessage((message) => {
+      const m = message as FromChild;
       if (m.type === 'stats' || m.type === 'stopped') {
         const w = this._waiting.get(m.id);
         this._waiting.delete(m.id);
         w?.(m.stats);
       }
-    });
-    child.on('exit', () => {
-      this._exited = true;
     });
   }
 
@@ -61,22 +57,26 @@ export class ServerChild {
 
   /** Starts `script` (a file of this folder) and waits for its port. */
   static start(script: string, args: string[] = [], timeoutMs = 30_000): Promise<ServerChild> {
-    const child = fork(join(__dirname, script), args, { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = new ChildApp(join(__dirname, script), args, {
+      execArgv: ['--expose-gc'],
+      ipc: true,
+      onLine: (line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${line}\n`),
+    });
     return new Promise((resolve, reject) => {
+      let ready = false;
       const t = setTimeout(() => {
-        child.kill('SIGKILL');
+        child.kill();
         reject(new Error(`${script} did not start within ${timeoutMs} ms`));
       }, timeoutMs);
-      child.once('exit', (code) => {
+      void child.exited.then(({ code }) => {
         clearTimeout(t);
-        reject(new Error(`${script} exited with ${code} before it was ready`));
+        if (!ready) reject(new Error(`${script} exited with ${code} before it was ready`));
       });
-      child.on('message', function onReady(m: FromChild) {
-        if (m.type !== 'ready') return;
-        child.off('message', onReady);
+      child.onMessage((m) => {
+        if (ready || (m as FromChild).type !== 'ready') return;
+        ready = true;
         clearTimeout(t);
-        child.removeAllListeners('exit');
-        resolve(new ServerChild(child, m.port));
+        resolve(new ServerChild(child, (m as { port: number }).port));
       });
     });
   }
@@ -88,18 +88,9 @@ export class ServerChild {
   /** Asks the child to shut its server down and exit; its final stats (after GC). Kills it if it does not exit in time. */
   async stop(timeoutMs = 60_000): Promise<ChildStats> {
     const stats = await this._ask({ type: 'stop', id: ++this._next }, timeoutMs);
-    if (!this._exited) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.child.kill('SIGKILL');
-          resolve();
-        }, 10_000);
-        this.child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    const killer = setTimeout(() => this.child.kill(), 10_000);
+    await this.child.exited;
+    clearTimeout(killer);
     return stats;
   }
 
@@ -115,7 +106,7 @@ export class ServerChild {
   }
 
   kill(): void {
-    if (!this._exited) this.child.kill('SIGKILL');
+    this.child.kill();
   }
 
   private _ask(msg: ToChild, timeoutMs: number): Promise<ChildStats> {

@@ -11,7 +11,7 @@
  * every check holds, 1 otherwise.
  *
  * Settings (environment variable, or the flag in brackets):
- *   SOAK_PART          [--part]           connections | rpc | all        default all
+ *   SOAK_PART          [--part]           connections | rpc | all | rolling default all
  *   SOAK_CONNECTIONS   [--connections]    concurrent connections         default 10000
  *   SOAK_CONN_SECONDS  [--conn-seconds]   how long they are held         default 60
  *   SOAK_THINK_MS      [--think-ms]       each client pings every 0..n ms default 1000
@@ -19,11 +19,14 @@
  *   SOAK_CALLERS       [--callers]        rpc callers                    default 64
  *   SOAK_DROP_EVERY_MS [--drop-every-ms]  a connection dropped this often default 500
  *   SOAK_REPLACE_EVERY_MS [--replace-every-ms] a client replaced this often default 5000
+ *   SOAK_RESTARTS      [--restarts]       rolling: restarts of each server default 20
+ *   SOAK_DRAIN         [--drain]          rolling: on | off (rpc.goaway)  default on
  *   SOAK_JSON          [--json]           also write the reports to this file
  */
 import { writeFileSync } from 'node:fs';
 import { UsageError } from 'app-support';
 import { connSoak, printConnReport, type ConnSoakReport } from './conn-soak';
+import { printRollingReport, rollingRestart, type RollingReport } from './rolling-restart';
 import { printRpcReport, rpcSoak, type RpcSoakReport } from './rpc-soak';
 import { soakSettings } from './settings';
 
@@ -34,10 +37,16 @@ function log(line: string): void {
 async function main(): Promise<number> {
   const s = soakSettings(process.argv.slice(2));
   const part = s.part;
-  const reports: Array<ConnSoakReport | RpcSoakReport> = [];
+  const reports: Array<ConnSoakReport | RpcSoakReport | RollingReport> = [];
   let passed = true;
   log(`soak on node ${process.version}, pid ${process.pid}; fd limit: see ulimit -n`);
-  if (part !== 'rpc') {
+  if (part === 'rolling') {
+    const r = await rollingRestart({ rounds: s.restarts, drain: s.drain, callers: 64, log });
+    printRollingReport(r, log);
+    reports.push(r);
+    passed &&= r.passed;
+  }
+  if (part === 'connections' || part === 'all') {
     const r = await connSoak({
       connections: s.connections,
       holdSeconds: s.connSeconds,
@@ -49,7 +58,7 @@ async function main(): Promise<number> {
     reports.push(r);
     passed &&= r.ok;
   }
-  if (part !== 'connections') {
+  if (part === 'rpc' || part === 'all') {
     const r = await rpcSoak({
       seconds: s.seconds,
       callers: s.callers,

@@ -2,8 +2,8 @@ import { UsageError, integerOption, parseOptions } from 'app-support';
 
 /** What one soak run does: every setting, from its flag or else its environment variable. */
 export interface SoakSettings {
-  /** Which parts run. Default `all`. */
-  part: 'connections' | 'rpc' | 'all';
+  /** Which parts run. Default `all` (connections and rpc; `rolling` runs alone: it needs haproxy). */
+  part: 'connections' | 'rpc' | 'all' | 'rolling';
   /** Concurrent connections of part (a). Default `10000`. */
   connections: number;
   /** How long they are held, seconds. Default `60`. */
@@ -18,6 +18,10 @@ export interface SoakSettings {
   dropEveryMs: number;
   /** One RpcClient is closed and replaced this often, ms (0: never). Default `5000`. */
   replaceEveryMs: number;
+  /** Rolling restart: each server is restarted this many times. Default `20`. */
+  restarts: number;
+  /** Rolling restart: the servers drain with `rpc.goaway` (`on`) or not (`off`). Default `on`. */
+  drain: boolean;
   /** Where the reports are also written as JSON; none by default. */
   json: string | undefined;
 }
@@ -32,6 +36,8 @@ const FLAGS = {
   callers: 'SOAK_CALLERS',
   'drop-every-ms': 'SOAK_DROP_EVERY_MS',
   'replace-every-ms': 'SOAK_REPLACE_EVERY_MS',
+  restarts: 'SOAK_RESTARTS',
+  drain: 'SOAK_DRAIN',
   json: 'SOAK_JSON',
 } as const;
 
@@ -39,7 +45,7 @@ type Flag = keyof typeof FLAGS;
 
 const OPTIONS = Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])) as Record<Flag, { type: 'string' }>;
 
-const PARTS: ReadonlySet<string> = new Set(['connections', 'rpc', 'all']);
+const PARTS: ReadonlySet<string> = new Set(['connections', 'rpc', 'all', 'rolling']);
 const MAX_MS = 2 ** 31 - 1;
 const WEEK_SECONDS = 7 * 24 * 3600;
 
@@ -57,7 +63,9 @@ export function soakSettings(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const int = (flag: Flag, fallback: number, min: number, max: number): number =>
     integerOption(`--${flag} (${FLAGS[flag]})`, text(flag), fallback, min, max);
   const part = text('part') ?? 'all';
-  if (!PARTS.has(part)) throw new UsageError(`--part (SOAK_PART) must be connections, rpc or all, got "${part}"`);
+  if (!PARTS.has(part)) throw new UsageError(`--part (SOAK_PART) must be connections, rpc, all or rolling, got "${part}"`);
+  const drain = text('drain') ?? 'on';
+  if (drain !== 'on' && drain !== 'off') throw new UsageError(`--drain (SOAK_DRAIN) must be on or off, got "${drain}"`);
   return {
     part: part as SoakSettings['part'],
     connections: int('connections', 10_000, 1, 1_000_000),
@@ -67,6 +75,8 @@ export function soakSettings(argv: readonly string[], env: NodeJS.ProcessEnv = p
     callers: int('callers', 64, 1, 100_000),
     dropEveryMs: int('drop-every-ms', 500, 0, MAX_MS),
     replaceEveryMs: int('replace-every-ms', 5000, 0, MAX_MS),
+    restarts: int('restarts', 20, 1, 100_000),
+    drain: drain === 'on',
     json: text('json'),
   };
 }

@@ -12,8 +12,15 @@ test('defaults, as the README lists them', () => {
     callers: 64,
     dropEveryMs: 500,
     replaceEveryMs: 5000,
+    restarts: 20,
+    drain: true,
     json: undefined,
   });
+});
+
+test('the rolling restart: SOAK_RESTARTS and SOAK_DRAIN (on or off)', () => {
+  expect(soakSettings(['--part', 'rolling', '--drain', 'off'], { SOAK_RESTARTS: '3' })).toMatchObject({ part: 'rolling', restarts: 3, drain: false });
+  expect(() => soakSettings(['--drain', 'maybe'], {})).toThrow('--drain (SOAK_DRAIN) must be on or off, got "maybe"');
 });
 
 test('environment variables set what no flag sets; an empty one counts as unset', () => {
@@ -28,7 +35,7 @@ test('environment variables set what no flag sets; an empty one counts as unset'
 });
 
 test.each([
-  [['--part', 'both'], {}, '--part (SOAK_PART) must be connections, rpc or all, got "both"'],
+  [['--part', 'both'], {}, '--part (SOAK_PART) must be connections, rpc, all or rolling, got "both"'],
   [[], { SOAK_CONNECTIONS: '1e3' }, '--connections (SOAK_CONNECTIONS) must be an integer from 1 to 1000000, got "1e3"'],
   [['--callers', '0'], {}, '--callers (SOAK_CALLERS) must be an integer from 1 to 100000, got 0'],
   [[], { SOAK_THINK_MS: '-1' }, '--think-ms (SOAK_THINK_MS) must be an integer from 0 to 2147483647, got "-1"'],

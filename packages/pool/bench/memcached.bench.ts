@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool, PoolGuard } from '@proj/pool';
+import { BenchResults } from 'bench-results';
 import { Client } from '@proj/tcp';
 import { cpuNowNs, median, spread, type Sample } from './stats';
 
@@ -108,6 +109,17 @@ async function main(): Promise<void> {
         `CPU unpooled/pooled ${spread(cpuRatios, 2)}`,
     );
     console.log(`connections the pool made: ${pool.size()}`);
+    const results = new BenchResults('pool-memcached', { title: '@proj/pool: memcached-shaped requests, pooled against a Client per user', package: '@proj/pool' });
+    results.add({
+      name: `${USERS} users`,
+      unit: 'req/s',
+      oursName: sides[0].name,
+      baselineName: sides[1].name,
+      ours: samples[0].map(rate),
+      baseline: samples[1].map(rate),
+      cpu: { ours: median(samples[0].map(cpuUs)), baseline: median(samples[1].map(cpuUs)), unit: 'µs/req' },
+    });
+    results.finish();
   } finally {
     await pool.close();
     for (const c of own) c.close();

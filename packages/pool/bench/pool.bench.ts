@@ -14,11 +14,14 @@
  */
 import { createPool, type Pool as GenericPool } from 'generic-pool';
 import { Pool, PoolGuard } from '@proj/pool';
-import { cpuNowNs, cpuNsPerOp, nsPerOp, spread, type Sample } from './stats';
+import { BenchResults } from 'bench-results';
+import { cpuNowNs, cpuNsPerOp, median, nsPerOp, spread, type Sample } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 200);
 const BATCH = 256;
+
+const results = new BenchResults('pool-idle', { title: '@proj/pool: an idle item taken and given back', package: '@proj/pool' });
 
 type Item = { n: number };
 /** One user's loop: operations done until `deadline` (performance.now()). */
@@ -131,6 +134,23 @@ async function row(users: number): Promise<void> {
         `${spread(ns, 0).padEnd(18)} ns/op  CPU ${spread(samples[i].map(cpuNsPerOp), 0).padEnd(18)} ns/op${ratio}`,
     );
   }
+  // For the results file: each of ours against the floor (the array) and against generic-pool, in ns/op.
+  const cpuMedian = (i: number): number => median(samples[i].map(cpuNsPerOp));
+  for (const i of [0, 1]) {
+    for (const b of [2, 3]) {
+      results.add({
+        section: `${users} user${users === 1 ? '' : 's'}`,
+        name: `${sides[i].name} vs ${sides[b].name}`,
+        unit: 'ns/op',
+        oursName: sides[i].name,
+        baselineName: sides[b].name,
+        ours: samples[i].map(nsPerOp),
+        baseline: samples[b].map(nsPerOp),
+        higherIsBetter: false,
+        cpu: { ours: cpuMedian(i), baseline: cpuMedian(b), unit: 'ns/op' },
+      });
+    }
+  }
   await pool.close();
   await gp.drain();
   await gp.clear();
@@ -143,6 +163,7 @@ async function main(): Promise<void> {
   );
   await row(1);
   await row(64);
+  results.finish();
 }
 
 main().catch((err: unknown) => {

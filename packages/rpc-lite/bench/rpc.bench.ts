@@ -18,12 +18,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '@proj/rpc-lite';
+import { BenchResults } from 'bench-results';
 import { GrpcEchoClient } from './echo-service';
 import { WireClient, frame } from './wire-baseline';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
 const WARMUP_MS = 500;
+
+const benchResults = new BenchResults('rpc-lite-echo', { title: '@proj/rpc-lite: echo calls against its wire format on raw node:net and @grpc/grpc-js', package: '@proj/rpc-lite' });
 
 /** Issues one echo of `payload`; resolves when the answer is back. */
 type Echo = (payload: Buffer) => Promise<unknown>;
@@ -62,11 +65,14 @@ interface Tally {
   calls: number;
   ms: number;
   latency: Samples;
+  /** Calls/s of each round, in order. */
+  rounds: number[];
 }
 
 /** Keeps `inFlight` echo loops going for `ms`; counts and times the calls that finish inside the window. */
 async function drive(echo: Echo, payload: Buffer, inFlight: number, ms: number, tally: Tally | null): Promise<void> {
   const end = performance.now() + ms;
+  const callsBefore = tally?.calls ?? 0;
   const failures: unknown[] = [];
   const loop = async (): Promise<void> => {
     while (failures.length === 0) {
@@ -86,7 +92,10 @@ async function drive(echo: Echo, payload: Buffer, inFlight: number, ms: number, 
   };
   await Promise.all(Array.from({ length: inFlight }, loop));
   if (failures.length > 0) throw failures[0];
-  if (tally !== null) tally.ms += ms;
+  if (tally !== null) {
+    tally.ms += ms;
+    tally.rounds.push(((tally.calls - callsBefore) * 1000) / ms);
+  }
 }
 
 interface System {
@@ -133,7 +142,7 @@ async function main(): Promise<void> {
   try {
     for (const row of ROWS) {
       const payload = Buffer.alloc(row.payloadBytes, 0x61);
-      const tallies = systems.map((): Tally => ({ calls: 0, ms: 0, latency: new Samples() }));
+      const tallies = systems.map((): Tally => ({ calls: 0, ms: 0, latency: new Samples(), rounds: [] }));
       for (const sys of systems) await drive(sys.echo, payload, row.inFlight, WARMUP_MS, null);
       for (let round = 0; round < ROUNDS; round++) {
         // Rotate which goes first so that drift and other load on the machine hit all alike.
@@ -155,6 +164,20 @@ async function main(): Promise<void> {
           results.map((r) => `${fmt(r.rate).padStart(16)} ${fmt(r.p50).padStart(7)} ${fmt(r.p99).padStart(7)}`).join(' | ') +
           ` | ${`${ratio.wire.toFixed(2)}x`.padStart(6)} ${`${ratio.grpc.toFixed(1)}x`.padStart(6)}`,
       );
+      for (const [i, section] of [
+        [1, 'Against its wire format on raw node:net'],
+        [2, 'Against @grpc/grpc-js'],
+      ] as const) {
+        benchResults.add({
+          section,
+          name: `${size}, ${row.inFlight} in flight`,
+          unit: 'calls/s',
+          oursName: 'rpc-lite',
+          baselineName: systems[i].name,
+          ours: tallies[0].rounds,
+          baseline: tallies[i].rounds,
+        });
+      }
     }
     if (buildLoad()) await serverRows(ports, serverCpu);
   } finally {
@@ -163,6 +186,7 @@ async function main(): Promise<void> {
     grpcClient.close();
     child.stdin.end();
     await once(child, 'exit');
+    benchResults.finish();
   }
   console.log('\nTargets: vs wire >= 1.0x with 64 in flight, >= 0.95x with 1; vs grpc-js >= 25x with 64 in flight, >= 6x with 1');
   for (const { row, wire: w, grpc: g } of ratios) {
@@ -216,12 +240,14 @@ async function serverRows(ports: Ports, cpu: () => Promise<number>): Promise<voi
     const request = frame([0, 0, 'echo', payload]).toString('hex');
     const answerBytes = frame([1, 0, null, payload]).length;
     const load = (port: number, ms: number): Promise<number> => cLoad([port, row.conns, request, answerBytes, row.window, ms]);
-    const tallies = [ports.rpc, ports.wire].map((port) => ({ port, answers: 0, cpuMicros: 0 }));
+    const tallies = [ports.rpc, ports.wire].map((port) => ({ port, answers: 0, cpuMicros: 0, rounds: [] as number[] }));
     for (const t of tallies) await load(t.port, WARMUP_MS);
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of round % 2 === 0 ? tallies : [...tallies].reverse()) {
         const before = await cpu();
-        t.answers += await load(t.port, ROUND_MS);
+        const answers = await load(t.port, ROUND_MS);
+        t.answers += answers;
+        t.rounds.push((answers * 1000) / ROUND_MS);
         t.cpuMicros += (await cpu()) - before;
       }
     }
@@ -235,6 +261,16 @@ async function serverRows(ports: Ports, cpu: () => Promise<number>): Promise<voi
         `  ratio ${(rate(ours) / rate(base)).toFixed(2)}   CPU/answer rpc-lite ${cpuPer(ours).toFixed(2)} µs wire ${cpuPer(base).toFixed(2)} µs` +
         ` ratio wire/rpc-lite ${(cpuPer(base) / cpuPer(ours)).toFixed(2)}   busy ${busy(ours)} / ${busy(base)}`,
     );
+    benchResults.add({
+      section: 'The servers alone, driven by the C load generator',
+      name: `${row.conns} conn x ${row.window} in flight x ${size}`,
+      unit: 'answers/s',
+      oursName: 'RpcServer',
+      baselineName: 'wire baseline server',
+      ours: ours.rounds,
+      baseline: base.rounds,
+      cpu: { ours: cpuPer(ours), baseline: cpuPer(base), unit: 'µs/answer' },
+    });
   }
 }
 

@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { Client } from '@proj/tcp';
 import { RpcClient, RpcError, RpcServer, type RpcClientOptions, type RpcServerOptions } from '../src';
-import { closeAllRaw } from '../../../test-support/net';
+import { closeAllRaw, sleep } from '../../../test-support/net';
 
 export interface Started {
   server: RpcServer;
@@ -67,9 +67,7 @@ export function closedAfterEach(graceMs = 1000): PerTest {
   };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** The error `p` rejects with, checked to be an {@link RpcError}; fails if `p` resolves. */
 export async function rejection(p: Promise<unknown>): Promise<RpcError> {

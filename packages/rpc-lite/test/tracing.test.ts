@@ -128,10 +128,10 @@ describe.each([
   { name: 'TLS', tls: true },
 ])('$name', ({ tls }) => {
   /** A server (maxFrameBytes 1 KiB) with the test methods, and a client of it. */
-  async function setup(): Promise<{ c: RpcClient; server: RpcServer; port: number; seen: RpcContext[]; release: () => void }> {
+  async function setup(goAway = true): Promise<{ c: RpcClient; server: RpcServer; port: number; seen: RpcContext[]; release: () => void }> {
     const seen: RpcContext[] = [];
     const released = deferred();
-    const server = new RpcServer({ maxFrameBytes: 1024 });
+    const server = new RpcServer({ maxFrameBytes: 1024, goAway });
     tracedMethods(server, seen, released.promise);
     if (tls) await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
     else await server.start('127.0.0.1', 0);
@@ -221,8 +221,8 @@ describe.each([
     expect(rec.of(RpcChannels.callEnd)).toHaveLength(0);
   });
 
-  test('shutting down: a request that arrives while the server drains is not run, and its end says CONNECTION_CLOSED', async () => {
-    const { c, server, release } = await setup();
+  test('shutting down without goAway: a request that arrives while the server drains is not run, and its end says CONNECTION_CLOSED', async () => {
+    const { c, server, release } = await setup(false);
     const rec = recording();
     const held = c.call('hold');
     await until(() => rec.of(RpcChannels.requestStart).length === 1);

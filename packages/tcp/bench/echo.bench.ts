@@ -22,6 +22,7 @@ import * as selfsigned from 'selfsigned';
 import { createInterface } from 'node:readline';
 import { callgrindAvailable, type Counted, instructionsPerMessage, kilo, runClientUnderCallgrind, underCallgrind } from './instructions';
 import { type Load, oursLoad, rawLoad, sleep } from './load';
+import { BenchResults } from 'bench-results';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
@@ -35,6 +36,11 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? ROUND_MS / 2);
  * row, about twenty).
  */
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tracing,tls-server,tls-client').split(','));
+
+const results = new BenchResults('tcp-echo', { title: '@proj/tcp: echo server and client against raw node:net and node:tls', package: '@proj/tcp' });
+const counts = new BenchResults('tcp-instructions', { title: '@proj/tcp: user-space instructions per message (callgrind)', package: '@proj/tcp' });
+/** The section being measured, for the results files: its title and what its two sides are. */
+let section = { title: '', ours: 'ours', baseline: '' };
 
 /** A row of the benchmark; `counted`: the messages a connection sends in the two runs of the instruction count. */
 interface Row {
@@ -108,12 +114,14 @@ async function main(): Promise<void> {
     const tlsLoad = cBuilt && (SECTIONS.has('tls-server') || SECTIONS.has('instructions')) && buildTlsLoad() ? cLoad : rawLoad;
     if (SECTIONS.has('server')) {
       console.log(`Server side (same ${cBuilt ? 'C' : 'raw node:net'} load generator; echo server ours vs raw net)`);
+      section = { title: 'Server side', ours: 'our echo server', baseline: 'raw node:net echo server' };
       for (const row of ROWS) {
         await compare(row.name, row.load, serverCpu, (ms) => serverLoad(ports.ours, row.load, ms), (ms) => serverLoad(ports.raw, row.load, ms));
       }
     }
     if (SECTIONS.has('client')) {
       console.log('\nClient side (same raw echo server; our Client vs raw net.Socket)');
+      section = { title: 'Client side', ours: 'our Client', baseline: 'raw net.Socket' };
       for (const row of ROWS) {
         await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
       }
@@ -122,6 +130,7 @@ async function main(): Promise<void> {
     if (cBuilt && SECTIONS.has('tracing')) await tracingCost(ports.ours, serverCpu);
     if (SECTIONS.has('tls-server')) {
       console.log(`\nTLS, server side (same ${tlsLoad === cLoad ? 'C (OpenSSL)' : 'raw tls.connect'} load; echo server ours vs raw node:tls)`);
+      section = { title: 'TLS, server side', ours: 'our TLS echo server', baseline: 'raw node:tls echo server' };
       for (const row of ROWS) {
         const load = { ...row.load, tls: cert.cert };
         await compare(row.name, load, serverCpu, (ms) => tlsLoad(ports.oursTls, load, ms), (ms) => tlsLoad(ports.rawTls, load, ms));
@@ -129,6 +138,7 @@ async function main(): Promise<void> {
     }
     if (SECTIONS.has('tls-client')) {
       console.log('\nTLS, client side (same raw node:tls echo server; our TLS Client vs raw tls.connect)');
+      section = { title: 'TLS, client side', ours: 'our TLS Client', baseline: 'raw tls.connect' };
       for (const row of ROWS) {
         const load = { ...row.load, tls: cert.cert };
         await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
@@ -138,6 +148,8 @@ async function main(): Promise<void> {
   } finally {
     await servers.stop();
     rmSync(cert.dir, { recursive: true, force: true });
+    results.finish();
+    counts.finish();
   }
 }
 
@@ -201,6 +213,17 @@ async function compare(
       ` ratio ${(oRate / rRate).toFixed(2)}${spread}   CPU/msg ours ${oCpu.toFixed(2)} µs raw ${rCpu.toFixed(2)} µs` +
       ` ratio raw/ours ${(rCpu / oCpu).toFixed(2)}   busy ours ${busy(o)} raw ${busy(r)}`,
   );
+  const perSecond = (m: number): number => (m * scale) / (ROUND_MS / 1000);
+  results.add({
+    section: section.title,
+    name,
+    unit,
+    oursName: section.ours,
+    baselineName: section.baseline,
+    ours: o.rounds.map(perSecond),
+    baseline: r.rounds.map(perSecond),
+    cpu: { ours: oCpu, baseline: rCpu, unit: 'µs/msg' },
+  });
 }
 
 function fmt(v: number): string {
@@ -287,6 +310,7 @@ async function tracingCost(untracedPort: number, untracedCpu: () => Promise<numb
   const traced = await startServers({ BENCH_TRACE: '1' });
   try {
     console.log('\nTracing (C load; "ours": every proj:tcp channel subscribed, "raw": nobody subscribed; ratio traced/untraced)');
+    section = { title: 'Tracing cost', ours: 'every channel subscribed', baseline: 'nobody subscribed' };
     for (const row of ROWS.slice(0, 3)) {
       await compare(
         row.name,
@@ -313,6 +337,7 @@ async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promi
   };
   try {
     console.log('\nAgainst a C epoll echo server (the same C load; "raw" is C: ratio ours/C, CPU C/ours)');
+    section = { title: 'Against a C epoll echo server', ours: 'our echo server', baseline: 'C epoll echo server' };
     for (const row of ROWS.slice(0, 3)) {
       await compare(row.name, row.load, oursCpu, (ms) => cLoad(oursPort, row.load, ms), (ms) => cLoad(port, row.load, ms), cCpu);
     }
@@ -367,6 +392,7 @@ async function instructions(
       const o = await ours();
       const r = await raw();
       console.log(`  ${side.padEnd(34)} ours ${kilo(o).padStart(6)}  raw ${kilo(r).padStart(6)}   ratio raw/ours ${(r / o).toFixed(2)}`);
+      counts.add({ section: name, name: side, unit: 'instructions/msg', baselineName: 'raw', ours: [o], baseline: [r], higherIsBetter: false });
     }
   }
 }

@@ -12,10 +12,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@proj/tcp';
 import { sleep } from './load';
+import { BenchResults } from 'bench-results';
 
 const CONNS = Number(process.env.BENCH_IDLE_CONNS ?? 10_000);
 
 type Mem = NodeJS.MemoryUsage;
+
+const results = new BenchResults('tcp-idle', { title: '@proj/tcp: heap held per idle connection against raw node:net', package: '@proj/tcp' });
 
 async function main(): Promise<void> {
   const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'echo-servers.js')], {
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
   } finally {
     child.stdin.end();
     await once(child, 'exit');
+    results.finish();
   }
 }
 
@@ -95,6 +99,17 @@ function report(oursName: string, ours: Mem, rawName: string, raw: Mem): void {
   console.log(
     `  ${rawName.padEnd(30)} heap ${kib(raw.heapUsed).padStart(10)}  external+buffers ${kib(raw.external).padStart(10)}  rss ${kib(raw.rss).padStart(10)}`,
   );
+  const [side] = oursName.split(':');
+  results.add({
+    section: `${CONNS.toLocaleString('en-US')} idle connections`,
+    name: `${side}: heap per connection`,
+    unit: 'KiB',
+    oursName: oursName.slice(side.length + 2),
+    baselineName: rawName,
+    ours: [Math.max(0, ours.heapUsed / 1024)],
+    baseline: [Math.max(0, raw.heapUsed / 1024)],
+    higherIsBetter: false,
+  });
 }
 
 main().catch((err) => {

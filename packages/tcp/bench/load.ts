@@ -2,6 +2,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Client } from '@proj/tcp';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Load {
   /** Connections, each doing ping-pong with one message in flight (or a window for bulk). */
@@ -127,6 +128,5 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
   return count;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** Node's own promise timer: the bench's processes cannot import the workspace's private helpers. */
+export { sleep };

@@ -19,10 +19,15 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@proj/tcp';
+import { BenchResults } from 'bench-results';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const SEND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
+
+const results = new BenchResults('tcp-protocol', { title: '@proj/tcp: protocol pieces against hand-written raw node:net', package: '@proj/tcp' });
+/** The section being measured, for the results file: its title and what its baseline is. */
+let section = { title: '', baseline: '' };
 
 interface Result {
   messages: number;
@@ -151,10 +156,13 @@ async function sendFrames(port: number, parts: Buffer[], useSendv: boolean): Pro
 async function compare(name: string, unit: string, ours: () => Promise<number>, raw: () => Promise<number>): Promise<void> {
   const o: Result = { messages: 0, micros: 0, cpuMicros: 0 };
   const r: Result = { messages: 0, micros: 0, cpuMicros: 0 };
+  const oRounds: number[] = [];
+  const rRounds: number[] = [];
   const add = (into: Result, got: Result): void => {
     into.messages += got.messages;
     into.micros += got.micros;
     into.cpuMicros += got.cpuMicros;
+    (into === o ? oRounds : rRounds).push(got.messages / (got.micros / 1e6));
   };
   // Each side twice first, uncounted, so that neither pays for the JIT warming up
   // (a loop that first ran one way, then another, takes more than one round to settle).
@@ -179,6 +187,15 @@ async function compare(name: string, unit: string, ours: () => Promise<number>, 
       .padStart(11)} ${unit.padEnd(9)} ratio ${(rate(o) / rate(r)).toFixed(2)}   CPU/msg ours ${(cpu(o) * 1000).toFixed(0)} ns` +
       ` base ${(cpu(r) * 1000).toFixed(0)} ns ratio base/ours ${(cpu(r) / cpu(o)).toFixed(2)}`,
   );
+  results.add({
+    section: section.title,
+    name,
+    unit,
+    baselineName: section.baseline,
+    ours: oRounds,
+    baseline: rRounds,
+    cpu: { ours: cpu(o) * 1000, baseline: cpu(r) * 1000, unit: 'ns/msg' },
+  });
 }
 
 async function main(): Promise<void> {
@@ -191,12 +208,15 @@ async function main(): Promise<void> {
   console.log(`@proj/tcp protocol benchmark: ${ROUNDS} rounds, alternating; node ${process.version}\n`);
   try {
     console.log(`Lines (${LINES.toLocaleString('en-US')} lines of 8-40 B a round; base: 'data' + indexOf splitter on raw net)`);
+    section = { title: 'Lines', baseline: "'data' + indexOf splitter" };
     await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => rawLines(ports.source));
     await compare('tryRecvUntil, then recvUntil', 'lines/s', () => oursLinesDrained(ports.source), () => rawLines(ports.source));
     console.log(`\nLines, the same, against node:readline over a raw socket (what most Node code uses)`);
+    section = { title: 'Lines against node:readline', baseline: 'node:readline' };
     await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => readlineLines(ports.source));
     await compare('tryRecvUntil, then recvUntil', 'lines/s', () => oursLinesDrained(ports.source), () => readlineLines(ports.source));
     console.log('\nFrames to a sink (base: Buffer.concat, then send; both on our Client)');
+    section = { title: 'Frames to a sink', baseline: 'Buffer.concat, then send' };
     for (const [count, size] of [
       [2, 64],
       [2, 1024],
@@ -215,6 +235,7 @@ async function main(): Promise<void> {
   } finally {
     child.stdin.end();
     await once(child, 'exit');
+    results.finish();
   }
 }
 

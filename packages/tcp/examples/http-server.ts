@@ -6,12 +6,12 @@ import { type Connection, Server, TcpErrorCode } from '@proj/tcp';
  * (400, 408, 413, 414, 431, 501), a deadline for the request head, and a
  * `drain` on SIGTERM that answers every request in flight.
  *
- * Between two requests a connection holds one byte: it waits for the first
- * byte of the next request (with `{ signal: conn.draining }`, so an idle
- * connection ends at once when the server drains), and the head is read with
- * `tryRecvUntil` into one buffer shared by every connection, parsed into
- * strings before the next `await`. Only a head that arrives in pieces is
- * gathered in a buffer of that connection's own, within the head deadline.
+ * Between two requests a connection holds no buffer: it waits in
+ * `waitReadable` (with `{ signal: conn.draining }`, so an idle connection ends
+ * at once when the server drains), and the head is read with `tryRecvUntil`
+ * into one buffer shared by every connection, parsed into strings before the
+ * next `await`; a head that comes in pieces stays in the connection's queue
+ * until it is whole (within the head deadline and `maxHeaderBytes`).
  * (The server's `idleTimeoutMs` would count the time a slow answer takes as
  * idle: the keep-alive timeout is the wait's own.)
  *
@@ -99,7 +99,6 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
   // Every connection reads its head here, and parses it before its next await.
   const sharedHead = Buffer.allocUnsafe(maxHeaderBytes);
-  const sharedRest = sharedHead.subarray(1);
 
   /** A request head already queued (pipelined), parsed, without waiting; `undefined` when none is whole yet. */
   function queuedHead(conn: Connection): Head | undefined {
@@ -112,39 +111,38 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
   /**
    * Waits for the next request head; `null` when the connection is to end
    * quietly (closed, idle past the keep-alive timeout, or the server drains).
-   * `first` is this connection's one-byte buffer.
+   * No buffer is held while waiting.
    */
-  async function nextHead(conn: Connection, first: Buffer): Promise<Head | null> {
-    // Wait for the first byte of the next head, holding one byte: an idle connection ends
-    // (with FIN) at once when the server drains, or when the keep-alive timeout runs out.
-    if ((await conn.recv(first, 1, { ms: keepAliveTimeoutMs, signal: conn.draining })) <= 0) {
-      // The server drains: a head that came with the drain is still answered (as the last).
-      return conn.lastError?.code === TcpErrorCode.ABORT_ERR ? (queuedHead(conn) ?? null) : null;
+  async function nextHead(conn: Connection): Promise<Head | null> {
+    if (conn.readableLength === 0) {
+      // Idle: an idle connection ends (with FIN) at once when the server drains, or when
+      // the keep-alive timeout runs out.
+      if ((await conn.waitReadable({ ms: keepAliveTimeoutMs, signal: conn.draining })) <= 0) {
+        // The server drains: a head that came with the drain is still answered (as the last).
+        return conn.lastError?.code === TcpErrorCode.ABORT_ERR ? (queuedHead(conn) ?? null) : null;
+      }
     }
-    sharedHead[0] = first[0];
-    let n = conn.tryRecvUntil(sharedRest, HEAD_END);
-    if (n > 0) return parseHead(sharedHead, n + 1, maxUriBytes);
-    if (n < 0) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
-    // The head comes in pieces: gather it in a buffer of this connection's own, within the deadline.
-    const own = Buffer.allocUnsafe(maxHeaderBytes);
-    own[0] = first[0];
-    n = await conn.recvUntil(own.subarray(1), HEAD_END, headerTimeoutMs);
-    if (n > 0) return parseHead(own, n + 1, maxUriBytes);
-    const code = conn.lastError?.code;
-    if (code === TcpErrorCode.ERR_NO_DELIMITER) return { refuse: tooLarge(conn, sharedHead, maxUriBytes) };
-    if (code === TcpErrorCode.ETIMEDOUT) return { refuse: 408 };
-    return null;
+    // A head has begun: it must be whole within the deadline. A drain does not cut it short.
+    const deadline = performance.now() + headerTimeoutMs;
+    for (;;) {
+      const head = queuedHead(conn);
+      if (head !== undefined) return head;
+      // Bytes the last try found too few do not count: this waits for more.
+      const left = Math.ceil(deadline - performance.now());
+      const ready = left > 0 ? await conn.waitReadable(left) : -1;
+      if (ready === 0) return null;
+      if (ready < 0) return left <= 0 || conn.lastError?.code === TcpErrorCode.ETIMEDOUT ? { refuse: 408 } : null;
+    }
   }
 
   async function serve(conn: Connection): Promise<void> {
-    const first = Buffer.allocUnsafe(1);
     const answers = new Answers();
     for (;;) {
       let head: Head | null | undefined = queuedHead(conn);
       if (head === undefined) {
         // Nothing more was pipelined: what is answered goes out now, in one write.
         if (!(await answers.flush(conn))) return;
-        head = await nextHead(conn, first);
+        head = await nextHead(conn);
         if (head === null) return;
       }
       if ('refuse' in head) return void (await answers.last(conn, { status: head.refuse, body: `${REASONS[head.refuse]}\n` }));
@@ -178,7 +176,8 @@ export async function startHttpServer(port = 0, app: HttpApp = demoApp, options:
       }
       // Draining: this answer is the connection's last, and says so.
       if (!keepAlive || conn.draining.aborted) return void (await answers.last(conn, res));
-      answers.add(res, true);
+      // An HTTP/1.0 client keeps the connection only when told so.
+      answers.add(res, version === 'HTTP/1.0' ? 'announce' : true);
       if (answers.bytes >= FLUSH_BYTES && !(await answers.flush(conn))) return;
     }
   }
@@ -206,12 +205,13 @@ class Answers {
   private chunks: Array<string | Buffer> = [];
   bytes = 0;
 
-  add(res: HttpResponse, keepAlive: boolean): void {
+  /** `keepAlive`: `'announce'` says so in a header (for HTTP/1.0); `false` says `connection: close`. */
+  add(res: HttpResponse, keepAlive: boolean | 'announce'): void {
     const body = res.body ?? '';
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     let head = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-length: ${length}\r\n`;
     if (res.headers !== undefined) for (const name in res.headers) head += `${name}: ${res.headers[name]}\r\n`;
-    head += keepAlive ? '\r\n' : 'connection: close\r\n\r\n';
+    head += keepAlive === true ? '\r\n' : keepAlive ? 'connection: keep-alive\r\n\r\n' : 'connection: close\r\n\r\n';
     this.bytes += head.length + length;
     if (typeof body === 'string') {
       this.text += head + body;

@@ -68,6 +68,11 @@ export class Connection extends Channel {
     return this._shutdown(ms, true);
   }
 
+  /** The remote end as a `TcpError` carries it. @internal */
+  _peerAddr(): { address: string; port: number } {
+    return { address: this._peerAddress, port: this._peerPort };
+  }
+
   /**
    * `"ip:port"` of the remote end (`"[ip]:port"` for IPv6). Behind a balancer
    * with `proxyProtocol`: the client named by the header (`LOCAL`, `UNKNOWN`

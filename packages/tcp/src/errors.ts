@@ -54,6 +54,18 @@ export const TcpErrorCode = {
    * pipeline on a new connection.
    */
   ERR_PIPELINE_CLOSED: 'ERR_PIPELINE_CLOSED',
+  /**
+   * `Server.start` with `workers` was given a function as the handler (a
+   * closure cannot cross threads: give a module), or a module without
+   * `workers`. A `TypeError`.
+   */
+  ERR_HANDLER_NOT_MODULE: 'ERR_HANDLER_NOT_MODULE',
+  /** The handler module given to a `Server` with `workers` threw (or was not found) while a worker loaded it. */
+  ERR_HANDLER_LOAD: 'ERR_HANDLER_LOAD',
+  /** This Node.js can neither hand a socket to a worker thread nor listen with `reusePort` (or not the `distribution` asked for). */
+  ERR_WORKERS_UNSUPPORTED: 'ERR_WORKERS_UNSUPPORTED',
+  /** A worker thread of a `Server` died; each of its connections is reported with this code (it is replaced). */
+  ERR_WORKER_EXIT: 'ERR_WORKER_EXIT',
 } as const;
 
 /** Where a {@link TcpError} happened, when it concerns a remote end or a listening address. */

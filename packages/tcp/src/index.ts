@@ -55,3 +55,5 @@ export {
 } from './pipeline';
 export { Server, type ConnectionHandler } from './server';
 export type { ServerOptions } from './server-options';
+export { type Distribution, workerDistributions } from './workers/support';
+export { workerHandlerData } from './workers/handler-data';

@@ -9,7 +9,13 @@ import { Ring } from './ring';
 export type PipelineRequest = Uint8Array | string | readonly (Uint8Array | string)[];
 
 /** Options of a {@link Pipeline}. */
-export interface PipelineOptions {
+export interface PipelineOptions<T = unknown> {
+  /**
+   * Says which replies are the server's "error" answers (a RESP `-ERR`, an
+   * SMTP 5xx): such a reply rejects its own request, with the reply itself as
+   * the reason, and the pipeline goes on. Without it every reply resolves.
+   */
+  isError?: (reply: T) => boolean;
   /**
    * The most requests sent and not yet answered (default 4096). A request
    * past it waits, unsent, for room, within its own timeout and signal.
@@ -47,6 +53,8 @@ class Request {
   resolve!: (value: unknown) => void;
   reject!: (err: unknown) => void;
   timer: NodeJS.Timeout | null = null;
+  /** What `request` was given for readReply. */
+  context: unknown = undefined;
   deadline = 0;
   ms = -1;
   signal: AbortSignal | null = null;
@@ -82,10 +90,14 @@ function flushTick(pipe: Pipeline<unknown, Client | Connection>): void {
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as PromiseLike<unknown>).then === 'function'
+  );
 }
 
-const OPTION_KEYS = new Set(['maxInFlight']);
+const OPTION_KEYS = new Set(['maxInFlight', 'isError']);
 const WAIT_KEYS = new Set(['ms', 'signal']);
 
 function checkKeys(opts: object, known: Set<string>, what: string): void {
@@ -115,6 +127,8 @@ function checkKeys(opts: object, known: Set<string>, what: string): void {
  *
  * @typeParam T - what `readReply` returns for one reply.
  * @typeParam C - the connection's type, as `readReply` receives it.
+ * @typeParam X - what a request may hand to `readReply` for its reply (its
+ *   `context`): how many replies a batch expects, what kind of reply to parse.
  *
  * @example
  * ```ts
@@ -130,7 +144,11 @@ function checkKeys(opts: object, known: Set<string>, what: string): void {
  * const [a, b] = await Promise.all([pipe.request('GET a\n'), pipe.request('GET b\n', 500)]);
  * ```
  */
-export class Pipeline<T, C extends Client | Connection = Client | Connection> implements AsyncDisposable {
+export class Pipeline<
+  T,
+  C extends Client | Connection = Client | Connection,
+  X = undefined,
+> implements AsyncDisposable {
   /**
    * The error that failed the pipeline, or `null`: a failed read or write, or
    * a request that timed out or was aborted after it was sent.
@@ -138,7 +156,8 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
   lastError: unknown = null;
 
   private readonly _conn: C;
-  private readonly _readReply: (conn: C) => T | PromiseLike<T>;
+  private readonly _readReply: (conn: C, context: X | undefined) => T | PromiseLike<T>;
+  private readonly _isError: ((reply: T) => boolean) | null;
   private readonly _maxInFlight: number;
   /** Requests not sent yet, in order; some may be done already (timed out, aborted) and are skipped. */
   private readonly _queued = new Ring<Request>();
@@ -161,22 +180,33 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
   /**
    * @param conn - a connected {@link Client}, or a server's {@link Connection}.
    * @param readReply - reads one reply from `conn` and returns it (or a promise
-   *   of it). It is called once per request, in order, never twice at once. It
+   *   of it; returning the value itself when the reply is already here saves an
+   *   `await`). It is called once per request, in order, never twice at once,
+   *   with the `context` that request was given. It
    *   throws only when the connection can no longer be trusted (closed, timed
    *   out, bytes that are not a reply); a reply that says "error" is a value to
    *   return, not a reason to throw.
    * @param opts - {@link PipelineOptions}.
    * @throws TypeError/RangeError for a bad argument or an unknown option.
    */
-  constructor(conn: C, readReply: (conn: C) => T | PromiseLike<T>, opts: PipelineOptions = {}) {
+  constructor(
+    conn: C,
+    readReply: (conn: C, context: X | undefined) => T | PromiseLike<T>,
+    opts: PipelineOptions<T> = {},
+  ) {
     if (!(conn instanceof Channel)) throw new TypeError(`conn must be a Client or Connection, got ${describe(conn)}`);
-    if (typeof readReply !== 'function') throw new TypeError(`readReply must be a function, got ${describe(readReply)}`);
+    if (typeof readReply !== 'function')
+      throw new TypeError(`readReply must be a function, got ${describe(readReply)}`);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`opts must be an object, got ${describe(opts)}`);
     checkKeys(opts, OPTION_KEYS, 'Pipeline');
     const max = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxInFlight must be an integer >= 1, got ${String(max)}`);
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new RangeError(`maxInFlight must be an integer >= 1, got ${String(max)}`);
     this._conn = conn;
+    if (opts.isError !== undefined && typeof opts.isError !== 'function')
+      throw new TypeError(`isError must be a function, got ${describe(opts.isError)}`);
     this._readReply = readReply;
+    this._isError = opts.isError ?? null;
     this._maxInFlight = max;
   }
 
@@ -214,9 +244,10 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
    *   `ERR_PIPELINE_CLOSED` once it is closed. A request that times out or is
    *   aborted before it was sent was not sent; one that did after it was sent
    *   fails the pipeline, with every other request in flight.
+   * @param context - handed to `readReply` with this request's reply.
    * @throws TypeError/RangeError for bad arguments.
    */
-  request(bytes: PipelineRequest, opts?: number | WaitOptions): Promise<T> {
+  request(bytes: PipelineRequest, opts?: number | WaitOptions, context?: X): Promise<T> {
     checkRequest(bytes);
     if (typeof opts === 'object' && opts !== null) checkKeys(opts, WAIT_KEYS, 'request');
     const ms = waitMs(opts);
@@ -227,6 +258,7 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     }
     const req = new Request(this);
     this._take(req, bytes);
+    req.context = context;
     executorTarget = req;
     const promise = new Promise(requestExecutor) as Promise<T>;
     executorTarget = null;
@@ -271,7 +303,9 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     let most = 0;
     if (typeof bytes === 'string') most = bytes.length * 3;
     else if (bytes instanceof Uint8Array) most = bytes.length;
-    else for (let i = 0; i < bytes.length; i++) most += typeof bytes[i] === 'string' ? (bytes[i] as string).length * 3 : bytes[i].length;
+    else
+      for (let i = 0; i < bytes.length; i++)
+        most += typeof bytes[i] === 'string' ? (bytes[i] as string).length * 3 : bytes[i].length;
     if (most > COPY_MAX_BYTES) {
       req.bytes = bytes;
       return;
@@ -397,7 +431,10 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     if (this._failed) return;
     this._compact();
     if (n <= 0) {
-      this._fail(this._conn.lastError ?? new TcpError(TcpErrorCode.ENOTCONN, 'the pipeline could not send: the connection is closed'));
+      this._fail(
+        this._conn.lastError ??
+          new TcpError(TcpErrorCode.ENOTCONN, 'the pipeline could not send: the connection is closed'),
+      );
       return;
     }
     if (this._waiting > 0 && !this._flushScheduled) {
@@ -411,16 +448,19 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
     this._reading = true;
     const conn = this._conn;
     const readReply = this._readReply;
+    const isError = this._isError;
     const inFlight = this._inFlight;
     try {
       while (inFlight.length > 0 && !this._failed) {
-        let reply = readReply(conn);
+        let reply = readReply(conn, inFlight.peek()!.context as X | undefined);
         if (isThenable(reply)) reply = await reply;
         if (this._failed) return; // the reply belongs to a request that already failed
         const req = inFlight.shift()!;
         req.state = DONE;
+        req.context = undefined;
         this._unlink(req);
-        req.resolve(reply);
+        if (isError !== null && isError(reply)) req.reject(reply);
+        else req.resolve(reply);
         if (this._waiting > 0 && !this._flushScheduled && !this._sending) {
           this._flushScheduled = true;
           process.nextTick(flushTick, this);
@@ -438,10 +478,21 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
   _timedOut(req: Request): void {
     if (req.state === DONE) return;
     if (req.state === QUEUED) {
-      this._remove(req, new TcpError(TcpErrorCode.ETIMEDOUT, `the request timed out after ${req.ms} ms before it was sent (${this._inFlight.length} requests in flight, maxInFlight ${this._maxInFlight}); it was not sent`));
+      this._remove(
+        req,
+        new TcpError(
+          TcpErrorCode.ETIMEDOUT,
+          `the request timed out after ${req.ms} ms before it was sent (${this._inFlight.length} requests in flight, maxInFlight ${this._maxInFlight}); it was not sent`,
+        ),
+      );
       return;
     }
-    this._fail(new TcpError(TcpErrorCode.ETIMEDOUT, `a request timed out after ${req.ms} ms waiting for its reply; the pipeline is closed, since that reply would be taken for the next request's: make a new one on a new connection`));
+    this._fail(
+      new TcpError(
+        TcpErrorCode.ETIMEDOUT,
+        `a request timed out after ${req.ms} ms waiting for its reply; the pipeline is closed, since that reply would be taken for the next request's: make a new one on a new connection`,
+      ),
+    );
   }
 
   /** A request's signal was aborted. @internal */
@@ -452,7 +503,12 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
       this._remove(req, new TcpAbortError('the request was aborted before it was sent; it was not sent', reason));
       return;
     }
-    this._fail(new TcpAbortError('a request was aborted after it was sent; the pipeline is closed, since its reply would be taken for the next request\'s: make a new one on a new connection', reason));
+    this._fail(
+      new TcpAbortError(
+        "a request was aborted after it was sent; the pipeline is closed, since its reply would be taken for the next request's: make a new one on a new connection",
+        reason,
+      ),
+    );
   }
 
   /** Takes a request that was not sent out of the queue (it is skipped when the turn's write is made). */
@@ -512,13 +568,18 @@ export class Pipeline<T, C extends Client | Connection = Client | Connection> im
 
   private _closedError(): TcpError {
     const why = this._failed ? 'it failed' : 'close() was called';
-    return new TcpError(TcpErrorCode.ERR_PIPELINE_CLOSED, `the pipeline is closed (${why}): make a new one on a new connection`, this._failed ? { cause: this.lastError } : {});
+    return new TcpError(
+      TcpErrorCode.ERR_PIPELINE_CLOSED,
+      `the pipeline is closed (${why}): make a new one on a new connection`,
+      this._failed ? { cause: this.lastError } : {},
+    );
   }
 }
 
 function checkRequest(bytes: PipelineRequest): void {
   if (typeof bytes === 'string' || bytes instanceof Uint8Array) return;
-  if (!Array.isArray(bytes)) throw new TypeError(`a request must be a Uint8Array, a string or an array of them, got ${describe(bytes)}`);
+  if (!Array.isArray(bytes))
+    throw new TypeError(`a request must be a Uint8Array, a string or an array of them, got ${describe(bytes)}`);
   for (let i = 0; i < bytes.length; i++) {
     const piece: unknown = bytes[i];
     if (typeof piece !== 'string' && !(piece instanceof Uint8Array)) {

@@ -143,20 +143,22 @@ export class ServerConnections {
 
   private _armDeadline(d: Drain): void {
     if (d.timer !== null) stopTimer(d.timer);
-    d.timer = null;
     const left = d.deadline - performance.now();
-    if (left <= 0) {
-      this._overdue(d);
-      return;
-    }
     // Not unref'd: a handler may still be running after its socket closed, and the drain waits for it.
-    d.timer = startTimer((self: ServerConnections, due: Drain) => self._armDeadline(due), Math.ceil(left), this, d);
+    d.timer = left > 0 ? startTimer(overdue, Math.ceil(left), this, d) : null;
+    if (left <= 0) this._overdue(d);
   }
 
-  private _overdue(d: Drain): void {
+  /** @internal */
+  _overdue(d: Drain): void {
+    if (this._drain !== d) return;
     d.overdue = true;
     for (const conn of this.live) void conn.reset();
     for (const raw of this._handshaking.values()) raw.destroy();
     this.settle();
   }
+}
+
+function overdue(connections: ServerConnections, d: Drain): void {
+  connections._overdue(d);
 }

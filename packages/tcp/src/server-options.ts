@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type * as tls from 'node:tls';
 import { DEFAULT_MAX_READ_BUFFER_BYTES } from './channel';
 import type { Connection } from './connection';
@@ -75,15 +76,37 @@ export interface ServerOptions {
    * firewall lets nothing but the balancers reach the port.
    */
   proxyFrom?: readonly string[];
+  /**
+   * Run connections on this many worker threads (co's N schedulers), or
+   * `'auto'` for `os.availableParallelism()`. The handler is then a module
+   * (`onConnection(moduleUrl, exportName)`). Default: every connection runs on
+   * the calling thread. See docs/workers.md.
+   */
+  workers?: number | 'auto';
+  /**
+   * With `workers`: how connections reach the workers. `'handoff'`: this
+   * thread accepts and hands each socket to the less loaded of two workers
+   * picked at random; `'reuseport'`: every worker listens on the port
+   * (`SO_REUSEPORT`) and the kernel spreads them. Default: `'handoff'` where
+   * Node can transfer a socket to a worker, else `'reuseport'`.
+   */
+  distribution?: 'handoff' | 'reuseport';
+  /**
+   * Listen with `exclusive: true`: under `node:cluster`, this process then
+   * listens on its own instead of sharing the primary's socket. Default `false`.
+   */
+  exclusive?: boolean;
 }
 
 /** {@link ServerOptions} checked, with every default filled in. @internal */
 export type ResolvedServerOptions = Required<
-  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'overLimitReply' | 'proxyProtocol' | 'proxyFrom'>
+  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'overLimitReply' | 'proxyProtocol' | 'proxyFrom' | 'workers' | 'distribution'>
 > &
-  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom'> & {
+  Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom' | 'distribution'> & {
     /** The bytes of `overLimitReply`, made once; `null` without it. */
     overLimitReply: Buffer | null;
+    /** The number of worker threads, `0` without `workers`. */
+    workers: number;
   };
 
 /** Most bytes of `overLimitReply`: it must fit the socket's buffers, so that no refused peer holds memory for long. */
@@ -102,6 +125,9 @@ const SERVER_OPTION_KEYS = new Set([
   'proxyProtocol',
   'proxyHeaderTimeoutMs',
   'proxyFrom',
+  'workers',
+  'distribution',
+  'exclusive',
 ]);
 
 /**
@@ -139,6 +165,12 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (o.idleClose !== undefined && o.idleClose !== 'reset' && o.idleClose !== 'close') {
     throw new TypeError(`idleClose must be 'reset' or 'close', got ${JSON.stringify(o.idleClose)}`);
   }
+  if (o.workers !== undefined && o.workers !== 'auto') checkCount('workers', o.workers, 1);
+  if (o.distribution !== undefined && o.distribution !== 'handoff' && o.distribution !== 'reuseport') {
+    throw new TypeError(`distribution must be 'handoff' or 'reuseport', got ${String(o.distribution)}`);
+  }
+  if (o.distribution !== undefined && o.workers === undefined) throw new TypeError('distribution needs the workers option');
+  if (o.exclusive !== undefined && typeof o.exclusive !== 'boolean') throw new TypeError(`exclusive must be a boolean, got ${typeof o.exclusive}`);
   return {
     maxConnections: o.maxConnections,
     noDelay: o.noDelay ?? true,
@@ -153,6 +185,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     proxyHeaderTimeoutMs: o.proxyHeaderTimeoutMs ?? 3000,
     // A copy: the caller's array could change after the check.
     proxyFrom: o.proxyFrom === undefined ? undefined : Array.from(o.proxyFrom, String),
+    workers: o.workers === 'auto' ? availableParallelism() : (o.workers ?? 0),
+    distribution: o.distribution,
+    exclusive: o.exclusive ?? false,
   };
 }
 

@@ -13,6 +13,18 @@ import { closeGracefully, resetSocket } from './socket-close';
 import { CHANNEL_ONREAD, discardSocket } from './socket-events';
 import { loadTlsCredentials } from './tls-credentials';
 import { type Timer, startTimer, stopTimer } from './timers';
+import { type ServerWorkers, codedTypeError, startWorkers } from './workers/start';
+import { type Distribution, expectedDistribution } from './workers/support';
+
+/**
+ * Counts connections in memory shared with other threads (a worker of a
+ * `Server` with `workers`): `admit` false refuses one over the total bound.
+ * @internal
+ */
+export interface SharedAccounting {
+  admit(sock: net.Socket): boolean;
+  release(): void;
+}
 
 /** The connection callback: runs once per connection in its own async task. */
 export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void | Promise<void>;
@@ -33,7 +45,15 @@ export type ConnectionHandler<T = unknown> = (this: T, conn: Connection) => void
  */
 export class Server {
   private readonly _options: ResolvedServerOptions;
+  /** The options as given: what each worker's own server is made with. */
+  private readonly _given: ServerOptions;
   private _connectionHandler: ConnectionHandler<unknown> | null = null;
+  /** With `workers`: the handler module and its export. */
+  private _handlerModule: { module: string | URL; exportName: string; data?: unknown } | null = null;
+  /** With `workers`: the worker threads of the last start. */
+  private _workers: ServerWorkers | null = null;
+  /** @internal Set in a worker thread: connections are counted across threads. */
+  _accounting: SharedAccounting | null = null;
   private _thisArg: unknown = undefined;
   private readonly _exitCallbacks: Array<() => void> = [];
   private _listener: net.Server | null = null;
@@ -54,6 +74,7 @@ export class Server {
    */
   constructor(options: ServerOptions = {}) {
     this._options = resolveServerOptions(options);
+    this._given = { ...options };
     const o = this._options;
     if (o.proxyProtocol !== undefined) {
       this._proxyGate = new ProxyGate(
@@ -72,10 +93,40 @@ export class Server {
    * @param f - the callback.
    * @param thisArg - `this` inside `f`, for a method of an object (co's `on_connection(&T::f, o)`).
    */
-  onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this {
-    if (typeof f !== 'function') throw new TypeError('onConnection needs a function');
+  onConnection<T>(f: ConnectionHandler<T>, thisArg?: T): this;
+  /**
+   * With the `workers` option: the handler is the export `exportName` of a
+   * module, loaded once in every worker thread (a closure cannot cross
+   * threads). Its top-level code runs once per worker: make pools and clients
+   * there. `start` rejects with `ERR_NO_HANDLER` when the export is missing and
+   * `ERR_HANDLER_LOAD` when the module throws or is not found.
+   *
+   * @param module - the module's URL (`new URL('./handler.js', import.meta.url)`),
+   *   or its path (a relative one from the working directory).
+   * @param exportName - which export is `f(conn)`. Default `'default'`.
+   * @param data - a value (structured-cloned) the module reads in each worker
+   *   with `workerHandlerData()`, for its top-level code.
+   */
+  onConnection(module: string | URL, exportName?: string, data?: unknown): this;
+  onConnection<T>(f: ConnectionHandler<T> | string | URL, thisArgOrExport?: T | string, data?: unknown): this {
+    if (typeof f === 'string' || f instanceof URL) {
+      if (this._options.workers === 0) {
+        throw codedTypeError(
+          TcpErrorCode.ERR_HANDLER_NOT_MODULE,
+          'a handler module runs on worker threads: give the workers option (workers: 1 runs it on one), or give onConnection a function',
+        );
+      }
+      const exportName = thisArgOrExport ?? 'default';
+      if (typeof exportName !== 'string' || exportName === '') throw new TypeError('the export name must be a non-empty string');
+      if (f === '') throw new TypeError('the handler module must be a non-empty path or URL');
+      this._handlerModule = { module: f, exportName, data };
+      this._connectionHandler = null;
+      return this;
+    }
+    if (typeof f !== 'function') throw new TypeError('onConnection needs a function, or with workers a module path or URL');
     this._connectionHandler = f as ConnectionHandler<unknown>;
-    this._thisArg = thisArg;
+    this._handlerModule = null;
+    this._thisArg = thisArgOrExport;
     return this;
   }
 
@@ -98,10 +149,10 @@ export class Server {
    *   certificate that is missing or unusable.
    */
   async start(ip: string, port: number, key?: string, ca?: string): Promise<void> {
-    if (this._connectionHandler === null) {
+    if (this._connectionHandler === null && this._handlerModule === null) {
       throw new TcpError(TcpErrorCode.ERR_NO_HANDLER, 'no connection callback: call onConnection(f) before start()');
     }
-    if (this._listener !== null || this._starting) {
+    if (this._listener !== null || this._workers?.pool.listening() === true || this._starting) {
       throw new TcpError(TcpErrorCode.ERR_SERVER_RUNNING, 'the server is already started; call exit() first');
     }
     if (typeof ip !== 'string') throw new TypeError('ip must be a string (use "" for all IPv4 addresses)');
@@ -109,12 +160,24 @@ export class Server {
       throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
     }
     const host = ip === '' ? '0.0.0.0' : ip;
+    if (this._options.workers > 0 || this._handlerModule !== null) {
+      this._starting = true;
+      try {
+        this._workers = await startWorkers(this._options, this._given, this._handlerModule, this._connectionHandler !== null, host, port, key, ca, {
+          report: (err) => this._report(err, null),
+          stopped: () => this._runExitCallbacks(),
+        });
+      } finally {
+        this._starting = false;
+      }
+      return;
+    }
     this._starting = true;
     try {
       const tlsServer = key || ca ? this._tlsListener(await loadTlsCredentials(key, ca, this._options.tls)) : null;
       // With the PROXY protocol a plain listener reads the header, then hands the socket to TLS.
       const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
-      await listen(listener, host, port);
+      await listen(listener, host, port, { exclusive: this._options.exclusive });
       listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
       const addr = listener.address() as net.AddressInfo;
       this._address = { ip: addr.address, port: addr.port };
@@ -134,7 +197,22 @@ export class Server {
     /** The port listened on. */
     port: number;
   } | null {
+    if (this._workers !== null) return this._workers.pool.listening() ? this._workers.address() : null;
     return this._address === null ? null : { ...this._address };
+  }
+
+  /**
+   * How connections reach their thread: `'single'` without `workers` (this
+   * thread serves them), else `'handoff'` or `'reuseport'` (the one `start`
+   * uses; before `start`, the one it would pick).
+   */
+  get distribution(): Distribution {
+    return this._workers?.distribution ?? expectedDistribution(this._options.workers, this._options.distribution);
+  }
+
+  /** Live connections per worker thread (with `workers`; `[connNum()]` without). */
+  workerLoad(): number[] {
+    return this._workers !== null ? this._workers.pool.workerLoad() : [this._connections.live.size];
   }
 
   /**
@@ -142,6 +220,10 @@ export class Server {
    * The `onExit` callbacks run once the listening socket is closed. Idempotent.
    */
   exit(): void {
+    if (this._workers !== null) {
+      this._workers.pool.exit();
+      return;
+    }
     const listener = this._listener;
     if (listener === null) return;
     const where = this._address!;
@@ -152,20 +234,22 @@ export class Server {
     if (serverExit.hasSubscribers) {
       serverExit.publish({ server: this, address: where.ip, port: where.port, tls: isTls });
     }
-    process.nextTick(() => {
-      for (const cb of this._exitCallbacks) {
-        try {
-          cb();
-        } catch (err) {
-          this._report(fromNodeError(err, 'onExit callback threw'), null);
-        }
-      }
-    });
+    process.nextTick(() => this._runExitCallbacks());
   }
 
-  /** Live client connections (co's `conn_num`). */
+  private _runExitCallbacks(): void {
+    for (const cb of this._exitCallbacks) {
+      try {
+        cb();
+      } catch (err) {
+        this._report(fromNodeError(err, 'onExit callback threw'), null);
+      }
+    }
+  }
+
+  /** Live client connections (co's `conn_num`); with `workers`, every worker's, exact at any moment. */
   connNum(): number {
-    return this._connections.live.size;
+    return this._workers !== null ? this._workers.pool.connNum() : this._connections.live.size;
   }
 
   /**
@@ -180,6 +264,7 @@ export class Server {
    */
   async shutdown(opts: number | WaitOptions = 5000): Promise<void> {
     const { ms, signal } = graceOf(opts, 'shutdown');
+    if (this._workers !== null) return this._workers.pool.stop('shutdown', ms, signal);
     this.exit();
     // A connection still in its PROXY header never reached a handler: drop it.
     this._proxyGate?.dropAll();
@@ -226,11 +311,46 @@ export class Server {
    */
   async drain(opts: number | WaitOptions = 5000): Promise<void> {
     const { ms, signal } = graceOf(opts, 'drain');
+    if (this._workers !== null) return this._workers.pool.stop('drain', ms, signal);
     this.exit();
     // A connection still sending its PROXY header never reached a handler, and the
     // drain does not wait for it (the balancer tries another server): drop it.
     this._proxyGate?.dropAll();
     await waitOrInterrupt(this._connections.drain(ms), -1, signal, 'drain');
+  }
+
+  /**
+   * In a worker thread: serves with `credentials` (PEM) or plain TCP,
+   * listening on host:port with `reusePort`, or (`listen` false) only the
+   * sockets given to {@link Server._feed}.
+   * @internal
+   */
+  async _serveInWorker(credentials: tls.SecureContextOptions | null, host: string, port: number, listen_: boolean): Promise<void> {
+    const tlsServer = credentials !== null ? this._tlsListener(credentials) : null;
+    const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
+    if (listen_) {
+      await listen(listener, host, port, { reusePort: true });
+      const addr = listener.address() as net.AddressInfo;
+      this._address = { ip: addr.address, port: addr.port };
+    } else {
+      this._address = { ip: host, port };
+    }
+    listener.on('error', (err) => this._report(fromNodeError(err, 'listening socket failed'), null));
+    this._listener = listener;
+  }
+
+  /**
+   * In a worker thread: serves a socket accepted by another thread, as if
+   * this server's listener had accepted it. Returns the socket whose
+   * `'close'` ends it (the plain fast path moves it to a new one).
+   * @internal
+   */
+  _feed(sock: net.Socket): net.Socket {
+    if (this._listener instanceof tls.Server || this._proxyGate !== null) {
+      this._listener!.emit('connection', sock);
+      return sock;
+    }
+    return this._acceptPlain(sock, null, null);
   }
 
   /** Shuts the server down gracefully ({@link Server.shutdown} with its default grace period); `await using server = new Server()` calls this. */
@@ -246,15 +366,19 @@ export class Server {
     return listener;
   }
 
-  private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): void {
-    // Bytes already read past a PROXY header stay in the old socket's stream: keep that socket.
-    const adopted = rest === null && sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
+  /** Serves an accepted plain socket; returns the socket that serves it (the fast path moves it to a new one). */
+  private _acceptPlain(sock: net.Socket, proxy: ProxyInfo | null, rest: Buffer | null): net.Socket {
+    // Called at once from the read that ended a PROXY header, so nothing else was read yet: its
+    // handle can still move to an onread socket, with `rest` handed over. Bytes buffered in the
+    // old socket's stream would stay behind: then it keeps that socket.
+    const adopted = sock.readableLength === 0 ? adoptWithOnread(sock, CHANNEL_ONREAD) : null;
     if (adopted !== null) {
-      this._accept(adopted, adopted, true, proxy);
-    } else {
-      sock.resume();
-      this._accept(sock, sock, false, proxy, rest);
+      this._accept(adopted, adopted, true, proxy, rest);
+      return adopted;
     }
+    sock.resume();
+    this._accept(sock, sock, false, proxy, rest);
+    return sock;
   }
 
   /**
@@ -269,7 +393,10 @@ export class Server {
     const listener = net.createServer({ allowHalfOpen: tlsServer === null, noDelay: this._options.noDelay, pauseOnConnect: true });
     listener.on('connection', (sock: net.Socket) => {
       gate.admit(sock, (s, info, rest) => {
-        if (tlsServer === null) return this._acceptPlain(s, info, rest);
+        if (tlsServer === null) {
+          this._acceptPlain(s, info, rest);
+          return;
+        }
         if (rest !== null) s.unshift(rest);
         this._proxyInfo.set(s, info);
         tlsServer.emit('connection', s);
@@ -312,13 +439,15 @@ export class Server {
   private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
     const connections = this._connections;
     const max = this._options.maxConnections;
-    if (max !== undefined && connections.live.size >= max) {
+    const shared = this._accounting;
+    if (shared !== null ? !shared.admit(sock) : max !== undefined && connections.live.size >= max) {
       this._refuse(sock, raw, viaOnread);
       connections.settle();
       return;
     }
     const conn = new Connection(sock, raw, this._options.maxReadBufferBytes, viaOnread, proxy, rest);
     connections.opened(conn, sock);
+    if (shared !== null) sock.once('close', () => shared.release());
     const idleMs = this._options.idleTimeoutMs;
     if (idleMs > 0) {
       const reset = this._options.idleClose === 'reset';
@@ -371,7 +500,7 @@ export class Server {
     const e = new TcpError(
       TcpErrorCode.ERR_HANDLER,
       `connection handler for ${conn.peer()} failed, connection reset: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
+      { cause: err, ...conn._peerAddr() },
     );
     this._report(e, conn);
   }
@@ -384,7 +513,7 @@ export class Server {
       } catch {
         // A throwing error hook must not take the server down with it.
       }
-    } else if (err.code === TcpErrorCode.ERR_HANDLER) {
+    } else if (err.code === TcpErrorCode.ERR_HANDLER || err.code === TcpErrorCode.ERR_WORKER_EXIT) {
       // Without a hook, through Node's warnings: one line on stderr by default,
       // and an application can take them with process.on('warning').
       // (By message, type and code: an Error object from another realm, as under a
@@ -434,7 +563,7 @@ async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSig
   }
 }
 
-function listen(listener: net.Server, host: string, port: number): Promise<void> {
+function listen(listener: net.Server, host: string, port: number, how: { exclusive?: boolean; reusePort?: boolean }): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       listener.off('listening', onListening);
@@ -451,6 +580,7 @@ function listen(listener: net.Server, host: string, port: number): Promise<void>
     };
     listener.once('error', onError);
     listener.once('listening', onListening);
-    listener.listen({ host, port, exclusive: true });
+    // Not exclusive unless asked: under node:cluster the workers then share the primary's socket.
+    listener.listen({ host, port, exclusive: how.exclusive ?? false, ...(how.reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
   });
 }

@@ -7,28 +7,13 @@
  */
 import { getEventListeners } from 'node:events';
 import { Client, Server, TcpAbortError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { collectGarbage } from '../../../test-support/hostile';
 import { pattern, rawConnect, rawServer, readToEnd, silentListener, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, MiB, VARIANTS } from './helpers';
 
 guardLeaks();
 
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
-
-describe.each(VARIANTS)('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+const setup = describeConnectedPairs(VARIANTS, (p) => {
   test('an aborted recvn consumes nothing, not even its partial bytes; the reason is the cause', async () => {
     const ac = new AbortController();
     const buf = Buffer.alloc(8);
@@ -126,7 +111,7 @@ describe('connect', () => {
   test('aborted during a TLS handshake that never comes: false, ABORT_ERR, nothing left open', async () => {
     const silent = await silentListener();
     try {
-      const c = new Client('127.0.0.1', silent.port, true, { ca: certs.cert });
+      const c = new Client('127.0.0.1', silent.port, true, { ca: setup.certs.cert });
       const ac = new AbortController();
       const connecting = c.connect({ ms: 10_000, signal: ac.signal });
       await silent.nextSocket();

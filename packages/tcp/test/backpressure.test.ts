@@ -8,27 +8,12 @@
  * Connection and Client, TCP and TLS, against a raw peer socket.
  */
 import type * as net from 'node:net';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, patternSlice, readToEnd, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, MiB, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();
 
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
-
-describe.each(VARIANTS)('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+describeConnectedPairs(VARIANTS, (p) => {
   test('a peer that does not read makes send wait; once it reads, send resolves n and every byte arrives', async () => {
     const data = pattern(0, 16 * MiB); // far more than the kernel buffers (a few MiB here)
     p.peer.pause();

@@ -68,6 +68,8 @@ describe('TcpError', () => {
         'ERR_CONCURRENT_SEND',
         'ERR_DRAINING',
         'ERR_HANDLER',
+        'ERR_HANDLER_LOAD',
+        'ERR_HANDLER_NOT_MODULE',
         'ERR_IDLE_TIMEOUT',
         'ERR_NO_DELIMITER',
         'ERR_NO_HANDLER',
@@ -75,6 +77,8 @@ describe('TcpError', () => {
         'ERR_PIPELINE_CLOSED',
         'ERR_SERVER_RUNNING',
         'ERR_TLS_CONFIG',
+        'ERR_WORKERS_UNSUPPORTED',
+        'ERR_WORKER_EXIT',
         'ETIMEDOUT',
       ].sort(),
     );

@@ -5,7 +5,7 @@
  */
 import type * as net from 'node:net';
 import { Client, Connection, Server, type ServerOptions } from '../src';
-import type { TestCerts } from '../../../test-support/certs';
+import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { closeAllRaw, rawConnect, rawServer, rawTlsConnect } from '../../../test-support/net';
 
 export interface Served {
@@ -155,6 +155,40 @@ export async function pair(variant: Variant, certs?: TestCerts, serverOptions?: 
     close: async () => {
       ours.close();
       await raw.close();
+    },
+  };
+}
+
+/**
+ * What most files here set up, written once: the file's test certificates, and for each
+ * variant a `describe` block (named after it) in which every test gets a fresh connected
+ * {@link Pair} in `p`, closed after the test. `p` is one object whose fields are the current
+ * test's pair, so tests use `p.ours` and `p.peer` as they are. Call it at the top level of a
+ * file; what it returns gives the certificates to tests outside those blocks.
+ */
+export function describeConnectedPairs(
+  variants: readonly Variant[],
+  body: (p: Pair, variant: Variant) => void,
+): { readonly certs: TestCerts } {
+  let certs: TestCerts | undefined;
+  beforeAll(async () => {
+    certs = await makeTestCerts();
+  });
+  afterAll(() => certs?.cleanup());
+  describe.each(variants)('$name', (variant) => {
+    const p = {} as Pair;
+    beforeEach(async () => {
+      Object.assign(p, await pair(variant, certs));
+    });
+    afterEach(async () => {
+      await p.close();
+    });
+    body(p, variant);
+  });
+  return {
+    get certs(): TestCerts {
+      if (certs === undefined) throw new Error('the test certificates are made in beforeAll: use them inside a test');
+      return certs;
     },
   };
 }

@@ -61,12 +61,12 @@ async function goodClientServed(): Promise<void> {
 
 /** Sends `bytes`, optionally FIN, and expects a reset with an ERR_PROXY_PROTOCOL report matching `why`. */
 async function refused(bytes: Uint8Array, why: RegExp, fin = false): Promise<void> {
-  const errorsBefore = echo.errors.length;
+  const errorsBefore = echo.errorCount;
   const sock = await connectWith(echo.port, bytes);
   if (fin) sock.end();
   await closedHow(sock);
-  await waitFor(() => echo.errors.length === errorsBefore + 1, 'the error report');
-  const err = echo.errors[errorsBefore];
+  await waitFor(() => echo.errorCount === errorsBefore + 1, `the error report for ${bytes.length} bytes${fin ? " then FIN" : ""}`);
+  const err = echo.lastError!;
   expect(err.code).toBe(TcpErrorCode.ERR_PROXY_PROTOCOL);
   expect(err.message).toMatch(why);
   tried++;

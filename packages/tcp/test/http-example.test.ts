@@ -102,7 +102,7 @@ describe('with curl, the example as a child process', () => {
     await waitFor(() => sent >= SLOW + UPLOADS, 'every request sent', 15_000);
     // A request answered after theirs were sent: the server has read theirs too (same or earlier poll).
     expect((await curl([`${url}/`])).stdout).toBe('hello world\n');
-    app.child.kill('SIGTERM');
+    app.signal('SIGTERM');
     const results = await Promise.all([...slow, ...uploads]);
     const answered = results.filter((r) => r.code === 0).length;
     expect({ inFlight: SLOW + UPLOADS, answered }).toEqual({ inFlight: SLOW + UPLOADS, answered: SLOW + UPLOADS });
@@ -160,6 +160,12 @@ describe('raw sockets, the example in this process', () => {
     expect(got).toContain('hello world\n');
     expect(got).toMatch(/content-length: 5\r\n[^]*\r\n\r\nhello/);
     expect(got).toMatch(/connection: close\r\n\r\nnot found\n$/);
+  });
+
+  test('HTTP/1.0: closed after the answer, unless it asks for keep-alive (then told so)', async () => {
+    const got = await exchange('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n');
+    expect(status(got)).toEqual([200, 200]);
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*connection: keep-alive\r\n\r\nhello world\nHTTP\/1\.1 200 OK\r\n[^]*connection: close\r\n\r\nhello world\n$/);
   });
 
   test('a request split into many pieces is put together', async () => {

@@ -22,11 +22,26 @@ type Action =
   | { kind: 'closeMidReply'; at: number };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('request' as const), wait: fc.constantFrom('none' as const, 'none' as const, 'timeout' as const, 'abortable' as const) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('request' as const),
+      wait: fc.constantFrom('none' as const, 'none' as const, 'timeout' as const, 'abortable' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('abort' as const), pick: fc.nat() }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('answer' as const), cuts: fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 30 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('answer' as const),
+      cuts: fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 30 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('turn' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('closeMidReply' as const), at: fc.integer({ min: 1, max: 20 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('closeMidReply' as const), at: fc.integer({ min: 1, max: 20 }) }),
+  },
 );
 
 interface Tracked {
@@ -37,7 +52,17 @@ interface Tracked {
   settled: boolean;
 }
 
-const tried = { runs: 0, requests: 0, answered: 0, notSentTimeout: 0, notSentAbort: 0, failedWithPipeline: 0, midReplyCloses: 0, pieces: 0, pipelineFailures: 0 };
+const tried = {
+  runs: 0,
+  requests: 0,
+  answered: 0,
+  notSentTimeout: 0,
+  notSentAbort: 0,
+  failedWithPipeline: 0,
+  midReplyCloses: 0,
+  pieces: 0,
+  pipelineFailures: 0,
+};
 
 async function runCase(maxInFlight: number, actions: Action[]): Promise<void> {
   tried.runs++;
@@ -53,7 +78,11 @@ async function runCase(maxInFlight: number, actions: Action[]): Promise<void> {
     const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
     for (const a of actions) {
       if (a.kind === 'request') {
-        const t: Tracked = { id: all.length, ac: a.wait === 'abortable' ? new AbortController() : null, settled: false };
+        const t: Tracked = {
+          id: all.length,
+          ac: a.wait === 'abortable' ? new AbortController() : null,
+          settled: false,
+        };
         all.push(t);
         tried.requests++;
         const opts = a.wait === 'timeout' ? 1 : t.ac !== null ? { signal: t.ac.signal } : undefined;

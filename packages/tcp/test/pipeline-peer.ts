@@ -44,7 +44,8 @@ export async function linePeer(): Promise<LinePeer> {
     received: [],
     answered: 0,
     sock: () => (current !== null ? Promise.resolve(current) : peer.raw.nextSocket()),
-    receivedAtLeast: (n) => (peer.received.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    receivedAtLeast: (n) =>
+      peer.received.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })),
     answerNext: async (cuts = []) => {
       const id = peer.received[peer.answered++];
       if (id === undefined) throw new Error('no request to answer');
@@ -90,7 +91,10 @@ export interface Reply {
  * A pipeline over a new Client to `port`, whose readReply reads one reply
  * line (taking it at once when it is here already).
  */
-export async function linePipeline(port: number, maxInFlight?: number): Promise<{ c: Client; pipe: Pipeline<Reply, Client> }> {
+export async function linePipeline(
+  port: number,
+  maxInFlight?: number,
+): Promise<{ c: Client; pipe: Pipeline<Reply, Client> }> {
   const c = new Client('127.0.0.1', port);
   if (!(await c.connect(5000))) throw c.lastError!;
   const line = Buffer.alloc(256);

@@ -39,7 +39,9 @@ async function answerAll(n: number): Promise<void> {
 test("a turn's requests go out in one write, and each caller gets its own reply", async () => {
   const { c, pipe } = await linePipeline(peer.port);
   const counter = countWrites(c);
-  const replies = Array.from({ length: 100 }, (_, i) => pipe.request(i % 3 === 0 ? `Q${i}\n` : i % 3 === 1 ? Buffer.from(`Q${i}\n`) : ['Q', Buffer.from(String(i)), '\n']));
+  const replies = Array.from({ length: 100 }, (_, i) =>
+    pipe.request(i % 3 === 0 ? `Q${i}\n` : i % 3 === 1 ? Buffer.from(`Q${i}\n`) : ['Q', Buffer.from(String(i)), '\n']),
+  );
   expect(pipe.waiting).toBe(100);
   const answered = answerAll(100);
   const got = await Promise.all(replies);
@@ -91,7 +93,9 @@ test('large requests (bytes and strings past the copy limit) go out whole and in
       seen = Buffer.concat([seen, d]);
       if (seen.length === 3 + 40_000 + 30_000 + 3 + 3) {
         const middle = seen.subarray(3, -6).every((b) => b === 0x20);
-        sock.write(`${JSON.stringify(seen.subarray(0, 3).toString())}|${JSON.stringify(seen.subarray(-6).toString())}|${middle}\n`);
+        sock.write(
+          `${JSON.stringify(seen.subarray(0, 3).toString())}|${JSON.stringify(seen.subarray(-6).toString())}|${middle}\n`,
+        );
       }
     });
   });
@@ -305,4 +309,43 @@ test("a server's Connection can drive a pipeline too (requests from the server s
     sock.close();
     await served.shutdown();
   }
+});
+
+test('a request hands its context to readReply; isError rejects that request alone and the pipeline goes on', async () => {
+  const c = new Client('127.0.0.1', peer.port);
+  expect(await c.connect(5000)).toBe(true);
+  const line = Buffer.alloc(256);
+  const readLine = async (conn: Client): Promise<string> => {
+    const n = await conn.recvUntil(line, '\n');
+    if (n <= 0) throw conn.lastError ?? new Error('closed');
+    return line.toString('latin1', 0, n - 1);
+  };
+  const contexts: (number | undefined)[] = [];
+  const pipe = new Pipeline<string | string[] | Error, Client, number>(
+    c,
+    async (conn, count) => {
+      contexts.push(count);
+      if (count === undefined) {
+        const text = await readLine(conn);
+        return text.startsWith('A3:') ? new Error(text) : text;
+      }
+      const all: string[] = [];
+      for (let i = 0; i < count; i++) all.push(await readLine(conn));
+      return all;
+    },
+    { isError: (r) => r instanceof Error },
+  );
+  const one = pipe.request('Q0\n');
+  const two = pipe.request('Q1\nQ2\n', undefined, 2);
+  const bad = pipe.request('Q3\n').catch((e: unknown) => e);
+  const after = pipe.request('Q4\n');
+  await answerAll(5);
+  expect(await one).toBe(replyOf(0).trim());
+  expect(await two).toEqual([replyOf(1).trim(), replyOf(2).trim()]);
+  expect(await bad).toEqual(new Error(replyOf(3).trim()));
+  expect(await after).toBe(replyOf(4).trim());
+  expect(contexts).toEqual([undefined, 2, undefined, undefined]);
+  expect(pipe.closed).toBe(false);
+  await pipe.close();
+  expect(() => new Pipeline(c, () => 1, { isError: 3 } as unknown as object)).toThrow(TypeError);
 });

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client } from '@proj/tcp';
 import { request, startLineServer } from '../examples/line-protocol';
-import { RespError, command } from '../examples/resp-client';
+import { RespClient, RespError } from '../examples/resp-client';
 import { rawServer, readToEnd, type RawServer } from '../../../test-support/net';
 import { guardLeaks } from './helpers';
 
@@ -114,30 +114,53 @@ function respResponder(): Promise<RawServer> {
 
 test('RESP client against an independent Redis-style responder: every reply type', async () => {
   const peer = await respResponder();
-  const c = new Client('127.0.0.1', peer.port);
+  const redis = await RespClient.connect(peer.port);
   try {
-    expect(await c.connect(3000)).toBe(true);
-    expect(await command(c, ['PING'])).toBe('PONG');
-    expect(await command(c, ['SET', 'name', 'señor\r\nwith CRLF inside'])).toBe('OK');
-    expect(await command(c, ['GET', 'name'])).toBe('señor\r\nwith CRLF inside');
-    expect(await command(c, ['GET', 'missing'])).toBeNull();
-    expect(await command(c, ['INCR', 'hits'])).toBe(1);
-    expect(await command(c, ['INCR', 'hits'])).toBe(2);
-    expect(await command(c, ['KEYS'])).toEqual(['name', 'hits']);
-    const err = await command(c, ['FLY']);
+    expect(await redis.ping()).toBe('PONG');
+    expect(await redis.set('name', 'señor\r\nwith CRLF inside')).toBe('OK');
+    expect(await redis.get('name')).toEqual(Buffer.from('señor\r\nwith CRLF inside'));
+    expect(await redis.get('missing')).toBeNull();
+    expect(await redis.incr('hits')).toBe(1);
+    expect(await redis.incr('hits')).toBe(2);
+    expect(await redis.command(['KEYS'])).toEqual([Buffer.from('name'), Buffer.from('hits')]);
+    const err = await redis.command(['FLY']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RespError);
-    expect((err as RespError).message).toBe("ERR unknown command 'FLY'");
+    expect(err).toMatchObject({ message: "ERR unknown command 'FLY'", code: 'ERR' });
+    // An error reply is the server's answer, not a failure: the connection goes on.
+    expect(await redis.batch().incr('hits').command(['FLY']).get('name').exec()).toEqual([
+      3,
+      new RespError("ERR unknown command 'FLY'"),
+      Buffer.from('señor\r\nwith CRLF inside'),
+    ]);
   } finally {
-    c.close();
+    await redis.close();
     await peer.close();
   }
 });
 
-test('the protocol guide (docs/protocol-builders.md) shows both protocol examples as they are', () => {
-  const root = path.join(__dirname, '..');
-  const readme = readFileSync(path.join(root, '..', '..', 'docs', 'protocol-builders.md'), 'utf8');
-  for (const name of ['line-protocol.ts', 'resp-client.ts']) {
-    const code = readFileSync(path.join(root, 'examples', name), 'utf8').trim();
-    expect(readme).toContain('```ts\n' + code + '\n```');
+test('RESP client: a reply that is not RESP closes the connection with ERR_RESP_PROTOCOL; the next command reconnects', async () => {
+  let first = true;
+  const peer = await rawServer((sock: net.Socket) => {
+    sock.on('data', () => {
+      sock.write(first ? '?what\r\n' : '+PONG\r\n');
+      first = false;
+    });
+  });
+  const redis = await RespClient.connect(peer.port);
+  try {
+    await expect(redis.ping()).rejects.toMatchObject({ code: 'ERR_RESP_PROTOCOL' });
+    expect(await redis.ping()).toBe('PONG');
+  } finally {
+    await redis.close();
+    await peer.close();
   }
+});
+
+test('the protocol guide (docs/protocol-builders.md) shows the line protocol example as it is, and points at the RESP client', () => {
+  const root = path.join(__dirname, '..');
+  const guide = readFileSync(path.join(root, '..', '..', 'docs', 'protocol-builders.md'), 'utf8');
+  const code = readFileSync(path.join(root, 'examples', 'line-protocol.ts'), 'utf8').trim();
+  expect(guide).toContain('```ts\n' + code + '\n```');
+  expect(guide).toContain('packages/tcp/examples/resp-client.ts');
+  expect(guide).toContain('pipelining.md');
 });

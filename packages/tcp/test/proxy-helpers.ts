@@ -24,6 +24,9 @@ export class ProxyEcho {
   readonly errors: TcpError[] = [];
   /** Every error reported, by code. */
   readonly errorCodes = new Map<string, number>();
+  /** How many errors were reported, and the last one. */
+  errorCount = 0;
+  lastError: TcpError | null = null;
   /** Handlers that started (a refused connection must never count here). */
   handlers = 0;
   private constructor(
@@ -38,6 +41,8 @@ export class ProxyEcho {
     const errors: TcpError[] = [];
     const codes = new Map<string, number>();
     const onError = (err: TcpError): void => {
+      echo.errorCount++;
+      echo.lastError = err;
       codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
       if (errors.length < 100) errors.push(err);
     };

@@ -67,6 +67,8 @@ describe.each([
       via,
     });
     if (version === 'v2') expect(Buffer.from(seen.proxy!.tlvs[0].value).toString()).toBe('api.example');
+    // Reading the header first costs no fast path: plain connections read through onread, TLS ones decrypt into it.
+    expect(seen.onread).toBe(useTls ? fastPaths().tlsOnread : fastPaths().onreadAccept);
     expect(seen.bytes.equals(data)).toBe(true);
     expect(s.errors).toEqual([]);
   });

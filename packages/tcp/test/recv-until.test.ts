@@ -5,18 +5,11 @@
  * tryRecvUntil, the same without waiting, and the recvUntil that follows it.
  */
 import fc from 'fast-check';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { readToEnd, waitFor } from '../../../test-support/net';
 import { ByteQueue } from '../src/byte-queue';
-import { guardLeaks, pair, type Pair, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, type Pair, VARIANTS } from './helpers';
 
 guardLeaks();
-
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
 
 /** Writes `parts` one by one, waiting for each to be read by our side before the next, so each arrives alone. */
 async function trickle(p: Pair, parts: string[]): Promise<void> {
@@ -27,15 +20,7 @@ async function trickle(p: Pair, parts: string[]): Promise<void> {
   }
 }
 
-describe.each(VARIANTS)('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+describeConnectedPairs(VARIANTS, (p) => {
   test('lines, one at a time, whatever the chunking; the rest stays for the next call', async () => {
     p.peer.write('PING\r\nSET k v\r\n');
     p.peer.write('GE');

@@ -5,27 +5,12 @@
  * Connection and Client, over TCP and TLS, against a raw peer socket.
  */
 import { TcpError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { pattern, resetSocket, waitFor } from '../../../test-support/net';
-import { guardLeaks, IPV6_VARIANTS, MiB, pair, type Pair, stoppedReading, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, IPV6_VARIANTS, MiB, type Pair, stoppedReading, VARIANTS } from './helpers';
 
 guardLeaks();
 
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
-
-describe.each([...VARIANTS, ...IPV6_VARIANTS])('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+describeConnectedPairs([...VARIANTS, ...IPV6_VARIANTS], (p) => {
   test('recv returns the bytes that came, copied to buf[0..]', async () => {
     const buf = Buffer.alloc(16, 0xee);
     p.peer.write('hello');

@@ -6,27 +6,12 @@
  * writes cannot complete synchronously. Connection and Client, TCP and TLS.
  */
 import { TcpError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, readToEnd, resetSocket, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, MiB, VARIANTS } from './helpers';
 
 guardLeaks();
 
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
-
-describe.each(VARIANTS)('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+describeConnectedPairs(VARIANTS, (p) => {
   /** Ends our side and returns everything the peer read before the FIN. */
   async function peerReceives(): Promise<Buffer> {
     const reading = readToEnd(p.peer);

@@ -4,27 +4,12 @@
  * TLS; and the byte counters bytesRead/bytesWritten.
  */
 import { TcpError } from '../src';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { firstPatternMismatch, pattern, readToEnd } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, MiB, VARIANTS } from './helpers';
 
 guardLeaks();
 
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
-
-describe.each(VARIANTS)('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+describeConnectedPairs(VARIANTS, (p) => {
   async function closeAndRead(reading: ReturnType<typeof readToEnd>): Promise<Buffer> {
     if ('disconnect' in p.ours) p.ours.disconnect();
     else await p.ours.close();

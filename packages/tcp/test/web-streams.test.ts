@@ -7,17 +7,10 @@
 import { Duplex } from 'node:stream';
 import { CompressionStream, DecompressionStream, ReadableStream } from 'node:stream/web';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { makeTestCerts, type TestCerts } from '../../../test-support/certs';
 import { pattern, readToEnd, waitFor } from '../../../test-support/net';
-import { guardLeaks, MiB, pair, type Pair, VARIANTS } from './helpers';
+import { describeConnectedPairs, guardLeaks, MiB, pair, VARIANTS } from './helpers';
 
 guardLeaks();
-
-let certs: TestCerts;
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-afterAll(() => certs.cleanup());
 
 async function drain(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -25,15 +18,7 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe.each(VARIANTS)('$name', (variant) => {
-  let p: Pair;
-  beforeEach(async () => {
-    p = await pair(variant, certs);
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
+const setup = describeConnectedPairs(VARIANTS, (p) => {
   test('a BYOB reader reads into its own buffer; the stream ends at the peer\'s FIN', async () => {
     const reader = p.ours.readable.getReader({ mode: 'byob' });
     p.peer.end('hello, byob');
@@ -99,7 +84,7 @@ describe.each(VARIANTS)('$name', (variant) => {
 });
 
 test('pipes through DecompressionStream and CompressionStream, both directions', async () => {
-  const p = await pair({ name: 'Client over TLS', side: 'Client', tls: true }, certs);
+  const p = await pair({ name: 'Client over TLS', side: 'Client', tls: true }, setup.certs);
   try {
     const text = 'co-style sockets, web streams. '.repeat(2000);
     // In: the peer sends gzip; our readable, piped through DecompressionStream, gives the text.
@@ -117,7 +102,7 @@ test('pipes through DecompressionStream and CompressionStream, both directions',
 });
 
 test('stream.Duplex.fromWeb makes a Node duplex of the pair, both directions', async () => {
-  const p = await pair({ name: 'Connection over TCP', side: 'Connection', tls: false }, certs);
+  const p = await pair({ name: 'Connection over TCP', side: 'Connection', tls: false }, setup.certs);
   try {
     const duplex = Duplex.fromWeb({ readable: p.ours.readable, writable: p.ours.writable });
     const peerGot = readToEnd(p.peer);

@@ -22,7 +22,16 @@ export interface ClientConnectionConfig {
   where: PeerAddress;
   /** The client's bound on bytes queued for sending (`maxQueuedBytes`), shared by its connections. */
   budget: SendBudget;
+  /** Sends a call that was never written on another connection (this one closed or is going away). */
+  resend(call: PendingCall, params: unknown): void;
+  /** The server said it is going away: take the connection out of turn (it closes once its calls are answered). */
+  goneAway(conn: ClientConnection): void;
+  /** A connection that went away has closed. */
+  retired(conn: ClientConnection): void;
 }
+
+/** The notification a server sends before it shuts down: `[2, "rpc.goaway", []]`. */
+const GOAWAY_METHOD = 'rpc.goaway';
 
 /**
  * One connection of an {@link RpcClient}: a `@proj/tcp` `Client`, the calls
@@ -43,6 +52,8 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
   private _msgidWrapped = false;
   private _closed: RpcError | null = null;
   private _connected = false;
+  /** The server said it is going away: no new call goes here; it closes once the calls here are answered. */
+  private _goingAway = false;
 
   constructor(cfg: ClientConnectionConfig) {
     this._cfg = cfg;
@@ -80,7 +91,12 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
 
   /** Connected and not failed: new calls may go on it. */
   usable(): boolean {
-    return this._connected && this._closed === null && this._tcp.connected();
+    return this._connected && this._closed === null && !this._goingAway && this._tcp.connected();
+  }
+
+  /** The server said it is going away. */
+  get goingAway(): boolean {
+    return this._goingAway;
   }
 
   /**
@@ -89,8 +105,9 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
    * its answer settles it.
    */
   send(call: PendingCall, params: unknown): void {
-    if (this._closed !== null) {
-      call.fail(this._closedError(call.method));
+    if (this._closed !== null || this._goingAway) {
+      // Never written here: it goes on another connection.
+      this._cfg.resend(call, params);
       return;
     }
     const msgid = this._allocMsgid();
@@ -100,7 +117,7 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
       return;
     }
     if (this._budget.mustWait(bytes.length)) {
-      this._budget.enqueue(new QueuedSend(this._budget, this, bytes.slice(), call.method, msgid, call, null));
+      this._budget.enqueue(new QueuedSend(this._budget, this, bytes.slice(), call.method, msgid, call, null, params));
       return;
     }
     this._writer.write(bytes);
@@ -134,7 +151,7 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
     const call = entry.call;
     if (call !== null && call.settled) return;
     if (this._closed !== null || this._writer.failed) {
-      entry.fail(this._closedError(entry.method));
+      this._unsent(entry);
       return;
     }
     this._writer.write(entry.bytes);
@@ -157,6 +174,27 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
   /** `call` timed out or was aborted: a late answer to it is dropped. */
   forget(call: PendingCall): void {
     if (this._pending.get(call.msgid) === call) this._pending.delete(call.msgid);
+    if (this._goingAway) this._closeIfDone();
+  }
+
+  /** A frame that waited for room and was never written here: a call goes on another connection, a notification fails. */
+  private _unsent(entry: QueuedSend): void {
+    if (entry.call !== null) this._cfg.resend(entry.call, entry.params);
+    else entry.fail(this._closedError(entry.method));
+  }
+
+  /** The server is going away: out of turn now, closed once nothing of ours is left on it. */
+  private _goAway(): void {
+    if (this._goingAway || this._closed !== null) return;
+    this._goingAway = true;
+    this._cfg.goneAway(this);
+    this._closeIfDone();
+  }
+
+  /** Going away: closes once every call here is answered and nothing waits to be written here. */
+  private _closeIfDone(): void {
+    if (this._pending.size > 0 || this._closed !== null || this._budget.hasWaitingFor(this)) return;
+    this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} went away (rpc.goaway)`, this._cfg.where));
   }
 
   timeoutMessage(method: string, timeoutMs: number): string {
@@ -223,6 +261,7 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
         const error = message[2];
         if (error === null) call.resolve(message[3]);
         else call.fail(fromWireError(error, call.method, this._cfg.where));
+        if (this._goingAway) this._closeIfDone();
         return;
       }
       case MessageType.REQUEST:
@@ -230,7 +269,9 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
         this._writer.write(codec.encodeError(message[1], RpcErrorCode.METHOD_NOT_FOUND, 'this client serves no methods'));
         return;
       default:
-        return; // notifications from the server: nothing listens for them
+        // Notifications from the server: only rpc.goaway means anything to a client.
+        if (message[1] === GOAWAY_METHOD) this._goAway();
+        return;
     }
   }
 
@@ -265,9 +306,12 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
     if (this._closed !== null) return;
     this._closed = reason;
     // Before the writer lets go of its bytes: the room they free goes to other connections' waiting frames.
-    if (this._budget.waiting > 0) this._budget.failAll(this, (entry) => this._closedError(entry.method));
+    const unsent = this._budget.waiting > 0 ? this._budget.takeAll(this) : null;
     this._writer.discard();
     this._tcp.close();
+    if (this._goingAway) this._cfg.retired(this);
+    // Never written here: calls go on another connection (after this one is out of turn).
+    if (unsent !== null) for (const entry of unsent) this._unsent(entry);
     if (this._pending.size === 0) return;
     const calls = [...this._pending.values()];
     this._pending.clear();

@@ -57,6 +57,9 @@ export class RpcClient implements AsyncDisposable {
       slabs: new SlabPool(SLAB_BYTES),
       where: this._where,
       budget: this._budget,
+      resend: (call: PendingCall, params: unknown) => this._resend(call, params),
+      goneAway: (conn: ClientConnection) => this._connections.goneAway(conn),
+      retired: (conn: ClientConnection) => this._connections.retired(conn),
     };
     this._connections = new ConnectionSet(connection, config.connections, config.connectTimeoutMs);
   }
@@ -97,6 +100,19 @@ export class RpcClient implements AsyncDisposable {
       else this._sendOnNewConnection(call, params);
     }
     return call.promise as Promise<R>;
+  }
+
+  /** A call that was never written to the connection it was meant for (closed, or its server going away): on another. */
+  private _resend(call: PendingCall, params: unknown): void {
+    if (call.settled) return;
+    call.holder = null;
+    if (this._connections.closed) {
+      call.fail(this._closedError(call.method));
+      return;
+    }
+    const conn = this._connections.pick();
+    if (conn !== null) conn.send(call, params);
+    else this._sendOnNewConnection(call, params);
   }
 
   /**

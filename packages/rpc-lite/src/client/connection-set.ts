@@ -90,6 +90,20 @@ export class ConnectionSet {
     return pop;
   }
 
+  /** `conn`'s server is going away: out of turn now; the pool may make another in its place. */
+  goneAway(conn: ClientConnection): void {
+    const i = this._active.indexOf(conn);
+    if (i < 0) return;
+    this._active.splice(i, 1);
+    if (this._next > i) this._next--;
+    this._pool.discard(conn);
+  }
+
+  /** A connection that went away has closed by itself. */
+  retired(conn: ClientConnection): void {
+    this._live.delete(conn);
+  }
+
   /** Closes every connection, those being made too, with `reason`. Safe to call many times. */
   close(reason: RpcError): Promise<void> {
     if (this._closing === null) {
@@ -137,6 +151,8 @@ export class ConnectionSet {
 
   /** The pool's `destroy`. */
   private _destroy(conn: ClientConnection): void {
+    // One going away closes by itself once its calls are answered (then `retired`).
+    if (conn.goingAway && !this.closed) return;
     this._live.delete(conn);
     conn.close();
   }

@@ -39,6 +39,8 @@ export class QueuedSend implements CallHolder {
     readonly msgid: number,
     readonly call: PendingCall | null,
     readonly done: ((err: RpcError | null) => void) | null,
+    /** A call's params, so that it can be sent on another connection if this one closes before it is written. */
+    readonly params: unknown = undefined,
   ) {}
 
   /** Bytes it takes in the queue, header included. */
@@ -135,17 +137,25 @@ export class SendBudget implements SendAccount {
     this._writeWaiting();
   }
 
-  /** Fails every waiting frame of `target` with `error(entry)` (its connection is gone). */
-  failAll(target: QueuedSendTarget, error: (entry: QueuedSend) => RpcError): void {
+  /** Whether a frame of `target` waits here. */
+  hasWaitingFor(target: QueuedSendTarget): boolean {
+    for (let entry = this._head; entry !== null; entry = entry.next) if (entry.target === target) return true;
+    return false;
+  }
+
+  /** Takes every waiting frame of `target` out of the queue (its connection is gone) and returns them, in order. */
+  takeAll(target: QueuedSendTarget): QueuedSend[] {
+    const taken: QueuedSend[] = [];
     for (let entry = this._head; entry !== null; ) {
       const next = entry.next;
       if (entry.target === target) {
         this._unlink(entry);
-        entry.fail(error(entry));
+        taken.push(entry);
       }
       entry = next;
     }
     this._updateFree();
+    return taken;
   }
 
   /** Writes the frames at the front while they fit (the first one always, once nothing is queued). */

@@ -42,6 +42,32 @@ export interface RpcServerOptions {
    * must not be able to flood the log).
    */
   onError?: (err: Error, peer: string | null) => void;
+  /**
+   * `shutdown` first tells every client it is going away (the `rpc.goaway`
+   * notification, see the README's wire format), serves what they sent until
+   * they close, then closes. `false`: `shutdown` takes no new request from the
+   * moment it starts and tells no one (a client finds out when its calls fail
+   * with `CONNECTION_CLOSED`). Default `true`.
+   */
+  goAway?: boolean;
+  /** Behind a load balancer: as `@proj/tcp`'s `Server` (`'v1'`, `'v2'`, `'any'`); the client's address becomes the `peer`. Default: off. */
+  proxyProtocol?: ServerOptions['proxyProtocol'];
+  /** With `proxyProtocol`: as `@proj/tcp`'s `Server`. Default `3000`. */
+  proxyHeaderTimeoutMs?: number;
+  /** With `proxyProtocol`: the balancers' addresses or CIDR blocks, as `@proj/tcp`'s `Server`. Default: any peer. */
+  proxyFrom?: readonly string[];
+  /**
+   * Serve on this many worker threads (`'auto'`: one per core), as
+   * `@proj/tcp`'s `Server` does; the methods then come from `service`.
+   * Default: every connection on the calling thread.
+   */
+  workers?: number | 'auto';
+  /**
+   * With `workers`: the service module (URL or path), loaded once per worker.
+   * Its default export is an object of methods (as `implement`), or
+   * `(server: RpcServer) => void | Promise<void>` that registers handlers.
+   */
+  service?: string | URL;
 }
 
 /** {@link RpcServerOptions} checked, with the defaults filled in. @internal */
@@ -49,8 +75,11 @@ export interface ServerConfig {
   maxFrameBytes: number;
   maxInFlight: number;
   onError: RpcServerOptions['onError'];
+  goAway: boolean;
   /** What goes to `@proj/tcp`'s `Server` (its `onError` aside). */
   tcp: ServerOptions;
+  /** With `workers`: the service module. */
+  service: string | URL | undefined;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -61,6 +90,12 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'handshakeTimeoutMs',
   'tls',
   'onError',
+  'goAway',
+  'proxyProtocol',
+  'proxyHeaderTimeoutMs',
+  'proxyFrom',
+  'workers',
+  'service',
 ]);
 
 /**
@@ -83,10 +118,24 @@ export function serverConfig(options: RpcServerOptions): ServerConfig {
   if (o.idleTimeoutMs !== undefined) tcp.idleTimeoutMs = o.idleTimeoutMs === Infinity ? 0 : o.idleTimeoutMs;
   if (o.handshakeTimeoutMs !== undefined) tcp.handshakeTimeoutMs = o.handshakeTimeoutMs;
   if (o.tls !== undefined) tcp.tls = o.tls;
+  if (o.goAway !== undefined && typeof o.goAway !== 'boolean') throw new TypeError(`goAway must be a boolean, got ${typeof o.goAway}`);
+  // Checked by @proj/tcp's Server, which is made at once.
+  if (o.proxyProtocol !== undefined) tcp.proxyProtocol = o.proxyProtocol;
+  if (o.proxyHeaderTimeoutMs !== undefined) tcp.proxyHeaderTimeoutMs = o.proxyHeaderTimeoutMs;
+  if (o.proxyFrom !== undefined) tcp.proxyFrom = o.proxyFrom;
+  if (o.workers !== undefined) tcp.workers = o.workers;
+  if ((o.workers === undefined) !== (o.service === undefined)) {
+    throw new TypeError(o.workers === undefined ? 'service needs the workers option' : 'workers needs a service module (service: its URL or path)');
+  }
+  if (o.service !== undefined && !(o.service instanceof URL) && (typeof o.service !== 'string' || o.service === '')) {
+    throw new TypeError('service must be a module URL or a non-empty path');
+  }
   return {
     maxFrameBytes: o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxInFlight: o.maxInFlight ?? 1024,
     onError: o.onError,
+    goAway: o.goAway ?? true,
     tcp,
+    service: o.service,
   };
 }

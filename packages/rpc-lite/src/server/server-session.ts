@@ -24,6 +24,9 @@ export interface SessionHost {
   warn(err: RpcError, peer: string): void;
 }
 
+/** The notification `shutdown` sends every client first: `[2, "rpc.goaway", []]`. @internal */
+export const GOAWAY_METHOD = 'rpc.goaway';
+
 /** The signal watch of a traced request that is not run: its signal, if read, is aborted at once. */
 const NOT_RUN: SignalWatch = {
   watch: (ctx) => ctx.abort(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `"${ctx.method}" was not run`, { method: ctx.method })),
@@ -45,6 +48,10 @@ export class ServerSession {
   private readonly _inFlight: InFlight;
   private _closed = false;
   private _draining = false;
+  private _goneAway = false;
+  /** Resolves when run() has returned. */
+  private readonly _ran: Promise<void>;
+  private _ranResolve!: () => void;
   /** See {@link ServerSession._startBatch}. */
   private _inBatch = false;
 
@@ -56,6 +63,7 @@ export class ServerSession {
     this._reader = new FrameReader(_host.codec.maxFrameBytes, _host.slabs, 'header');
     this._writer = new FrameWriter(_conn, () => this._onWriteFailed());
     this._inFlight = new InFlight(_host.maxInFlight, (ctx, ok, value) => this._answer(ctx, ok, value));
+    this._ran = new Promise((resolve) => (this._ranResolve = resolve));
   }
 
   /**
@@ -64,6 +72,14 @@ export class ServerSession {
    * answers still in flight are sent before this returns.
    */
   async run(): Promise<void> {
+    try {
+      await this._run();
+    } finally {
+      this._ranResolve();
+    }
+  }
+
+  private async _run(): Promise<void> {
     const reader = this._reader;
     let peerClosed = false;
     let protocolError = false;
@@ -111,10 +127,22 @@ export class ServerSession {
   }
 
   /**
-   * Stops serving new requests, waits for those in flight to be answered and
-   * sent, then closes the connection gracefully.
+   * With `goAway`: tells the client the server is going away (the
+   * `rpc.goaway` notification) and serves what it sends until it closes the
+   * connection, which it does once its calls here are answered (a request it
+   * wrote before it read the notification is served, not lost). Without:
+   * stops serving new requests at once. Either way, waits for the requests
+   * in flight to be answered and sent, then closes the connection gracefully.
+   * Safe to call more than once.
    */
-  async drain(): Promise<void> {
+  async drain(goAway = true): Promise<void> {
+    if (goAway && !this._draining) {
+      if (!this._goneAway && !this._closed) {
+        this._goneAway = true;
+        this._writer.write(this._host.codec.encodeCall(null, GOAWAY_METHOD, []) as Uint8Array);
+      }
+      await this._ran;
+    }
     this._draining = true;
     await this._inFlight.idle();
     await this._writer.drained();

@@ -1,13 +1,15 @@
 import { Server, TcpErrorCode, type Connection, type TcpError } from '@proj/tcp';
 import { MessageCodec } from '../wire/codec';
 import { badMs } from '../option-checks';
-import type { RpcError } from '../errors';
 import { SLAB_BYTES } from '../wire/frame-reader';
 import type { RpcHandler } from '../context';
 import { ServerSession } from './server-session';
 import { serverConfig, type RpcServerOptions } from './server-options';
 import { SlabPool } from '../wire/slab-pool';
 import { implementationHandlers, type RpcImplementation } from '../typed';
+import { BroadcastChannel } from 'node:worker_threads';
+import { RpcError } from '../errors';
+import { rpcWorkerModule, type RpcWorkerData, errorChannelName, serviceSpecifier } from './server-workers';
 
 /** Answers wait in memory up to this many bytes before the server stops reading a connection. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -38,6 +40,11 @@ export class RpcServer implements AsyncDisposable {
   private readonly _sessions = new Set<ServerSession>();
   private readonly _tcp: Server;
   private readonly _onError: RpcServerOptions['onError'];
+  private readonly _goAway: boolean;
+  /** shutdown() has begun: a connection accepted from now on is told at once. */
+  private _stopping = false;
+  /** With workers: where their failures come from. */
+  private _workerErrors: BroadcastChannel | null = null;
 
   /**
    * @param options - see {@link RpcServerOptions}.
@@ -48,10 +55,31 @@ export class RpcServer implements AsyncDisposable {
     this.codec = new MessageCodec(config.maxFrameBytes);
     this.maxInFlight = config.maxInFlight;
     this._onError = config.onError;
+    this._goAway = config.goAway;
     const onError = (err: TcpError, conn: Connection | null): void =>
       this._report(err, conn === null ? null : conn.peer(), err.code === TcpErrorCode.ERR_HANDLER);
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
-    this._tcp = new Server({ ...config.tcp, onError }).onConnection(this._serve, this);
+    if (config.service === undefined) {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- onConnection(f, thisArg) calls it with this as `this`
+      this._tcp = new Server({ ...config.tcp, onError }).onConnection(this._serve, this);
+      return;
+    }
+    // With workers: each worker runs its own RpcServer (rpc-worker.ts) with the service module loaded.
+    const channel = errorChannelName();
+    const data: RpcWorkerData = {
+      service: serviceSpecifier(config.service),
+      maxFrameBytes: config.maxFrameBytes,
+      maxInFlight: config.maxInFlight,
+      goAway: config.goAway,
+      errorChannel: channel,
+    };
+    this._tcp = new Server({ ...config.tcp, onError }).onConnection(rpcWorkerModule(), 'serve', data);
+    this._workerErrors = new BroadcastChannel(channel);
+    this._workerErrors.unref();
+    this._workerErrors.onmessage = (event) => {
+      const d = (event as { data: { name: string; code: string; message: string; remote?: boolean; peer: string | null } }).data;
+      const err = new RpcError(d.code, d.message, { remote: d.remote });
+      this._report(err, d.peer, false);
+    };
   }
 
   /**
@@ -64,6 +92,9 @@ export class RpcServer implements AsyncDisposable {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- public API: params are what the peer sent; a handler annotates them
   handle<P = any, R = unknown>(method: string, fn: RpcHandler<P, R>): this {
+    if (this._workerErrors !== null) {
+      throw new TypeError('an RpcServer with workers takes its handlers from its service module, not from handle()/implement()');
+    }
     if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`the handler of "${method}" must be a function`);
     this._methods.set(method, fn as RpcHandler);
@@ -134,10 +165,14 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /**
-   * Stops listening, stops taking new requests, lets the requests in flight
-   * finish and their answers go out, then closes every connection; those still
-   * open after `ms` are reset. A request that arrived during the shutdown is
-   * not run: its caller gets `CONNECTION_CLOSED` and may retry elsewhere.
+   * Stops listening, tells every client it is going away (the `rpc.goaway`
+   * notification), serves what each sends until it closes its connection (an
+   * `RpcClient` closes once its calls there are answered, and sends new ones
+   * on another connection), then closes every connection; those still open
+   * after `ms` are reset. With the option `goAway: false`: nobody is told, a
+   * request that arrives during the shutdown is not run (its caller gets
+   * `CONNECTION_CLOSED`), and the connections close once the requests in
+   * flight are answered.
    *
    * @param ms - grace period in milliseconds, up to 2147483647 (Node's timer
    *   limit). Default `5000`; negative or `Infinity` waits forever.
@@ -148,8 +183,15 @@ export class RpcServer implements AsyncDisposable {
     if (typeof ms !== 'number' || Number.isNaN(ms)) throw new TypeError(`ms must be a number, got ${ms}`);
     const bad = badMs('shutdown ms', ms);
     if (bad !== null) throw bad;
+    if (this._workerErrors !== null) {
+      // Each worker's RpcServer finishes its requests in flight first (rpc-worker.ts's close).
+      await this._tcp.shutdown(ms === Infinity ? -1 : ms);
+      this._workerErrors.close();
+      return;
+    }
     this.exit();
-    const drains = Promise.all([...this._sessions].map((s) => s.drain()));
+    this._stopping = true;
+    const drains = this._drainAll();
     if (ms < 0 || ms === Infinity) {
       await drains;
       await this._tcp.shutdown(-1);
@@ -160,6 +202,11 @@ export class RpcServer implements AsyncDisposable {
     await Promise.race([drains, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
     await this._tcp.shutdown(Math.max(0, deadline - Date.now()));
+  }
+
+  /** Drains every session, including those that began while the others drained. */
+  private async _drainAll(): Promise<void> {
+    while (this._sessions.size > 0) await Promise.all([...this._sessions].map((s) => s.drain(this._goAway)));
   }
 
   /** Same as `shutdown()`: `await using server = new RpcServer(...)` shuts it down at the end of the block. */
@@ -182,9 +229,20 @@ export class RpcServer implements AsyncDisposable {
     this._report(err, peer, true);
   }
 
+  /** Serves one connection given by a worker thread's `Server`. @internal */
+  _serveConnection(conn: Connection): Promise<void> {
+    return this._serve(conn);
+  }
+
+  /** Live connections per worker thread (with `workers`). */
+  workerLoad(): number[] {
+    return this._tcp.workerLoad();
+  }
+
   private async _serve(conn: Connection): Promise<void> {
     const session = new ServerSession(conn, this);
     this._sessions.add(session);
+    if (this._stopping) void session.drain(this._goAway);
     try {
       await session.run();
     } finally {

@@ -18,6 +18,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { BenchResults } from 'bench-results';
 
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 3);
@@ -28,6 +29,8 @@ const IDLE_CONNS = Number(process.env.BENCH_IDLE_CONNS ?? 10_000);
 const IDLE_ROUNDS = Number(process.env.BENCH_HTTP_IDLE_ROUNDS ?? 2);
 const SERVERS = ['ours', 'node'] as const;
 type Which = (typeof SERVERS)[number];
+
+const results = new BenchResults('tcp-http', { title: '@proj/tcp: the HTTP/1.1 example against node:http', package: '@proj/tcp' });
 
 interface ServerProcess {
   port: number;
@@ -98,6 +101,16 @@ async function throughput(): Promise<void> {
     const cpus = (w: Which): number[] => got[w].map((s) => s.cpuPerRequest);
     const ratio = got.ours.map((s, i) => s.rate / got.node[i].rate);
     const cpuRatio = got.ours.map((s, i) => got.node[i].cpuPerRequest / s.cpuPerRequest);
+    results.add({
+      section: `${CONNECTIONS} connections, autocannon`,
+      name,
+      unit: 'requests/s',
+      oursName: 'examples/http-server.ts',
+      baselineName: 'node:http',
+      ours: rates('ours'),
+      baseline: rates('node'),
+      cpu: { ours: median(cpus('ours')), baseline: median(cpus('node')), unit: 'µs/request' },
+    });
     console.log(
       `  ${name.padEnd(28)} | ${spread(rates('ours'), 0).padEnd(19)} | ${spread(rates('node'), 0).padEnd(19)} | ${spread(ratio, 2).padEnd(18)} | ${spread(cpus('ours'), 1).padEnd(18)} | ${spread(cpus('node'), 1).padEnd(18)} | ${spread(cpuRatio, 2)}`,
     );
@@ -155,6 +168,16 @@ async function idleMemory(): Promise<void> {
     const g = growth[which];
     console.log(`  ${(which === 'ours' ? 'examples/http-server.ts' : 'node:http').padEnd(24)} RSS ${kib(g.rss).padEnd(22)} KiB/conn   heap ${kib(g.heap).padEnd(22)} external+arrayBuffers ${kib(g.external)}`);
   }
+  results.add({
+    section: 'idle keep-alive connections',
+    name: `${conns.toLocaleString('en-US')} idle connections: server RSS growth`,
+    unit: 'KiB/connection',
+    oursName: 'examples/http-server.ts',
+    baselineName: 'node:http',
+    ours: growth.ours.rss.map((x) => x / 1024),
+    baseline: growth.node.rss.map((x) => x / 1024),
+    higherIsBetter: false,
+  });
   const ratio = growth.ours.rss.map((r, i) => r / growth.node.rss[i]);
   console.log(`  RSS growth ours/node: ${spread(ratio, 2)}`);
 }
@@ -163,6 +186,7 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_HTTP_SECTIONS ?? 'throughput,idle';
   if (only.includes('throughput')) await throughput();
   if (only.includes('idle')) await idleMemory();
+  results.finish();
 }
 
 main().catch((err) => {
