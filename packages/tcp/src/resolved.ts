@@ -14,7 +14,10 @@ export const RESOLVED_MINUS_1 = Promise.resolve(-1);
 
 /** Counts up to this many have a shared promise, made on first use. */
 const RESOLVED_COUNTS_MAX = 4096;
-const resolvedCounts: Array<Promise<number> | undefined> = Array.from({ length: RESOLVED_COUNTS_MAX + 1 }, () => undefined);
+const resolvedCounts: Array<Promise<number> | undefined> = Array.from(
+  { length: RESOLVED_COUNTS_MAX + 1 },
+  () => undefined,
+);
 
 /** A promise resolved with `n`: shared for `n <= 4096`. @internal */
 export function resolvedWith(n: number): Promise<number> {

@@ -249,7 +249,14 @@ export class SocketReader implements SocketSink {
    * Waits for the bytes a read wants (the channel has checked it may wait).
    * `delim`: recvUntil's delimiter, `null` for the other modes.
    */
-  wait(buf: Uint8Array, n: number, mode: number, delim: Uint8Array | null, ms: number, signal: AbortSignal | null): Promise<number> {
+  wait(
+    buf: Uint8Array,
+    n: number,
+    mode: number,
+    delim: Uint8Array | null,
+    ms: number,
+    signal: AbortSignal | null,
+  ): Promise<number> {
     this._recvBuf = buf;
     this._recvN = n;
     this._recvMode = mode;

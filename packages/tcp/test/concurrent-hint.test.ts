@@ -21,7 +21,12 @@ afterAll(() => certs.cleanup());
 const RELEASED_BY_GUARD = Symbol.for('@proj/pool.releasedByGuard');
 
 function markReleasedByGuard(target: object): void {
-  Object.defineProperty(target, RELEASED_BY_GUARD, { value: true, configurable: true, writable: true, enumerable: false });
+  Object.defineProperty(target, RELEASED_BY_GUARD, {
+    value: true,
+    configurable: true,
+    writable: true,
+    enumerable: false,
+  });
 }
 
 describe.each([VARIANTS[0], VARIANTS[1], VARIANTS[3]])('$name', (variant) => {
@@ -54,7 +59,9 @@ describe.each([VARIANTS[0], VARIANTS[1], VARIANTS[3]])('$name', (variant) => {
       const err = await call().catch((e: Error) => e);
       expect(err).toMatchObject({ code: 'ERR_CONCURRENT_RECV' });
       expect((err as Error).message).toMatch(/pending on this pooled connection/);
-      expect((err as Error).message).toMatch(/previous holder, whose PoolGuard released the connection before that call finished/);
+      expect((err as Error).message).toMatch(
+        /previous holder, whose PoolGuard released the connection before that call finished/,
+      );
       expect((err as Error).message).toMatch(/return await/);
     }
     expect(() => p.ours.tryRecvUntil(Buffer.alloc(4), '\n')).toThrow(/previous holder/);

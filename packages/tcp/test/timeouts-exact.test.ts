@@ -130,24 +130,27 @@ describe.each(VARIANTS)('$name', (variant) => {
 });
 
 describe('WaitOptions', () => {
-  test.each([{ timeout: 100 }, { ms: 100, timeoutMs: 5 }, { signal: undefined, sigal: 1 }])('unknown keys throw a TypeError: %p', async (opts) => {
-    const p = await pair(VARIANTS[0]);
-    try {
-      const buf = Buffer.alloc(4);
-      const bad = opts as never;
-      expect(() => p.ours.recv(buf, 4, bad)).toThrow(TypeError);
-      expect(() => p.ours.recv(buf, 4, bad)).toThrow(/unknown wait option/);
-      expect(() => p.ours.recvn(buf, 4, bad)).toThrow(TypeError);
-      expect(() => p.ours.recvUntil(buf, '\n', bad)).toThrow(TypeError);
-      expect(() => p.ours.send('x', 1, bad)).toThrow(TypeError);
-      expect(() => p.ours.sendv(['x'], bad)).toThrow(TypeError);
-      // Nothing was started: a recv with a known option still works.
-      p.peer.write('abcd');
-      expect(await p.ours.recv(buf, 4, { ms: 3000 })).toBe(4);
-    } finally {
-      await p.close();
-    }
-  });
+  test.each([{ timeout: 100 }, { ms: 100, timeoutMs: 5 }, { signal: undefined, sigal: 1 }])(
+    'unknown keys throw a TypeError: %p',
+    async (opts) => {
+      const p = await pair(VARIANTS[0]);
+      try {
+        const buf = Buffer.alloc(4);
+        const bad = opts as never;
+        expect(() => p.ours.recv(buf, 4, bad)).toThrow(TypeError);
+        expect(() => p.ours.recv(buf, 4, bad)).toThrow(/unknown wait option/);
+        expect(() => p.ours.recvn(buf, 4, bad)).toThrow(TypeError);
+        expect(() => p.ours.recvUntil(buf, '\n', bad)).toThrow(TypeError);
+        expect(() => p.ours.send('x', 1, bad)).toThrow(TypeError);
+        expect(() => p.ours.sendv(['x'], bad)).toThrow(TypeError);
+        // Nothing was started: a recv with a known option still works.
+        p.peer.write('abcd');
+        expect(await p.ours.recv(buf, 4, { ms: 3000 })).toBe(4);
+      } finally {
+        await p.close();
+      }
+    },
+  );
 
   test('connect and shutdown reject unknown keys too', async () => {
     const c = new Client('127.0.0.1', 1);
@@ -160,20 +163,23 @@ describe('WaitOptions', () => {
 });
 
 describe('connect, close(ms), reset(ms), shutdown(ms)', () => {
-  test.each([2 ** 31, Infinity])('a TLS connect with ms = %p to a server that never answers waits until disconnect()', async (ms) => {
-    const silent = await silentListener();
-    try {
-      const c = new Client('127.0.0.1', silent.port, true, { ca: certs.cert });
-      const connecting = tracked(c.connect(ms));
-      await aShortTimeoutExpires();
-      expect(connecting.settled()).toBe(false);
-      c.disconnect();
-      expect(await connecting.promise).toBe(false);
-      expect(c.lastError?.code).toBe('ENOTCONN');
-    } finally {
-      await silent.close();
-    }
-  });
+  test.each([2 ** 31, Infinity])(
+    'a TLS connect with ms = %p to a server that never answers waits until disconnect()',
+    async (ms) => {
+      const silent = await silentListener();
+      try {
+        const c = new Client('127.0.0.1', silent.port, true, { ca: certs.cert });
+        const connecting = tracked(c.connect(ms));
+        await aShortTimeoutExpires();
+        expect(connecting.settled()).toBe(false);
+        c.disconnect();
+        expect(await connecting.promise).toBe(false);
+        expect(c.lastError?.code).toBe('ENOTCONN');
+      } finally {
+        await silent.close();
+      }
+    },
+  );
 
   test.each([
     ['close', 2 ** 31],

@@ -136,7 +136,7 @@ describe.each(VARIANTS)('$name', (variant) => {
     expect(await p.ours.waitReadable(0)).toBe(2);
   });
 
-  test('a connection waiting in waitReadable holds no read buffer; one waiting in recv holds the caller\'s', async () => {
+  test("a connection waiting in waitReadable holds no read buffer; one waiting in recv holds the caller's", async () => {
     const waiting = p.ours.waitReadable(5000);
     expect(p.ours._readState().heldBytes).toBe(0);
     p.peer.write('a');
@@ -156,7 +156,9 @@ test('ONE buffer shared by many Clients: waitReadable, then tryRecvn and tryRecv
   const shared = Buffer.alloc(256);
   try {
     // Each peer sends records: a 4-byte big-endian length, then that many bytes of a line ending in '\n'.
-    const sent = pairs.map((_, i) => Array.from({ length: 40 }, (_, k) => `conn ${i} record ${k} ${'x'.repeat((i * 7 + k) % 50)}\n`));
+    const sent = pairs.map((_, i) =>
+      Array.from({ length: 40 }, (_, k) => `conn ${i} record ${k} ${'x'.repeat((i * 7 + k) % 50)}\n`),
+    );
     const readers = pairs.map(async (pr, i) => {
       const got: string[] = [];
       let want = -1;
