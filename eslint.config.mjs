@@ -30,7 +30,17 @@ const commonjsGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  globalIgnores(['**/dist/', '**/dist-bench/', '**/dist-bench-resp/', '**/coverage/', '**/node_modules/', '.nx/', '.jest-results/', 'docs/api/', 'bench-results/']),
+  globalIgnores([
+    '**/dist/',
+    '**/dist-bench/',
+    '**/dist-bench-resp/',
+    '**/coverage/',
+    '**/node_modules/',
+    '.nx/',
+    '.jest-results/',
+    'docs/api/',
+    'bench-results/',
+  ]),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

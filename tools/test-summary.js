@@ -18,7 +18,9 @@ try {
 }
 for (const f of files) {
   const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-  console.log(`  ${f.replace(/\.json$/, '').replace('--', ': ')} (node ${r.node}): ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
+  console.log(
+    `  ${f.replace(/\.json$/, '').replace('--', ': ')} (node ${r.node}): ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`,
+  );
   passed += r.passed;
   failed += r.failed;
   skipped += r.skipped;

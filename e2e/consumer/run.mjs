@@ -28,7 +28,16 @@
 //   VERDACCIO_NODE   the node binary that runs verdaccio (default: this one; see registry.mjs)
 //   CONSUMER_KEEP=1  keep the temp folder for a look after a failure (the registry still stops)
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
@@ -127,7 +136,11 @@ function run(cmd, args, { cwd, env = childEnv(), timeoutMs = 180_000 } = {}) {
       children.delete(child);
       if (code === 0) return resolve(out);
       const shown = [cmd, ...args].map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ');
-      reject(new Error(`\`${shown}\` in ${cwd} exited ${code ?? signal}\n${indent(out.trim().split('\n').slice(-60).join('\n'))}`));
+      reject(
+        new Error(
+          `\`${shown}\` in ${cwd} exited ${code ?? signal}\n${indent(out.trim().split('\n').slice(-60).join('\n'))}`,
+        ),
+      );
     });
   });
 }
@@ -149,7 +162,9 @@ function download(url) {
     const req = request(url, { timeout: 15_000 }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${url}: ${res.statusCode}`)),
+      );
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
     req.on('error', reject);
@@ -161,7 +176,7 @@ function download(url) {
 function tarFiles(tgz) {
   const tar = gunzipSync(tgz);
   const files = [];
-  for (let off = 0; off + 512 <= tar.length; ) {
+  for (let off = 0; off + 512 <= tar.length;) {
     const h = tar.subarray(off, off + 512);
     if (h.every((b) => b === 0)) break;
     const field = (a, b) => h.toString('utf8', a, b).replace(/\0.*$/s, '');
@@ -181,7 +196,11 @@ function http(method, url, body, headers = {}) {
       url,
       {
         method,
-        headers: { accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers },
+        headers: {
+          accept: 'application/json',
+          ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+          ...headers,
+        },
         timeout: 15_000,
       },
       (res) => {
@@ -345,7 +364,10 @@ async function main() {
   console.log(`consumer-test: node ${process.version}, npm ${(await run('npm', ['--version'], { cwd: root })).trim()}`);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'proj-consumer-'));
   const versions = Object.fromEntries(
-    PACKAGES.map(({ name, dir }) => [name, JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8')).version]),
+    PACKAGES.map(({ name, dir }) => [
+      name,
+      JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8')).version,
+    ]),
   );
 
   await check('local registry started', async () => {
@@ -392,8 +414,14 @@ async function main() {
       const res = await http('GET', `${registryUrl}${name.replace('/', '%2f')}`);
       assert(res.status === 200, `${name} is not on the registry (${res.status})`);
       const v = res.json.versions?.[versions[name]];
-      assert(v, `${name}@${versions[name]} is not on the registry (has ${Object.keys(res.json.versions ?? {}).join(', ')})`);
-      assert(res.json['dist-tags']?.latest === versions[name], `${name}: dist-tag latest is ${res.json['dist-tags']?.latest}`);
+      assert(
+        v,
+        `${name}@${versions[name]} is not on the registry (has ${Object.keys(res.json.versions ?? {}).join(', ')})`,
+      );
+      assert(
+        res.json['dist-tags']?.latest === versions[name],
+        `${name}: dist-tag latest is ${res.json['dist-tags']?.latest}`,
+      );
       const tgz = await download(v.dist.tarball);
       const files = tarFiles(tgz);
       const names = files.map((f) => f.name);
@@ -407,7 +435,9 @@ async function main() {
       }
       tarballs.push(
         `${name}@${versions[name]}: ${(tgz.length / 1024).toFixed(1)} kB tarball, ${(unpacked / 1024).toFixed(1)} kB unpacked, ` +
-          `${files.length} files (${Object.entries(kinds).map(([k, n]) => (n > 1 ? `${n} ${k}` : k)).join(', ')})`,
+          `${files.length} files (${Object.entries(kinds)
+            .map(([k, n]) => (n > 1 ? `${n} ${k}` : k))
+            .join(', ')})`,
       );
       lines.push(`${name}@${versions[name]}`);
     }
@@ -431,7 +461,7 @@ async function main() {
     assert(out.ok, 'no ok');
     for (const [p, where] of Object.entries(out.where))
       assert(where.startsWith(path.join(esm, 'node_modules')), `${p} resolved to ${where}, outside the project`);
-    return 'echo, 20 concurrent calls, a remote error; all from the project\'s node_modules';
+    return "echo, 20 concurrent calls, a remote error; all from the project's node_modules";
   });
 
   // CommonJS, @proj/tcp alone.
@@ -450,7 +480,9 @@ async function main() {
   });
   await check('source maps: a stack from inside @proj/tcp points at its .ts source', async () => {
     copyFileSync(path.join(fixtures, 'sourcemap.cjs'), path.join(cjs, 'sourcemap.cjs'));
-    const out = lastJson(await run(process.execPath, ['--enable-source-maps', 'sourcemap.cjs'], { cwd: cjs, timeoutMs: 30_000 }));
+    const out = lastJson(
+      await run(process.execPath, ['--enable-source-maps', 'sourcemap.cjs'], { cwd: cjs, timeoutMs: 30_000 }),
+    );
     assert(out.frame && /@proj[\\/]tcp[\\/]src[\\/]\w[\w-]*\.ts:\d+:\d+/.test(out.frame), `frame: ${out.frame}`);
     return out.frame.replace(cjs, '<project>');
   });
@@ -461,7 +493,10 @@ async function main() {
   await check('npm install @proj/pool (alone)', async () => {
     await npmInstall(pool, ['@proj/pool']);
     inspectInstalled(pool, '@proj/pool', versions['@proj/pool']);
-    assert(!existsSync(path.join(pool, 'node_modules', '@proj', 'tcp')), '@proj/pool brought @proj/tcp (a devDependency) with it');
+    assert(
+      !existsSync(path.join(pool, 'node_modules', '@proj', 'tcp')),
+      '@proj/pool brought @proj/tcp (a devDependency) with it',
+    );
   });
   await check('CommonJS: a pool of plain objects with @proj/pool', async () => {
     copyFileSync(path.join(fixtures, 'cjs-pool.cjs'), path.join(pool, 'pool.cjs'));
@@ -474,11 +509,21 @@ async function main() {
   // Strict TypeScript: the three packages with typescript and @types/node.
   const ts = path.join(tmp, 'ts-all');
   makeProject(ts, 'consumer-ts', registryUrl, 'module');
-  const tsVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', 'typescript', 'package.json'), 'utf8')).version;
-  const typesNode = JSON.parse(readFileSync(path.join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version;
+  const tsVersion = JSON.parse(
+    readFileSync(path.join(root, 'node_modules', 'typescript', 'package.json'), 'utf8'),
+  ).version;
+  const typesNode = JSON.parse(
+    readFileSync(path.join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8'),
+  ).version;
   await check('npm install the three packages, typescript and @types/node', async () => {
     const t0 = Date.now();
-    await npmInstall(ts, ['@proj/tcp', '@proj/pool', '@proj/rpc-lite', `typescript@${tsVersion}`, `@types/node@${typesNode}`]);
+    await npmInstall(ts, [
+      '@proj/tcp',
+      '@proj/pool',
+      '@proj/rpc-lite',
+      `typescript@${tsVersion}`,
+      `@types/node@${typesNode}`,
+    ]);
     return `typescript ${tsVersion}, @types/node ${typesNode} (${secs(Date.now() - t0)})`;
   });
   await check('strict TypeScript (module nodenext, skipLibCheck off) with `await using`: tsc', async () => {
@@ -486,7 +531,10 @@ async function main() {
     copyFileSync(path.join(fixtures, 'tsconfig.json'), path.join(ts, 'tsconfig.json'));
     copyFileSync(path.join(fixtures, 'types.ts'), path.join(ts, 'src', 'types.ts'));
     copyFileSync(path.join(fixtures, 'dispose.mts'), path.join(ts, 'src', 'dispose.mts'));
-    await run(process.execPath, [path.join(ts, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ts, timeoutMs: 120_000 });
+    await run(process.execPath, [path.join(ts, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: ts,
+      timeoutMs: 120_000,
+    });
     return 'Server, Client, Pool, PoolGuard, RpcServer, RpcClient';
   });
   await check('strict TypeScript with `await using`: run', async () => {
@@ -515,7 +563,10 @@ async function main() {
           files: ['src/types.ts'],
         }),
       );
-      await run(process.execPath, [path.join(ts, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', file], { cwd: ts, timeoutMs: 120_000 });
+      await run(process.execPath, [path.join(ts, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', file], {
+        cwd: ts,
+        timeoutMs: 120_000,
+      });
     });
   }
 }

@@ -32,7 +32,9 @@ export function docConfig(name: string): string {
 
 /** Every `127.0.0.1:PORT` of `config` with PORT a key of `ports` becomes its value. */
 export function withPorts(config: string, ports: Record<number, number>): string {
-  return config.replace(/127\.0\.0\.1:(\d+)/g, (all, p: string) => (ports[Number(p)] === undefined ? all : `127.0.0.1:${ports[Number(p)]}`));
+  return config.replace(/127\.0\.0\.1:(\d+)/g, (all, p: string) =>
+    ports[Number(p)] === undefined ? all : `127.0.0.1:${ports[Number(p)]}`,
+  );
 }
 
 const live = new Set<Haproxy>();

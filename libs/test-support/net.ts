@@ -149,7 +149,11 @@ export function rawEchoServer(host = '127.0.0.1'): Promise<RawServer> {
 }
 
 /** Connects a raw TLS socket and waits for its handshake (errors recorded afterwards); the caller destroys it. */
-export function rawTlsConnect(port: number, options: tls.ConnectionOptions, host = '127.0.0.1'): Promise<tls.TLSSocket> {
+export function rawTlsConnect(
+  port: number,
+  options: tls.ConnectionOptions,
+  host = '127.0.0.1',
+): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     // Over an explicit TCP socket, so that resetSocket() can send an RST under the TLS layer.
     const tcp = net.connect({ port, host });
@@ -170,7 +174,11 @@ export function rawTlsConnect(port: number, options: tls.ConnectionOptions, host
 }
 
 /** Connects a raw socket (errors recorded, never thrown); the caller destroys it. */
-export function rawConnect(port: number, host = '127.0.0.1', options: Partial<net.TcpNetConnectOpts> = {}): Promise<net.Socket> {
+export function rawConnect(
+  port: number,
+  host = '127.0.0.1',
+  options: Partial<net.TcpNetConnectOpts> = {},
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ ...options, port, host });
     trackSocket(sock, `raw client socket to ${host}:${port}`);

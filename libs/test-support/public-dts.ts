@@ -28,11 +28,15 @@ const REPO = path.resolve(__dirname, '..', '..');
 export function buildIfMissing(...packageRoots: string[]): void {
   for (const root of packageRoots) {
     if (existsSync(path.join(root, 'dist', 'index.d.ts'))) continue;
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.lib.json')], {
-      cwd: REPO,
-      stdio: 'pipe',
-      timeout: 120_000,
-    });
+    execFileSync(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.lib.json')],
+      {
+        cwd: REPO,
+        stdio: 'pipe',
+        timeout: 120_000,
+      },
+    );
   }
 }
 
@@ -149,7 +153,8 @@ export function publicDtsProblems(packageRoot: string): string[] {
         : [nameOf(st, sf) ?? '(unnamed)'];
       const label = names.join(', ');
       if (exported && names.some((n) => n.startsWith('_'))) report(st, `export ${label} starts with _`);
-      if (!run.some((d) => hasTsDoc(d, sf.text))) report(st, `${exported ? 'export' : 'declaration'} ${label} has no TSDoc`);
+      if (!run.some((d) => hasTsDoc(d, sf.text)))
+        report(st, `${exported ? 'export' : 'declaration'} ${label} has no TSDoc`);
       if (exported && path.basename(file) !== 'index.d.ts') {
         const nodes = ts.isVariableStatement(st) ? st.declarationList.declarations : [st];
         if (!nodes.some((n) => api.has(n as ts.Declaration))) {
@@ -182,7 +187,8 @@ export function declarationErrors(packageRoot: string): string[] {
   const dist = path.join(packageRoot, 'dist');
   const program = ts.createProgram({ rootNames: [path.join(dist, 'index.d.ts')], options });
   // This package's own files (those of the packages it imports are their own tests' concern).
-  const ours = (f: ts.SourceFile | undefined): boolean => f === undefined || !path.relative(dist, f.fileName).startsWith('..');
+  const ours = (f: ts.SourceFile | undefined): boolean =>
+    f === undefined || !path.relative(dist, f.fileName).startsWith('..');
   return ts
     .getPreEmitDiagnostics(program)
     .filter((d) => ours(d.file))

@@ -95,7 +95,9 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
   const insecure = Boolean(values.insecure);
   const caPath = values.ca;
   if (insecure && caPath !== undefined) {
-    throw new UsageError('--ca and --insecure contradict each other: --ca verifies with that certificate, --insecure does not verify');
+    throw new UsageError(
+      '--ca and --insecure contradict each other: --ca verifies with that certificate, --insecure does not verify',
+    );
   }
   let ca: Buffer | undefined;
   if (caPath !== undefined) {
@@ -106,7 +108,8 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
     }
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca ${caPath}: not a PEM certificate`);
   }
-  if (values.servername !== undefined && values.servername.trim() === '') throw new UsageError('--servername must not be empty');
+  if (values.servername !== undefined && values.servername.trim() === '')
+    throw new UsageError('--servername must not be empty');
   const bench = Boolean(values.bench);
   return {
     ip,

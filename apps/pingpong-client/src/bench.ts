@@ -42,7 +42,12 @@ const FAILURE_REPEAT_MS = 1000;
  *
  * @param signal - stops the run early (Ctrl-C); the result covers what was done.
  */
-export async function runBench(args: ClientArgs, clients: ClientPool, out: BenchOutput, signal: AbortSignal): Promise<BenchResult> {
+export async function runBench(
+  args: ClientArgs,
+  clients: ClientPool,
+  out: BenchOutput,
+  signal: AbortSignal,
+): Promise<BenchResult> {
   const latency = new LatencyRecorder();
   let errors = 0;
   let fatal: RoundTripFailed | null = null;

@@ -71,7 +71,9 @@ export async function runClientCli(argv: readonly string[], io: CliOutput = stdi
     return ClientExitCode.OK;
   }
   if (args.insecure) {
-    io.err('warning: --insecure: the server\'s certificate is NOT verified; anyone between here and the server can impersonate it');
+    io.err(
+      "warning: --insecure: the server's certificate is NOT verified; anyone between here and the server can impersonate it",
+    );
   }
 
   const proto = makeProtoClient(args);
@@ -92,11 +94,11 @@ export async function runClientCli(argv: readonly string[], io: CliOutput = stdi
       const r = await runBench(args, clients, { line: io.out, progress: io.progress }, interrupt.signal);
       if (r.fatal) io.err(`pingpong-client: ${r.fatal.message}`);
       const l = r.latency;
-      io.out(`round trips: ${r.roundTrips} in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.errors} errors, ${clients.made} connections`);
-      io.out(`round trips/s: ${fmtInt(r.perSecond)}`);
       io.out(
-        `latency: p50 ${formatMs(l.percentile(50))}, p99 ${formatMs(l.percentile(99))}, max ${formatMs(l.max)}`,
+        `round trips: ${r.roundTrips} in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.errors} errors, ${clients.made} connections`,
       );
+      io.out(`round trips/s: ${fmtInt(r.perSecond)}`);
+      io.out(`latency: p50 ${formatMs(l.percentile(50))}, p99 ${formatMs(l.percentile(99))}, max ${formatMs(l.max)}`);
       return r.roundTrips > 0 && r.fatal === null ? ClientExitCode.OK : ClientExitCode.FAILED;
     }
     io.out(

@@ -40,7 +40,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | { print: s
   try {
     const values = parseOptions(argv, { 'bench-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) return { print: DEMO_USAGE, code: 0 };
-    return { benchSeconds: integerOption('--bench-seconds', values['bench-seconds'], DEFAULT_BENCH_SECONDS, 1, 24 * 3600) };
+    return {
+      benchSeconds: integerOption('--bench-seconds', values['bench-seconds'], DEFAULT_BENCH_SECONDS, 1, 24 * 3600),
+    };
   } catch (err) {
     return { print: `demo: ${(err as Error).message} (see --help)`, code: 2 };
   }
@@ -112,7 +114,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
 
       out('');
       out(`-- ping/pong: 4 tasks sharing pooled clients, 3 rounds each, 300 ms apart`);
-      const rounds = start('client', clientMain, ['--port', port, ...tlsArgs, '--clients', '4', '--rounds', '3', '--interval-ms', '300']);
+      const rounds = start('client', clientMain, [
+        '--port',
+        port,
+        ...tlsArgs,
+        '--clients',
+        '4',
+        '--rounds',
+        '3',
+        '--interval-ms',
+        '300',
+      ]);
       const roundsExit = await rounds.exited;
       if (interrupted) return 1;
       if (roundsExit.code !== 0) throw new Error(`the client failed (${describeExit(roundsExit)})`);
@@ -120,7 +132,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
 
       out('');
       out(`-- benchmark: 64 tasks, ${benchSeconds} s, as fast as the server answers`);
-      const bench = start('client', clientMain, ['--port', port, ...tlsArgs, '--bench', '--seconds', String(benchSeconds), '--clients', '64']);
+      const bench = start('client', clientMain, [
+        '--port',
+        port,
+        ...tlsArgs,
+        '--bench',
+        '--seconds',
+        String(benchSeconds),
+        '--clients',
+        '64',
+      ]);
       const benchExit = await bench.exited;
       if (interrupted) return 1;
       if (benchExit.code !== 0) throw new Error(`the benchmark failed (${describeExit(benchExit)})`);

@@ -94,7 +94,9 @@ export async function runPingRounds(
           return;
         }
         summary.failed++;
-        log(`${where}: failed${args.retries > 0 ? ` after ${args.retries} ${args.retries === 1 ? 'retry' : 'retries'}` : ''}`);
+        log(
+          `${where}: failed${args.retries > 0 ? ` after ${args.retries} ${args.retries === 1 ? 'retry' : 'retries'}` : ''}`,
+        );
       }
       if (round < args.rounds && !(await sleep(args.intervalMs, stopped))) {
         summary.skipped += args.rounds - round;

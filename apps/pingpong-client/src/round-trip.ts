@@ -109,7 +109,7 @@ function failed(stage: RoundTripFailed['stage'], client: Client, hint = ''): Rou
     message +=
       code === 'ERR_TLS_CERT_ALTNAME_INVALID'
         ? ' — the certificate is not for this name: pass --servername <name on the certificate>'
-        : ' — the server\'s certificate is not trusted: pass --ca <the server\'s cert.pem> (or --insecure to skip verification)';
+        : " — the server's certificate is not trusted: pass --ca <the server's cert.pem> (or --insecure to skip verification)";
   } else if (stage === 'connect' && code === 'ETIMEDOUT' && client.useSsl) {
     message += ' (does the server speak TLS? drop --ssl if not)';
   } else if (hint !== '') {

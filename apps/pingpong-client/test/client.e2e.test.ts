@@ -2,7 +2,17 @@
  * pingpong-client against pingpong-server, both as child processes
  * (`node dist/main.js`) on a free loopback port, plain and TLS.
  */
-import { App, CLIENT_MAIN, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../libs/test-support/apps';
+import {
+  App,
+  CLIENT_MAIN,
+  SERVER_MAIN,
+  freePort,
+  isRunning,
+  requireBuilt,
+  runApp,
+  startServer,
+  stopAllApps,
+} from '../../../libs/test-support/apps';
 
 jest.setTimeout(40_000);
 
@@ -34,7 +44,16 @@ function benchFigures(stdout: string): { perSecond: number; p50: number; p99: nu
 describe('plain TCP', () => {
   test('every task gets its pongs over pooled connections', async () => {
     const server = await startServer(['--quiet']);
-    const client = await runApp(CLIENT_MAIN, ['--port', String(server.port), '--clients', '3', '--rounds', '2', '--interval-ms', '50']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(server.port),
+      '--clients',
+      '3',
+      '--rounds',
+      '2',
+      '--interval-ms',
+      '50',
+    ]);
     expect(client.exit.code).toBe(0);
     expect(client.stderr).toBe('');
     expect(client.stdout).toMatch(/^done: 6\/6 round trips ok in [\d.]+ s over [1-3] connections?; latency p50/m);
@@ -45,7 +64,15 @@ describe('plain TCP', () => {
 
   test('--bench --seconds 2 prints progress, round trips/s and p50/p99/max', async () => {
     const server = await startServer(['--quiet']);
-    const client = await runApp(CLIENT_MAIN, ['--port', String(server.port), '--bench', '--seconds', '2', '--clients', '8']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(server.port),
+      '--bench',
+      '--seconds',
+      '2',
+      '--clients',
+      '8',
+    ]);
     expect(client.exit.code).toBe(0);
     expect(client.stdout).toMatch(/^bench: 8 clients for 2 s against 127\.0\.0\.1:\d+ \(tcp\)$/m);
     // Not a terminal: a progress line per second, no carriage returns. (The
@@ -77,7 +104,16 @@ describe('plain TCP', () => {
 
   test('no server at all: exit code 1 once the retries are spent', async () => {
     const port = await freePort();
-    const client = await runApp(CLIENT_MAIN, ['--port', String(port), '--clients', '1', '--rounds', '1', '--retries', '1']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(port),
+      '--clients',
+      '1',
+      '--rounds',
+      '1',
+      '--retries',
+      '1',
+    ]);
     expect(client.exit.code).toBe(1);
     expect(client.stdout).toMatch(/connect failed: connect to 127\.0\.0\.1:\d+ failed: .*\[ECONNREFUSED\]/);
     expect(client.stdout).toMatch(/^done: 0\/1 round trips ok, 1 failed/m);
@@ -85,9 +121,20 @@ describe('plain TCP', () => {
 });
 
 describe('TLS', () => {
-  test('--ssl --ca <the server\'s generated certificate>: pongs, verified', async () => {
+  test("--ssl --ca <the server's generated certificate>: pongs, verified", async () => {
     const server = await startServer(['--ssl', '--quiet']);
-    const args = ['--port', String(server.port), '--ca', server.certPath!, '--clients', '2', '--rounds', '2', '--interval-ms', '20'];
+    const args = [
+      '--port',
+      String(server.port),
+      '--ca',
+      server.certPath!,
+      '--clients',
+      '2',
+      '--rounds',
+      '2',
+      '--interval-ms',
+      '20',
+    ];
     const client = await runApp(CLIENT_MAIN, args);
     expect(client.exit.code).toBe(0);
     expect(client.stdout).toMatch(/\(tls\)$/m);
@@ -97,7 +144,17 @@ describe('TLS', () => {
 
   test('--bench over TLS prints its figures', async () => {
     const server = await startServer(['--ssl', '--quiet']);
-    const client = await runApp(CLIENT_MAIN, ['--port', String(server.port), '--ca', server.certPath!, '--bench', '--seconds', '1', '--clients', '4']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(server.port),
+      '--ca',
+      server.certPath!,
+      '--bench',
+      '--seconds',
+      '1',
+      '--clients',
+      '4',
+    ]);
     expect(client.exit.code).toBe(0);
     expect(benchFigures(client.stdout).perSecond).toBeGreaterThan(0);
     await stopServer(server.app);
@@ -106,18 +163,36 @@ describe('TLS', () => {
   test('--ssl without --ca: verification stays on, so a self-signed server is refused at once with a hint (exit 1)', async () => {
     const server = await startServer(['--ssl', '--quiet']);
     const started = Date.now();
-    const client = await runApp(CLIENT_MAIN, ['--port', String(server.port), '--ssl', '--clients', '3', '--rounds', '2']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(server.port),
+      '--ssl',
+      '--clients',
+      '3',
+      '--rounds',
+      '2',
+    ]);
     expect(client.exit.code).toBe(1);
     // Not retried: a retry cannot make the certificate trusted.
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(client.stdout).not.toMatch(/retry/);
-    expect(client.stderr).toMatch(/^pingpong-client: connect failed: .*pass --ca <the server's cert\.pem> .*\[DEPTH_ZERO_SELF_SIGNED_CERT\]\n$/);
+    expect(client.stderr).toMatch(
+      /^pingpong-client: connect failed: .*pass --ca <the server's cert\.pem> .*\[DEPTH_ZERO_SELF_SIGNED_CERT\]\n$/,
+    );
     expect(await stopServer(server.app)).toBe(0);
   });
 
   test('--insecure: works, with a warning', async () => {
     const server = await startServer(['--ssl', '--quiet']);
-    const client = await runApp(CLIENT_MAIN, ['--port', String(server.port), '--insecure', '--clients', '1', '--rounds', '1']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(server.port),
+      '--insecure',
+      '--clients',
+      '1',
+      '--rounds',
+      '1',
+    ]);
     expect(client.exit.code).toBe(0);
     expect(client.stderr).toMatch(/^warning: --insecure: the server's certificate is NOT verified/);
     expect(client.stdout).toMatch(/certificate NOT verified/);
@@ -126,7 +201,18 @@ describe('TLS', () => {
 
   test('a plain client against a TLS server times out with a hint', async () => {
     const server = await startServer(['--ssl', '--quiet']);
-    const client = await runApp(CLIENT_MAIN, ['--port', String(server.port), '--clients', '1', '--rounds', '1', '--retries', '0', '--timeout-ms', '300']);
+    const client = await runApp(CLIENT_MAIN, [
+      '--port',
+      String(server.port),
+      '--clients',
+      '1',
+      '--rounds',
+      '1',
+      '--retries',
+      '0',
+      '--timeout-ms',
+      '300',
+    ]);
     expect(client.exit.code).toBe(1);
     expect(client.stdout).toMatch(/if the server speaks TLS, add --ssl/);
     await stopServer(server.app);
@@ -153,7 +239,18 @@ describe('bad options: one line on stderr, exit code 2', () => {
   test('--help lists every option and exits 0', async () => {
     const app = await runApp(CLIENT_MAIN, ['--help']);
     expect(app.exit.code).toBe(0);
-    for (const opt of ['--ip', '--port', '--ssl', '--ca', '--insecure', '--clients', '--rounds', '--interval-ms', '--bench', '--seconds']) {
+    for (const opt of [
+      '--ip',
+      '--port',
+      '--ssl',
+      '--ca',
+      '--insecure',
+      '--clients',
+      '--rounds',
+      '--interval-ms',
+      '--bench',
+      '--seconds',
+    ]) {
       expect(app.stdout).toContain(opt);
     }
   });

@@ -4,7 +4,15 @@
  * and leaves no process behind.
  */
 import { workerDistributions } from '@proj/tcp';
-import { CLIENT_MAIN, DEMO_MAIN, SERVER_MAIN, isRunning, requireBuilt, runApp, stopAllApps } from '../../../libs/test-support/apps';
+import {
+  CLIENT_MAIN,
+  DEMO_MAIN,
+  SERVER_MAIN,
+  isRunning,
+  requireBuilt,
+  runApp,
+  stopAllApps,
+} from '../../../libs/test-support/apps';
 
 beforeAll(() => requireBuilt(SERVER_MAIN, CLIENT_MAIN, DEMO_MAIN));
 
@@ -29,7 +37,9 @@ test('the demo runs plain TCP then TLS, stops the server and exits 0 by itself',
   // The server ran on worker threads where this Node can, and the demo says how connections were spread.
   if ((await workerDistributions()).length > 0) {
     expect(out).toMatch(/^workers: the server ran on 2 worker threads; how connections were spread:$/m);
-    expect(out.match(/^ {2}(plain TCP|TLS): connections per worker \((handoff|reuseport)\): \d+, \d+$/gm)).toHaveLength(2);
+    expect(out.match(/^ {2}(plain TCP|TLS): connections per worker \((handoff|reuseport)\): \d+, \d+$/gm)).toHaveLength(
+      2,
+    );
   } else {
     expect(out).toMatch(/^workers: Node\.js v[\d.]+ cannot spread connections over worker threads/m);
   }

@@ -39,7 +39,23 @@ async function run(...args: string[]): Promise<{ code: number; out: string[]; er
   const out: string[] = [];
   const err: string[] = [];
   const io: CliOutput = { out: (l) => void out.push(l), err: (l) => void err.push(l) };
-  const code = await runClientCli(['--ip', '127.0.0.1', '--port', String(port), '--clients', '1', '--rounds', '1', '--interval-ms', '0', '--quiet', ...args], io);
+  const code = await runClientCli(
+    [
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--clients',
+      '1',
+      '--rounds',
+      '1',
+      '--interval-ms',
+      '0',
+      '--quiet',
+      ...args,
+    ],
+    io,
+  );
   return { code, out, err };
 }
 
@@ -57,7 +73,7 @@ test('--ca with a --servername the certificate does not name: refused (ERR_TLS_C
   expect(pings).toBe(0);
 });
 
-test('--ca with the server\'s certificate: verified, served, exit 0, no warning', async () => {
+test("--ca with the server's certificate: verified, served, exit 0, no warning", async () => {
   const r = await run('--ca', certs.certPath);
   expect(r.code).toBe(0);
   expect(r.err).toEqual([]);

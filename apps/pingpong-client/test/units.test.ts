@@ -19,7 +19,6 @@ describe('LatencyRecorder', () => {
     r.add(0.5);
     expect(r.percentile(0)).toBe(0.5);
   });
-
 });
 
 test('retry delays double from 100 ms and stay at most 2 s (±20%)', () => {
@@ -55,7 +54,10 @@ describe('parseClientArgs', () => {
     expect(parseClientArgs(['--insecure'])).toMatchObject({ ssl: true, insecure: true });
   });
 
-  test.each([[['--port', '0']], [['--rounds', '-1']], [['--seconds', '0']], [['--ip', '']], [['positional']]])('rejects %j', (argv) => {
-    expect(() => parseClientArgs(argv)).toThrow(UsageError);
-  });
+  test.each([[['--port', '0']], [['--rounds', '-1']], [['--seconds', '0']], [['--ip', '']], [['positional']]])(
+    'rejects %j',
+    (argv) => {
+      expect(() => parseClientArgs(argv)).toThrow(UsageError);
+    },
+  );
 });

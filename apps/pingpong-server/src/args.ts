@@ -96,7 +96,10 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
     statsIntervalMs: integerOption('--stats-interval-ms', values['stats-interval-ms'], 5000, 0, 2 ** 31 - 1),
     graceMs: integerOption('--grace-ms', values['grace-ms'], 2000, 0, 2 ** 31 - 1),
     ...(proxy === undefined ? {} : { proxyProtocol: proxy }),
-    workers: values.workers === undefined || values.workers === 'auto' ? values.workers : integerOption('--workers', values.workers, 1, 1, 1024),
+    workers:
+      values.workers === undefined || values.workers === 'auto'
+        ? values.workers
+        : integerOption('--workers', values.workers, 1, 1, 1024),
     help: Boolean(values.help),
   };
 }

@@ -66,8 +66,18 @@ export async function runServerCli(argv: readonly string[], io: CliOutput = stdi
   }
 }
 
-async function serve(args: ServerArgs, keyPath: string | undefined, certPath: string | undefined, io: CliOutput): Promise<number> {
-  const server = new PingPongServer({ quiet: args.quiet, log: io.out, workers: args.workers, ...(args.proxyProtocol === undefined ? {} : { proxyProtocol: args.proxyProtocol }) });
+async function serve(
+  args: ServerArgs,
+  keyPath: string | undefined,
+  certPath: string | undefined,
+  io: CliOutput,
+): Promise<number> {
+  const server = new PingPongServer({
+    quiet: args.quiet,
+    log: io.out,
+    workers: args.workers,
+    ...(args.proxyProtocol === undefined ? {} : { proxyProtocol: args.proxyProtocol }),
+  });
   let where: { ip: string; port: number };
   try {
     where = await server.start(args.ip, args.port, keyPath, certPath);
@@ -78,7 +88,8 @@ async function serve(args: ServerArgs, keyPath: string | undefined, certPath: st
   }
   const startedAt = Date.now();
   io.out(`listening on ${hostPort(where.ip, where.port)} (${args.ssl ? 'tls' : 'tcp'})`);
-  if (args.proxyProtocol !== undefined) io.out(`every connection must begin with a PROXY header (${args.proxyProtocol})`);
+  if (args.proxyProtocol !== undefined)
+    io.out(`every connection must begin with a PROXY header (${args.proxyProtocol})`);
   if (args.workers !== undefined) io.out(`workers: ${describeWorkers(args.workers)} (${server.distribution})`);
   io.out('replies "pong" to every "ping"; Ctrl-C or SIGTERM stops it');
 
@@ -112,7 +123,9 @@ async function serve(args: ServerArgs, keyPath: string | undefined, certPath: st
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   io.out(`totals: ${t.connections} connections, ${t.pings} pings, ${t.errors} errors in ${seconds} s`);
   if (t.perWorker !== undefined) {
-    io.out(`connections per worker (${server.distribution}): ${t.perWorker.length === 0 ? 'none' : t.perWorker.join(', ')}`);
+    io.out(
+      `connections per worker (${server.distribution}): ${t.perWorker.length === 0 ? 'none' : t.perWorker.join(', ')}`,
+    );
   }
   return forced ? ServerExitCode.FAILED : ServerExitCode.OK;
 }

@@ -118,7 +118,12 @@ export class PingPongServer {
 
   /** Counts so far. */
   totals(): PingPongTotals {
-    const t: PingPongTotals = { connections: this._connections, pings: this._pings, errors: this._errors, live: this.connNum() };
+    const t: PingPongTotals = {
+      connections: this._connections,
+      pings: this._pings,
+      errors: this._errors,
+      live: this.connNum(),
+    };
     if (this._server.distribution !== 'single') t.perWorker = [...this._perWorker.values()];
     return t;
   }
@@ -171,7 +176,10 @@ export class PingPongServer {
   /** The loop of co's example: recv, a pong per ping, close on EOF, reset on error. */
   private async _pingPong(conn: Connection): Promise<void> {
     const peer = conn.peer();
-    if (!this._quiet) this._log(`${peer} connected (${this._open} open)${conn.proxy === null ? '' : ` via ${conn.proxy.via} (PROXY v${conn.proxy.version} ${conn.proxy.command})`}`);
+    if (!this._quiet)
+      this._log(
+        `${peer} connected (${this._open} open)${conn.proxy === null ? '' : ` via ${conn.proxy.via} (PROXY v${conn.proxy.version} ${conn.proxy.command})`}`,
+      );
     const buf = Buffer.alloc(64);
     const pings = new PingCounter();
     for (;;) {

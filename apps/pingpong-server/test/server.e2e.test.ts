@@ -6,7 +6,16 @@ import { Client, workerDistributions } from '@proj/tcp';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { App, SERVER_MAIN, freePort, isRunning, requireBuilt, runApp, startServer, stopAllApps } from '../../../libs/test-support/apps';
+import {
+  App,
+  SERVER_MAIN,
+  freePort,
+  isRunning,
+  requireBuilt,
+  runApp,
+  startServer,
+  stopAllApps,
+} from '../../../libs/test-support/apps';
 import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
 
 jest.setTimeout(30_000);
@@ -137,7 +146,11 @@ describe('bad options: one line on stderr, exit code 2', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['--port abc', ['--port', 'abc'], /--port must be an integer from 0 to 65535, got "abc"/],
     ['--port 70000', ['--port', '70000'], /--port must be an integer/],
-    ['a missing --cert file', ['--ssl', '--key', __filename, '--cert', '/nonexistent/cert.pem'], /--cert \/nonexistent\/cert\.pem: no such file/],
+    [
+      'a missing --cert file',
+      ['--ssl', '--key', __filename, '--cert', '/nonexistent/cert.pem'],
+      /--cert \/nonexistent\/cert\.pem: no such file/,
+    ],
     ['--key without --cert', ['--key', __filename], /--key needs --cert/],
     ['an unknown option', ['--colour'], /Unknown option '--colour'/],
     ['a bad --ip', ['--ip', 'localhost:80'], /--ip must be an IPv4 or IPv6 address/],
@@ -169,14 +182,17 @@ describe('--workers', () => {
     if ((await workerDistributions()).length === 0) {
       const app = await runApp(SERVER_MAIN, ['--ip', '127.0.0.1', '--port', '0', '--workers', '2']);
       expect(app.exit.code).toBe(1);
-      expect(app.stderr).toMatch(/^pingpong-server: Node\.js v\d+\.\d+\.\d+ cannot spread connections over worker threads: .*Node\.js 24 or later/m);
+      expect(app.stderr).toMatch(
+        /^pingpong-server: Node\.js v\d+\.\d+\.\d+ cannot spread connections over worker threads: .*Node\.js 24 or later/m,
+      );
       return;
     }
     for (const tls of [false, true]) {
       const { app, port, certPath: cert } = await startServer(['--workers', '2', '--quiet', ...(tls ? ['--ssl'] : [])]);
       await app.waitFor(/^workers: 2 threads \((handoff|reuseport)\)$/m);
       const cs: Client[] = [];
-      for (let i = 0; i < 8; i++) cs.push(await pingPong(port, 2, tls ? { ca: readFileSync(cert!, 'utf8') } : undefined));
+      for (let i = 0; i < 8; i++)
+        cs.push(await pingPong(port, 2, tls ? { ca: readFileSync(cert!, 'utf8') } : undefined));
       for (const c of cs) c.close();
       const [, conns, pings, errors] = await stopCleanly(app);
       expect([conns, pings, errors]).toEqual(['8', '16', '0']);

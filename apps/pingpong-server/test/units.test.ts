@@ -38,7 +38,9 @@ describe('parseServerArgs', () => {
   test('--proxy-protocol v1, v2 or any', () => {
     expect(parseServerArgs(['--proxy-protocol', 'v2']).proxyProtocol).toBe('v2');
     expect(parseServerArgs([]).proxyProtocol).toBeUndefined();
-    expect(() => parseServerArgs(['--proxy-protocol', 'v3'])).toThrow('--proxy-protocol must be v1, v2 or any, got "v3"');
+    expect(() => parseServerArgs(['--proxy-protocol', 'v3'])).toThrow(
+      '--proxy-protocol must be v1, v2 or any, got "v3"',
+    );
   });
 
   test('port 0, IPv6, --key/--cert imply --ssl', () => {
@@ -46,10 +48,14 @@ describe('parseServerArgs', () => {
     expect(a).toMatchObject({ ip: '::1', port: 0, ssl: true, keyPath: __filename, certPath: __filename, quiet: true });
   });
 
-  test.each([[['--port', '-1']], [['--port', '1.5']], [['--port', '']], [['--grace-ms', 'x']], [['extra']], [['--ssl=yes']]])(
-    'rejects %j',
-    (argv) => {
-      expect(() => parseServerArgs(argv)).toThrow(UsageError);
-    },
-  );
+  test.each([
+    [['--port', '-1']],
+    [['--port', '1.5']],
+    [['--port', '']],
+    [['--grace-ms', 'x']],
+    [['extra']],
+    [['--ssl=yes']],
+  ])('rejects %j', (argv) => {
+    expect(() => parseServerArgs(argv)).toThrow(UsageError);
+  });
 });

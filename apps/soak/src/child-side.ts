@@ -19,7 +19,14 @@ export function serveParent(opts: {
   const stats = (collect: boolean): ChildStats => {
     const m = memory(collect);
     peak.add(m);
-    return { connNum: opts.connNum(), fds: openFds(), memory: m, peak: { ...peak.peak }, errors: opts.errors.toJSON(), counters: opts.counters() };
+    return {
+      connNum: opts.connNum(),
+      fds: openFds(),
+      memory: m,
+      peak: { ...peak.peak },
+      errors: opts.errors.toJSON(),
+      counters: opts.counters(),
+    };
   };
   const send = (m: FromChild): void => void process.send!(m);
   process.on('message', (m: ToChild) => {

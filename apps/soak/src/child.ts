@@ -18,7 +18,10 @@ export interface ChildStats {
 /** Messages from parent to child. */
 export type ToChild = { type: 'stats'; collect: boolean; id: number } | { type: 'stop'; id: number };
 /** Messages from child to parent. */
-export type FromChild = { type: 'ready'; port: number } | { type: 'stats'; id: number; stats: ChildStats } | { type: 'stopped'; id: number; stats: ChildStats };
+export type FromChild =
+  | { type: 'ready'; port: number }
+  | { type: 'stats'; id: number; stats: ChildStats }
+  | { type: 'stopped'; id: number; stats: ChildStats };
 
 /**
  * A server run in a child process (so that each process stays under the

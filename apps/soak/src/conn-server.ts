@@ -36,7 +36,11 @@ async function main(): Promise<void> {
     port: server.address()!.port,
     connNum: () => server.connNum(),
     errors,
-    counters: () => ({ roundTrips, handlerEnds, ...Object.fromEntries([...endCodes.byCode].map(([k, v]) => [`end:${k}`, v])) }),
+    counters: () => ({
+      roundTrips,
+      handlerEnds,
+      ...Object.fromEntries([...endCodes.byCode].map(([k, v]) => [`end:${k}`, v])),
+    }),
     shutdown: () => server.shutdown(5000),
   });
 }

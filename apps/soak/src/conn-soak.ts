@@ -51,7 +51,9 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
   const peak = new PeakMemory();
   peak.add(start);
   const sampler = setInterval(() => peak.add(memory()), 1000);
-  log(`connections: ${o.connections} clients to one server (pid ${child.child.pid}) on 127.0.0.1:${child.port}, held ${o.holdSeconds} s, ping every 0-${o.thinkMs} ms`);
+  log(
+    `connections: ${o.connections} clients to one server (pid ${child.child.pid}) on 127.0.0.1:${child.port}, held ${o.holdSeconds} s, ping every 0-${o.thinkMs} ms`,
+  );
 
   const errors = new Counts();
   const latency = new Histogram();
@@ -126,7 +128,9 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
     heldMax = Math.max(heldMax, s.connNum);
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
-      log(`  held ${s.connNum}, ${roundTrips} round trips (+${roundTrips - lastRound}), p99 ${formatMs(latency.percentile(99))}, errors ${errors.toString()}; client ${fmtMemory(memory())}; server ${fmtMemory(s.memory)}`);
+      log(
+        `  held ${s.connNum}, ${roundTrips} round trips (+${roundTrips - lastRound}), p99 ${formatMs(latency.percentile(99))}, errors ${errors.toString()}; client ${fmtMemory(memory())}; server ${fmtMemory(s.memory)}`,
+      );
       lastRound = roundTrips;
     }
   }
@@ -158,23 +162,43 @@ async function run(o: ConnSoakOptions, child: ServerChild): Promise<ConnSoakRepo
     serverErrors: serverEnd.errors,
     latency: latency.summary(),
     client: { start, peak: peak.peak, end, fdsStart, fdsEnd },
-    server: { start: serverStart.memory, peak: serverPeak, end: serverEnd.memory, fdsStart: serverStart.fds, fdsEnd: s.fds, connNumEnd: s.connNum },
+    server: {
+      start: serverStart.memory,
+      peak: serverPeak,
+      end: serverEnd.memory,
+      fdsStart: serverStart.fds,
+      fdsEnd: s.fds,
+      connNumEnd: s.connNum,
+    },
     ok: false,
   };
   report.ok =
-    connected === o.connections && heldMin === o.connections && errors.total === 0 && fdsEnd <= fdsStart && s.connNum === 0 && s.fds <= serverStart.fds;
+    connected === o.connections &&
+    heldMin === o.connections &&
+    errors.total === 0 &&
+    fdsEnd <= fdsStart &&
+    s.connNum === 0 &&
+    s.fds <= serverStart.fds;
   return report;
 }
 
 export function printConnReport(r: ConnSoakReport, log: (line: string) => void): void {
   log(`connections: ${r.ok ? 'OK' : 'FAILED'}`);
-  log(`  connections held: ${r.heldMin} (min) / ${r.heldMax} (max) of ${r.target} for ${r.holdSeconds} s; connected ${r.connected} in ${r.connectSeconds.toFixed(1)} s`);
+  log(
+    `  connections held: ${r.heldMin} (min) / ${r.heldMax} (max) of ${r.target} for ${r.holdSeconds} s; connected ${r.connected} in ${r.connectSeconds.toFixed(1)} s`,
+  );
   log(`  round trips: ${r.roundTrips} (server counted ${r.serverRoundTrips})`);
   log(`  errors by code: ${fmtCounts(r.errors)}; server onError: ${fmtCounts(r.serverErrors)}`);
   log(`  latency: p50 ${formatMs(r.latency.p50)}, p99 ${formatMs(r.latency.p99)}, max ${formatMs(r.latency.max)}`);
-  log(`  client memory: start ${fmtMemory(r.client.start)}; peak ${fmtMemory(r.client.peak)}; end ${fmtMemory(r.client.end)}`);
-  log(`  server memory: start ${fmtMemory(r.server.start)}; peak ${fmtMemory(r.server.peak)}; end ${fmtMemory(r.server.end)}`);
-  log(`  file descriptors: client ${r.client.fdsStart} at start, ${r.client.fdsEnd} at end (${r.client.fdsEnd - r.client.fdsStart} left open); server ${r.server.fdsStart} at start, ${r.server.fdsEnd} at end (${r.server.fdsEnd - r.server.fdsStart} left open), connNum ${r.server.connNumEnd}`);
+  log(
+    `  client memory: start ${fmtMemory(r.client.start)}; peak ${fmtMemory(r.client.peak)}; end ${fmtMemory(r.client.end)}`,
+  );
+  log(
+    `  server memory: start ${fmtMemory(r.server.start)}; peak ${fmtMemory(r.server.peak)}; end ${fmtMemory(r.server.end)}`,
+  );
+  log(
+    `  file descriptors: client ${r.client.fdsStart} at start, ${r.client.fdsEnd} at end (${r.client.fdsEnd - r.client.fdsStart} left open); server ${r.server.fdsStart} at start, ${r.server.fdsEnd} at end (${r.server.fdsEnd - r.server.fdsStart} left open), connNum ${r.server.connNumEnd}`,
+  );
 }
 
 export function fmtCounts(c: Record<string, number>): string {

@@ -17,7 +17,9 @@ import { RpcClient } from '@proj/rpc-lite';
 /** The guide whose HAProxy config this runs. */
 export const LOAD_BALANCER_DOC = resolve(__dirname, '../../../docs/load-balancer.md');
 /** The server child, built (from the tests, this file runs from src/). */
-const SERVER_SCRIPT = existsSync(join(__dirname, 'rolling-server.js')) ? join(__dirname, 'rolling-server.js') : resolve(__dirname, '../dist/rolling-server.js');
+const SERVER_SCRIPT = existsSync(join(__dirname, 'rolling-server.js'))
+  ? join(__dirname, 'rolling-server.js')
+  : resolve(__dirname, '../dist/rolling-server.js');
 
 export interface RollingOptions {
   /** Each server is restarted this many times. */
@@ -51,7 +53,9 @@ export function docHaproxyConfig(name: string, ports: Record<number, number>): s
   const text = readFileSync(LOAD_BALANCER_DOC, 'utf8');
   const m = text.match(new RegExp(`<!-- haproxy-config: ${name} -->\\s*\`\`\`haproxy\\n([\\s\\S]*?)\`\`\``));
   if (m === null) throw new Error(`${LOAD_BALANCER_DOC} has no haproxy block named ${name}`);
-  return m[1].replace(/127\.0\.0\.1:(\d+)/g, (all, p: string) => (ports[Number(p)] === undefined ? all : `127.0.0.1:${ports[Number(p)]}`));
+  return m[1].replace(/127\.0\.0\.1:(\d+)/g, (all, p: string) =>
+    ports[Number(p)] === undefined ? all : `127.0.0.1:${ports[Number(p)]}`,
+  );
 }
 
 function freePort(): Promise<number> {
@@ -148,7 +152,9 @@ async function startHaproxy(config: string, front: number): Promise<{ stop: () =
   const check = spawnSync('haproxy', ['-c', '-q', '-f', file], { encoding: 'utf8' });
   if (check.error !== undefined || check.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`haproxy is missing or refused the config: ${check.error?.message ?? ''}${check.stdout ?? ''}${check.stderr ?? ''}`);
+    throw new Error(
+      `haproxy is missing or refused the config: ${check.error?.message ?? ''}${check.stdout ?? ''}${check.stderr ?? ''}`,
+    );
   }
   const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
@@ -250,5 +256,7 @@ export function printRollingReport(r: RollingReport, log: (line: string) => void
     `rolling restart (${r.drain ? 'with rpc.goaway' : 'without the drain message'}): ${r.restarts} restarts in ${r.seconds.toFixed(1)} s, ` +
       `${r.calls} calls, ${r.ok} answered right, ${r.wrong} wrong, ${r.failed} failed ${JSON.stringify(r.failedByCode)}`,
   );
-  log(`  client heap after GC: ${(r.heapWarm / 1048576).toFixed(1)} MiB warm, ${(r.heapEnd / 1048576).toFixed(1)} MiB at the end`);
+  log(
+    `  client heap after GC: ${(r.heapWarm / 1048576).toFixed(1)} MiB warm, ${(r.heapEnd / 1048576).toFixed(1)} MiB at the end`,
+  );
 }

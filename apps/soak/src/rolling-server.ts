@@ -19,10 +19,13 @@ subscribe(TcpChannels.connectionOpen, (m) => {
 });
 
 async function main(): Promise<void> {
-  const server = new RpcServer({ proxyProtocol: 'v2', proxyFrom: ['127.0.0.1'], goAway }).handle('echo', (p: unknown) => {
-    served++;
-    return p;
-  });
+  const server = new RpcServer({ proxyProtocol: 'v2', proxyFrom: ['127.0.0.1'], goAway }).handle(
+    'echo',
+    (p: unknown) => {
+      served++;
+      return p;
+    },
+  );
   await server.start('127.0.0.1', port);
   process.once('SIGTERM', () => {
     void server.shutdown(10_000).then(() => process.exit(0));

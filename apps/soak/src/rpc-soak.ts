@@ -15,7 +15,17 @@ import { formatMs, sleep } from 'app-support';
 import { ChaosProxy } from './chaos-proxy';
 import { ServerChild, type ChildStats } from './child';
 import { fmtCounts } from './conn-soak';
-import { Counts, Histogram, PeakMemory, fmtMemory, memory, mib, openFds, type LatencySummary, type Memory } from './stats';
+import {
+  Counts,
+  Histogram,
+  PeakMemory,
+  fmtMemory,
+  memory,
+  mib,
+  openFds,
+  type LatencySummary,
+  type Memory,
+} from './stats';
 
 export interface RpcSoakOptions {
   seconds: number;
@@ -49,7 +59,15 @@ export interface RpcSoakReport {
   /** sleep calls (0-20 ms of handler time included), ms. */
   sleepLatency: LatencySummary;
   client: { start: Memory; warm: Memory; peak: Memory; end: Memory; fdsStart: number; fdsEnd: number };
-  server: { start: Memory; warm: Memory; peak: Memory; end: Memory; fdsStart: number; fdsEnd: number; connNumEnd: number };
+  server: {
+    start: Memory;
+    warm: Memory;
+    peak: Memory;
+    end: Memory;
+    fdsStart: number;
+    fdsEnd: number;
+    connNumEnd: number;
+  };
   passed: boolean;
 }
 
@@ -83,7 +101,12 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
       `through a proxy dropping a connection every ${o.dropEveryMs} ms, a client replaced every ${o.replaceEveryMs} ms`,
   );
 
-  const makeClient = (): RpcClient => new RpcClient('127.0.0.1', proxyPort, { timeoutMs: 5000, connections: o.connectionsPerClient, connectTimeoutMs: 3000 });
+  const makeClient = (): RpcClient =>
+    new RpcClient('127.0.0.1', proxyPort, {
+      timeoutMs: 5000,
+      connections: o.connectionsPerClient,
+      connectTimeoutMs: 3000,
+    });
   const clients = Array.from({ length: o.clients }, makeClient);
   const retired: Promise<void>[] = [];
   let clientsReplaced = 0;
@@ -111,7 +134,11 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
             const size = Math.max(1, Math.floor(2 ** (Math.random() * 15)));
             const data = randomFillSync(payload, 0, size).subarray(0, size);
             const r = await client.call<Uint8Array>('echo', [data]);
-            if (!(r instanceof Uint8Array) || Buffer.compare(Buffer.from(r.buffer, r.byteOffset, r.byteLength), data) !== 0) wrongResults++;
+            if (
+              !(r instanceof Uint8Array) ||
+              Buffer.compare(Buffer.from(r.buffer, r.byteOffset, r.byteLength), data) !== 0
+            )
+              wrongResults++;
             break;
           }
           case 'sleep': {
@@ -215,19 +242,39 @@ async function run(o: RpcSoakOptions, child: ServerChild): Promise<RpcSoakReport
     },
     passed: false,
   };
-  report.passed = unexpected.total === 0 && wrongResults === 0 && ok > 0 && fdsEnd <= fdsStart && s.connNum === 0 && s.fds <= serverStart.fds;
+  report.passed =
+    unexpected.total === 0 &&
+    wrongResults === 0 &&
+    ok > 0 &&
+    fdsEnd <= fdsStart &&
+    s.connNum === 0 &&
+    s.fds <= serverStart.fds;
   return report;
 }
 
 export function printRpcReport(r: RpcSoakReport, log: (line: string) => void): void {
   log(`rpc: ${r.passed ? 'OK' : 'FAILED'}`);
-  log(`  ${r.callers} callers for ${r.seconds} s: ${r.calls} calls, ${r.ok} ok, ${r.wrongResults} wrong results; ${r.drops} connections dropped by the proxy, ${r.clientsReplaced} clients replaced`);
+  log(
+    `  ${r.callers} callers for ${r.seconds} s: ${r.calls} calls, ${r.ok} ok, ${r.wrongResults} wrong results; ${r.drops} connections dropped by the proxy, ${r.clientsReplaced} clients replaced`,
+  );
   log(`  errors by code: ${fmtCounts(r.errors)} (unexpected: ${fmtCounts(r.unexpected)})`);
   log(`  server: calls ${fmtCounts(r.serverCalls)}; onError ${fmtCounts(r.serverErrors)}`);
-  log(`  latency of echo calls: p50 ${formatMs(r.latency.p50)}, p99 ${formatMs(r.latency.p99)}, max ${formatMs(r.latency.max)}`);
-  log(`  latency of sleep calls (0-20 ms in the handler): p50 ${formatMs(r.sleepLatency.p50)}, p99 ${formatMs(r.sleepLatency.p99)}, max ${formatMs(r.sleepLatency.max)}`);
-  log(`  client memory: start ${fmtMemory(r.client.start)}; warm ${fmtMemory(r.client.warm)}; peak ${fmtMemory(r.client.peak)}; end ${fmtMemory(r.client.end)}`);
-  log(`  server memory: start ${fmtMemory(r.server.start)}; warm ${fmtMemory(r.server.warm)}; peak ${fmtMemory(r.server.peak)}; end ${fmtMemory(r.server.end)}`);
-  log(`  heap after GC, warm -> end: client ${mib(r.client.warm.heapUsed)} -> ${mib(r.client.end.heapUsed)}, server ${mib(r.server.warm.heapUsed)} -> ${mib(r.server.end.heapUsed)}`);
-  log(`  file descriptors: client ${r.client.fdsStart} at start, ${r.client.fdsEnd} at end (${r.client.fdsEnd - r.client.fdsStart} left open); server ${r.server.fdsStart} at start, ${r.server.fdsEnd} at end (${r.server.fdsEnd - r.server.fdsStart} left open), connNum ${r.server.connNumEnd}`);
+  log(
+    `  latency of echo calls: p50 ${formatMs(r.latency.p50)}, p99 ${formatMs(r.latency.p99)}, max ${formatMs(r.latency.max)}`,
+  );
+  log(
+    `  latency of sleep calls (0-20 ms in the handler): p50 ${formatMs(r.sleepLatency.p50)}, p99 ${formatMs(r.sleepLatency.p99)}, max ${formatMs(r.sleepLatency.max)}`,
+  );
+  log(
+    `  client memory: start ${fmtMemory(r.client.start)}; warm ${fmtMemory(r.client.warm)}; peak ${fmtMemory(r.client.peak)}; end ${fmtMemory(r.client.end)}`,
+  );
+  log(
+    `  server memory: start ${fmtMemory(r.server.start)}; warm ${fmtMemory(r.server.warm)}; peak ${fmtMemory(r.server.peak)}; end ${fmtMemory(r.server.end)}`,
+  );
+  log(
+    `  heap after GC, warm -> end: client ${mib(r.client.warm.heapUsed)} -> ${mib(r.client.end.heapUsed)}, server ${mib(r.server.warm.heapUsed)} -> ${mib(r.server.end.heapUsed)}`,
+  );
+  log(
+    `  file descriptors: client ${r.client.fdsStart} at start, ${r.client.fdsEnd} at end (${r.client.fdsEnd - r.client.fdsStart} left open); server ${r.server.fdsStart} at start, ${r.server.fdsEnd} at end (${r.server.fdsEnd - r.server.fdsStart} left open), connNum ${r.server.connNumEnd}`,
+  );
 }

@@ -43,7 +43,10 @@ const FLAGS = {
 
 type Flag = keyof typeof FLAGS;
 
-const OPTIONS = Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])) as Record<Flag, { type: 'string' }>;
+const OPTIONS = Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])) as Record<
+  Flag,
+  { type: 'string' }
+>;
 
 const PARTS: ReadonlySet<string> = new Set(['connections', 'rpc', 'all', 'rolling']);
 const MAX_MS = 2 ** 31 - 1;
@@ -63,7 +66,8 @@ export function soakSettings(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const int = (flag: Flag, fallback: number, min: number, max: number): number =>
     integerOption(`--${flag} (${FLAGS[flag]})`, text(flag), fallback, min, max);
   const part = text('part') ?? 'all';
-  if (!PARTS.has(part)) throw new UsageError(`--part (SOAK_PART) must be connections, rpc, all or rolling, got "${part}"`);
+  if (!PARTS.has(part))
+    throw new UsageError(`--part (SOAK_PART) must be connections, rpc, all or rolling, got "${part}"`);
   const drain = text('drain') ?? 'on';
   if (drain !== 'on' && drain !== 'off') throw new UsageError(`--drain (SOAK_DRAIN) must be on or off, got "${drain}"`);
   return {

@@ -21,7 +21,10 @@ export class Histogram {
   private _sum = 0;
 
   add(ms: number): void {
-    const i = ms <= Histogram.MIN_MS ? 0 : Math.min(this._buckets.length - 1, Math.ceil(Math.log(ms / Histogram.MIN_MS) / Math.log(Histogram.GROWTH)));
+    const i =
+      ms <= Histogram.MIN_MS
+        ? 0
+        : Math.min(this._buckets.length - 1, Math.ceil(Math.log(ms / Histogram.MIN_MS) / Math.log(Histogram.GROWTH)));
     this._buckets[i]++;
     this._count++;
     this._sum += ms;
@@ -73,7 +76,12 @@ export class Counts {
     return Object.fromEntries([...this.byCode].sort((a, b) => b[1] - a[1]));
   }
   toString(): string {
-    return this.byCode.size === 0 ? 'none' : [...this.byCode].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ');
+    return this.byCode.size === 0
+      ? 'none'
+      : [...this.byCode]
+          .sort((a, b) => b[1] - a[1])
+          .map(([c, n]) => `${c} ${n}`)
+          .join(', ');
   }
 }
 
@@ -120,4 +128,3 @@ export function mib(bytes: number): string {
 export function fmtMemory(m: Memory): string {
   return `rss ${mib(m.rss)}, heap ${mib(m.heapUsed)}, arrayBuffers ${mib(m.arrayBuffers)}`;
 }
-

@@ -13,7 +13,8 @@ import { collectGarbage } from '../../../libs/test-support/hostile';
 import { rollingRestart, type RollingReport } from '../src/rolling-restart';
 
 const built = join(__dirname, '../dist/rolling-server.js');
-if (!existsSync(built)) throw new Error(`${built} is missing: run the tests through Nx (npx nx run soak:test), which builds first`);
+if (!existsSync(built))
+  throw new Error(`${built} is missing: run the tests through Nx (npx nx run soak:test), which builds first`);
 
 const lines: string[] = [];
 const log = (line: string): void => void lines.push(line);

@@ -19,7 +19,11 @@ test('defaults, as the README lists them', () => {
 });
 
 test('the rolling restart: SOAK_RESTARTS and SOAK_DRAIN (on or off)', () => {
-  expect(soakSettings(['--part', 'rolling', '--drain', 'off'], { SOAK_RESTARTS: '3' })).toMatchObject({ part: 'rolling', restarts: 3, drain: false });
+  expect(soakSettings(['--part', 'rolling', '--drain', 'off'], { SOAK_RESTARTS: '3' })).toMatchObject({
+    part: 'rolling',
+    restarts: 3,
+    drain: false,
+  });
   expect(() => soakSettings(['--drain', 'maybe'], {})).toThrow('--drain (SOAK_DRAIN) must be on or off, got "maybe"');
 });
 

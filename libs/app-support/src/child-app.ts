@@ -116,9 +116,13 @@ export class ChildApp {
     for (;;) {
       const found = check();
       if (found !== null && found !== undefined) return found;
-      if (this.exit !== null) throw new Error(`exited (${describeExit(this.exit)}) before ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (this.exit !== null)
+        throw new Error(
+          `exited (${describeExit(this.exit)}) before ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+        );
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${what} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (left <= 0)
+        throw new Error(`no ${what} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);

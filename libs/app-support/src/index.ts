@@ -6,7 +6,14 @@
  * to this workspace; not published.
  * @packageDocumentation
  */
-export { ChildApp, describeExit, killAllChildApps, type ChildAppOptions, type ChildExit, type ChildStream } from './child-app';
+export {
+  ChildApp,
+  describeExit,
+  killAllChildApps,
+  type ChildAppOptions,
+  type ChildExit,
+  type ChildStream,
+} from './child-app';
 export { describeFileError } from './describe-file-error';
 export { formatMs } from './format-ms';
 export { hostPort } from './host-port';

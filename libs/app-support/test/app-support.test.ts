@@ -2,7 +2,11 @@
 import { describeFileError, formatMs, hostPort, integerOption, parseOptions, sleep, UsageError } from '../src';
 
 test('parseOptions: values typed by the table; unknown options and positionals are UsageErrors', () => {
-  const table = { port: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+  const table = {
+    port: { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
   expect(parseOptions(['--port', '7', '--quiet', '-h'], table)).toEqual({ port: '7', quiet: true, help: true });
   expect(parseOptions([], table)).toEqual({});
   for (const argv of [['--nope'], ['extra'], ['--port'], ['--quiet=yes']]) {
@@ -25,7 +29,11 @@ test('integerOption: digits within [min, max], the fallback when absent, else a 
       return e as UsageError;
     }
   })();
-  expect(err).toMatchObject({ name: 'UsageError', code: 'ERR_USAGE', message: '--n must be an integer from 0 to 9, got 10' });
+  expect(err).toMatchObject({
+    name: 'UsageError',
+    code: 'ERR_USAGE',
+    message: '--n must be an integer from 0 to 9, got 10',
+  });
 });
 
 test('describeFileError', () => {

@@ -20,8 +20,10 @@ function script(name: string, body: string): string {
 
 test('lines of both streams, in order, to onLine and to waitForLine; stdout as text; the exit code', async () => {
   const seen: string[] = [];
-  const app = new ChildApp(script('print.js', "console.log('one\\ntwo'); console.error('oops'); process.stdout.write('three');"), [], (line, stream) =>
-    seen.push(`${stream}:${line}`),
+  const app = new ChildApp(
+    script('print.js', "console.log('one\\ntwo'); console.error('oops'); process.stdout.write('three');"),
+    [],
+    (line, stream) => seen.push(`${stream}:${line}`),
   );
   expect(await app.waitForLine(/^tw(o)$/, 5000)).toEqual(expect.arrayContaining(['two', 'o']));
   expect(await app.exited).toEqual({ code: 0, signal: null });
@@ -33,11 +35,16 @@ test('lines of both streams, in order, to onLine and to waitForLine; stdout as t
 
 test('waiting fails when the child exits first, saying how it ended', async () => {
   const app = new ChildApp(script('exit3.js', 'process.exit(3);'), []);
-  await expect(app.waitForLine(/never/, 5000)).rejects.toThrow(/exited \(exit code 3\) before a line matching \/never\//);
+  await expect(app.waitForLine(/never/, 5000)).rejects.toThrow(
+    /exited \(exit code 3\) before a line matching \/never\//,
+  );
 });
 
 test('stop sends the signal, then SIGKILL after the grace period', async () => {
-  const app = new ChildApp(script('stubborn.js', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);"), []);
+  const app = new ChildApp(
+    script('stubborn.js', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);"),
+    [],
+  );
   await app.waitForLine(/^ready$/, 5000);
   const exit = await app.stop('SIGTERM', 200);
   expect(describeExit(exit)).toBe('killed by SIGKILL');
@@ -45,7 +52,10 @@ test('stop sends the signal, then SIGKILL after the grace period', async () => {
 
 test('IPC both ways with ipc: true, and Node flags before the script', async () => {
   const app = new ChildApp(
-    script('echo-ipc.js', "process.on('message', (m) => { process.send({ back: m, gc: typeof gc }); process.disconnect(); });"),
+    script(
+      'echo-ipc.js',
+      "process.on('message', (m) => { process.send({ back: m, gc: typeof gc }); process.disconnect(); });",
+    ),
     [],
     { ipc: true, execArgv: ['--expose-gc'] },
   );

@@ -75,7 +75,10 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [join(__dirname, 'responder.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const { port } = JSON.parse((await lines.next()).value as string) as { port: number };
-  const pool = new Pool<Client>(() => connected(port), (c) => c.close());
+  const pool = new Pool<Client>(
+    () => connected(port),
+    (c) => c.close(),
+  );
   const own = await Promise.all(Array.from({ length: USERS }, () => connected(port)));
   try {
     const sides = [
@@ -98,8 +101,10 @@ async function main(): Promise<void> {
     );
     for (let i = 0; i < sides.length; i++) {
       console.log(
-        `${sides[i].name.padEnd(40)} ${spread(samples[i].map((s) => rate(s) / 1000), 1).padEnd(20)} k req/s  ` +
-          `CPU ${spread(samples[i].map(cpuUs), 2)} µs/req`,
+        `${sides[i].name.padEnd(40)} ${spread(
+          samples[i].map((s) => rate(s) / 1000),
+          1,
+        ).padEnd(20)} k req/s  ` + `CPU ${spread(samples[i].map(cpuUs), 2)} µs/req`,
       );
     }
     const ratios = samples[0].map((s, r) => rate(s) / rate(samples[1][r]));
@@ -109,7 +114,10 @@ async function main(): Promise<void> {
         `CPU unpooled/pooled ${spread(cpuRatios, 2)}`,
     );
     console.log(`connections the pool made: ${pool.size()}`);
-    const results = new BenchResults('pool-memcached', { title: '@proj/pool: memcached-shaped requests, pooled against a Client per user', package: '@proj/pool' });
+    const results = new BenchResults('pool-memcached', {
+      title: '@proj/pool: memcached-shaped requests, pooled against a Client per user',
+      package: '@proj/pool',
+    });
     results.add({
       name: `${USERS} users`,
       unit: 'req/s',

@@ -21,7 +21,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 200);
 const BATCH = 256;
 
-const results = new BenchResults('pool-idle', { title: '@proj/pool: an idle item taken and given back', package: '@proj/pool' });
+const results = new BenchResults('pool-idle', {
+  title: '@proj/pool: an idle item taken and given back',
+  package: '@proj/pool',
+});
 
 type Item = { n: number };
 /** One user's loop: operations done until `deadline` (performance.now()). */
@@ -115,7 +118,10 @@ async function round(side: Side, users: number, ms: number): Promise<Sample> {
 async function row(users: number): Promise<void> {
   const pool = new Pool<Item>(() => ({ n: 0 }), null);
   const stack: Item[] = [];
-  const gp = createPool<Item>({ create: async () => ({ n: 0 }), destroy: async () => {} }, { max: Number.MAX_SAFE_INTEGER, fifo: false });
+  const gp = createPool<Item>(
+    { create: async () => ({ n: 0 }), destroy: async () => {} },
+    { max: Number.MAX_SAFE_INTEGER, fifo: false },
+  );
   const sides = [guardSide(pool), popPushSide(pool), arraySide(stack), genericPoolSide(gp)];
   const samples = sides.map((): Sample[] => []);
   for (const side of sides) await round(side, users, ROUND_MS / 2); // warm-up, and the items made
@@ -128,7 +134,13 @@ async function row(users: number): Promise<void> {
   const arrayNs = samples[2].map(nsPerOp);
   for (let i = 0; i < sides.length; i++) {
     const ns = samples[i].map(nsPerOp);
-    const ratio = i === 2 ? '' : `  ours/array ${spread(ns.map((v, r) => v / arrayNs[r]), 2)}`;
+    const ratio =
+      i === 2
+        ? ''
+        : `  ours/array ${spread(
+            ns.map((v, r) => v / arrayNs[r]),
+            2,
+          )}`;
     console.log(
       `${String(users).padStart(2)} user${users === 1 ? ' ' : 's'}  ${sides[i].name.padEnd(28)} ` +
         `${spread(ns, 0).padEnd(18)} ns/op  CPU ${spread(samples[i].map(cpuNsPerOp), 0).padEnd(18)} ns/op${ratio}`,

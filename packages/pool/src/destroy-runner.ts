@@ -48,7 +48,11 @@ export class DestroyRunner<T> {
       if (ms >= 0) {
         timer = setTimeout(() => {
           timer = null;
-          this._report(PoolErrorCode.ERR_DESTROY_TIMEOUT, `destroy did not settle within ${ms} ms; not waiting for it`, item);
+          this._report(
+            PoolErrorCode.ERR_DESTROY_TIMEOUT,
+            `destroy did not settle within ${ms} ms; not waiting for it`,
+            item,
+          );
           resolve();
         }, ms);
       }

@@ -91,7 +91,9 @@ interface WaitingRequest {
  * rejects with an error named `TimeoutError` (lib/Queue.js, what its own acquire timeout relies
  * on), so that is its name; nobody else sees it (the pop has already rejected with its AbortError).
  */
-const CANCELLED: Error = Object.freeze(Object.assign(new Error('acquire cancelled by its signal'), { name: 'TimeoutError' }));
+const CANCELLED: Error = Object.freeze(
+  Object.assign(new Error('acquire cancelled by its signal'), { name: 'TimeoutError' }),
+);
 
 const NOT_CANCELLABLE = (): void => {};
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -406,7 +408,12 @@ export class GenericPoolAdapter<T> {
   private readonly _createFailed = (err: unknown): NoItem | Promise<never> => {
     if (this._gp.pending > 0) return new NoItem(true, err);
     // Nobody waits any more (the pop timed out): with no waiter, a rejection makes generic-pool stop.
-    this._hooks.report(PoolErrorCode.ERR_CREATE, `create failed and no pop was waiting: ${describe(err)}`, undefined, err);
+    this._hooks.report(
+      PoolErrorCode.ERR_CREATE,
+      `create failed and no pop was waiting: ${describe(err)}`,
+      undefined,
+      err,
+    );
     return Promise.reject(err);
   };
 
@@ -435,7 +442,12 @@ export class GenericPoolAdapter<T> {
   };
 
   private _validateFailed(item: T, err: unknown): void {
-    this._hooks.report(PoolErrorCode.ERR_VALIDATE, `validate failed, the item is destroyed: ${describe(err)}`, item, err);
+    this._hooks.report(
+      PoolErrorCode.ERR_VALIDATE,
+      `validate failed, the item is destroyed: ${describe(err)}`,
+      item,
+      err,
+    );
   }
 }
 

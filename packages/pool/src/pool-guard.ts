@@ -20,13 +20,25 @@ function markReleased(item: unknown): void {
   if (Object.prototype.hasOwnProperty.call(item, RELEASED_BY_GUARD)) {
     Reflect.set(item, RELEASED_BY_GUARD, true); // false on a frozen item: left as it is
   } else if (Object.isExtensible(item)) {
-    Object.defineProperty(item, RELEASED_BY_GUARD, { value: true, writable: true, enumerable: false, configurable: true });
+    Object.defineProperty(item, RELEASED_BY_GUARD, {
+      value: true,
+      writable: true,
+      enumerable: false,
+      configurable: true,
+    });
   }
 }
 
 function isPoolShaped(v: unknown): boolean {
   const p = v as Partial<Record<'_popThen' | '_settle' | '_takeIdle' | 'push', unknown>> | null;
-  return typeof p === 'object' && p !== null && typeof p._popThen === 'function' && typeof p._settle === 'function' && typeof p._takeIdle === 'function' && typeof p.push === 'function';
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p._popThen === 'function' &&
+    typeof p._settle === 'function' &&
+    typeof p._takeIdle === 'function' &&
+    typeof p.push === 'function'
+  );
 }
 
 function checkPool(pool: unknown, where: string): void {

@@ -63,7 +63,14 @@ export interface ResolvedPoolOptions<T> {
   onError: ((err: PoolError, item: T | undefined) => void) | null;
 }
 
-const POOL_OPTION_KEYS = new Set(['max', 'acquireTimeoutMs', 'validate', 'idleTimeoutMs', 'destroyTimeoutMs', 'onError']);
+const POOL_OPTION_KEYS = new Set([
+  'max',
+  'acquireTimeoutMs',
+  'validate',
+  'idleTimeoutMs',
+  'destroyTimeoutMs',
+  'onError',
+]);
 
 /**
  * Largest delay a Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms

@@ -303,7 +303,12 @@ export class Pool<T> implements AsyncDisposable {
       item = this._store.unwrap(r);
     } catch (err) {
       if (err instanceof PoolError && err.code === PoolErrorCode.ERR_CLOSED) return;
-      this._report(PoolErrorCode.ERR_CREATE, `create failed and its pop had been aborted: ${describe(err)}`, undefined, err);
+      this._report(
+        PoolErrorCode.ERR_CREATE,
+        `create failed and its pop had been aborted: ${describe(err)}`,
+        undefined,
+        err,
+      );
       return;
     }
     this.push(item);
@@ -356,8 +361,12 @@ export class Pool<T> implements AsyncDisposable {
     void this._destroyer.run(item);
   }
 
-  private readonly _reportHook = (code: PoolErrorCodeName, message: string, item: T | undefined, cause?: unknown): void =>
-    this._report(code, message, item, cause);
+  private readonly _reportHook = (
+    code: PoolErrorCodeName,
+    message: string,
+    item: T | undefined,
+    cause?: unknown,
+  ): void => this._report(code, message, item, cause);
 
   private _report(code: PoolErrorCodeName, message: string, item: T | undefined, cause?: unknown): void {
     const err = new PoolError(code, message, cause);
@@ -370,7 +379,9 @@ export class Pool<T> implements AsyncDisposable {
       onError(err, item);
     } catch (hookErr) {
       // A throwing hook must not break the pool's bookkeeping, nor go unnoticed.
-      process.emitWarning(new PoolError(code, `onError threw while reporting "${message}": ${describe(hookErr)}`, hookErr));
+      process.emitWarning(
+        new PoolError(code, `onError threw while reporting "${message}": ${describe(hookErr)}`, hookErr),
+      );
     }
   }
 }

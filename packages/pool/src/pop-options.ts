@@ -24,14 +24,21 @@ const POP_OPTION_KEYS = new Set(['signal']);
  * @internal
  */
 export function popSignal(opts: PopOptions, what: string): AbortSignal | null {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what} options must be an object, got ${kind(opts)}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`${what} options must be an object, got ${kind(opts)}`);
   for (const key of Object.keys(opts)) {
-    if (!POP_OPTION_KEYS.has(key)) throw new TypeError(`unknown ${what} option "${key}"; known: ${[...POP_OPTION_KEYS].join(', ')}`);
+    if (!POP_OPTION_KEYS.has(key))
+      throw new TypeError(`unknown ${what} option "${key}"; known: ${[...POP_OPTION_KEYS].join(', ')}`);
   }
   const signal = opts.signal;
   if (signal === undefined) return null;
   // Checked by shape, not instanceof: a signal from another realm (a vm context, a test runner) is one too.
-  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+  if (
+    signal === null ||
+    typeof signal !== 'object' ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
     throw new TypeError(`${what} option signal must be an AbortSignal, got ${kind(signal)}`);
   }
   return signal;

@@ -4,7 +4,11 @@ import { Client } from '@proj/tcp';
 import { Pool, type PoolOptions } from '../src';
 
 /** A pool of Clients copied from `proto`, and every Client it made (to check them afterwards). */
-export function clientPool(proto: Client, cap: number, options: PoolOptions<Client> = {}): { pool: Pool<Client>; made: Client[] } {
+export function clientPool(
+  proto: Client,
+  cap: number,
+  options: PoolOptions<Client> = {},
+): { pool: Pool<Client>; made: Client[] } {
   const made: Client[] = [];
   const pool = new Pool<Client>(
     () => {

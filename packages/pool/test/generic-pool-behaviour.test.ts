@@ -11,7 +11,9 @@ import { readFileSync } from 'node:fs';
 type Res = { id: number };
 
 test('the installed generic-pool is 3.9.x, the minor whose internals the adapter was checked against', () => {
-  const { version } = JSON.parse(readFileSync(require.resolve('generic-pool/package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(require.resolve('generic-pool/package.json'), 'utf8')) as {
+    version: string;
+  };
   expect(version).toMatch(/^3\.9\.\d+$/);
 });
 
@@ -92,8 +94,9 @@ test('_waitingClientsQueue.tail is the request acquire() just queued; rejecting 
   const gp = createPool(factory, { max: 1 });
   const a = await gp.acquire();
   const waiting = gp.acquire();
-  const queue = (gp as unknown as { _waitingClientsQueue?: { tail?: { promise: Promise<unknown>; reject(reason: unknown): void } } })
-    ._waitingClientsQueue;
+  const queue = (
+    gp as unknown as { _waitingClientsQueue?: { tail?: { promise: Promise<unknown>; reject(reason: unknown): void } } }
+  )._waitingClientsQueue;
   expect(queue).toBeDefined();
   expect('tail' in queue!).toBe(true);
   const request = queue!.tail!;

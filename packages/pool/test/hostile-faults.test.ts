@@ -30,7 +30,8 @@ afterAll(() => certs.cleanup());
  */
 function faultyEcho(stats: { connections: number; resets: number; mismatches: number }) {
   return async (conn: Connection): Promise<void> => {
-    const budget = stats.connections++ === 0 || Math.random() < 0.7 ? 1 + Math.floor(Math.random() * 200_000) : Infinity;
+    const budget =
+      stats.connections++ === 0 || Math.random() < 0.7 ? 1 + Math.floor(Math.random() * 200_000) : Infinity;
     const buf = Buffer.allocUnsafe(64 * 1024);
     let offset = 0;
     for (;;) {
@@ -72,65 +73,70 @@ async function exchange(c: Client, size: number): Promise<string | null> {
 test.each([
   { name: 'plain', useTls: false },
   { name: 'TLS', useTls: true },
-])('$name: a server resetting most of its connections mid-stream; pooled clients recover, every message gets through once', async ({ useTls }) => {
-  const stats = { connections: 0, resets: 0, mismatches: 0 };
-  const server = new Server().onConnection(faultyEcho(stats));
-  if (useTls) await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
-  else await server.start('127.0.0.1', 0);
-  const fdsBefore = openFds();
-  const port = server.address()!.port;
-  const proto = useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port);
-  const CAP = 4;
-  const { pool, made } = clientPool(proto, CAP, { max: CAP, acquireTimeoutMs: 20_000 });
-  const failures = new Map<string, number>();
-  let delivered = 0;
-  const TASKS = 12;
-  const MESSAGES = useTls ? 8 : 15;
-  try {
-    await Promise.all(
-      Array.from({ length: TASKS }, async () => {
-        for (let m = 0; m < MESSAGES; m++) {
-          const size = 1 + Math.floor(Math.random() * 64 * 1024);
-          for (let attempt = 1; ; attempt++) {
-            if (attempt > 20) throw new Error('a message failed 20 times');
-            await using g = await PoolGuard.acquire(pool);
-            const c = g.value;
-            if (!c.connected()) {
-              // A pooled client whose connection failed since it was validated connects again:
-              // a new connection, so its stream starts over on both ends.
-              if (!(await c.connect(3000))) throw new Error(`connect: ${c.strerror()}`);
-              sent.set(c, 0);
-              received.set(c, 0);
+])(
+  '$name: a server resetting most of its connections mid-stream; pooled clients recover, every message gets through once',
+  async ({ useTls }) => {
+    const stats = { connections: 0, resets: 0, mismatches: 0 };
+    const server = new Server().onConnection(faultyEcho(stats));
+    if (useTls) await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
+    else await server.start('127.0.0.1', 0);
+    const fdsBefore = openFds();
+    const port = server.address()!.port;
+    const proto = useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port);
+    const CAP = 4;
+    const { pool, made } = clientPool(proto, CAP, { max: CAP, acquireTimeoutMs: 20_000 });
+    const failures = new Map<string, number>();
+    let delivered = 0;
+    const TASKS = 12;
+    const MESSAGES = useTls ? 8 : 15;
+    try {
+      await Promise.all(
+        Array.from({ length: TASKS }, async () => {
+          for (let m = 0; m < MESSAGES; m++) {
+            const size = 1 + Math.floor(Math.random() * 64 * 1024);
+            for (let attempt = 1; ; attempt++) {
+              if (attempt > 20) throw new Error('a message failed 20 times');
+              await using g = await PoolGuard.acquire(pool);
+              const c = g.value;
+              if (!c.connected()) {
+                // A pooled client whose connection failed since it was validated connects again:
+                // a new connection, so its stream starts over on both ends.
+                if (!(await c.connect(3000))) throw new Error(`connect: ${c.strerror()}`);
+                sent.set(c, 0);
+                received.set(c, 0);
+              }
+              const code = await exchange(c, size);
+              if (code === null) {
+                delivered++;
+                break;
+              }
+              failures.set(code, (failures.get(code) ?? 0) + 1);
+              g.reset(); // broken: destroyed, never handed out again
             }
-            const code = await exchange(c, size);
-            if (code === null) {
-              delivered++;
-              break;
-            }
-            failures.set(code, (failures.get(code) ?? 0) + 1);
-            g.reset(); // broken: destroyed, never handed out again
           }
-        }
-      }),
+        }),
+      );
+      await pool.close();
+      expect(delivered).toBe(TASKS * MESSAGES);
+      expect(stats.mismatches).toBe(0);
+      expect(failures.has('MISMATCH')).toBe(false);
+      for (const code of failures.keys())
+        expect([TcpErrorCode.ECONNRESET, 'EPIPE', 'EOF', TcpErrorCode.ENOTCONN]).toContain(code);
+      expect(stats.resets).toBeGreaterThan(0);
+      expect(made.every((c) => !c.connected())).toBe(true);
+      const deadline = Date.now() + 3000;
+      while ((server.connNum() > 0 || openFds() > fdsBefore) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(server.connNum()).toBe(0);
+      expect(openFds()).toBeLessThanOrEqual(fdsBefore);
+    } finally {
+      // Failed or not, close what is open, so Jest can exit.
+      await pool.close();
+      await server.shutdown(500);
+    }
+    figure(
+      `pool faults (${useTls ? 'TLS' : 'plain'}): ${delivered} messages delivered over ${made.length} connections, ` +
+        `${stats.resets} reset by the server, failed exchanges retried: ${[...failures].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     );
-    await pool.close();
-    expect(delivered).toBe(TASKS * MESSAGES);
-    expect(stats.mismatches).toBe(0);
-    expect(failures.has('MISMATCH')).toBe(false);
-    for (const code of failures.keys()) expect([TcpErrorCode.ECONNRESET, 'EPIPE', 'EOF', TcpErrorCode.ENOTCONN]).toContain(code);
-    expect(stats.resets).toBeGreaterThan(0);
-    expect(made.every((c) => !c.connected())).toBe(true);
-    const deadline = Date.now() + 3000;
-    while ((server.connNum() > 0 || openFds() > fdsBefore) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(server.connNum()).toBe(0);
-    expect(openFds()).toBeLessThanOrEqual(fdsBefore);
-  } finally {
-    // Failed or not, close what is open, so Jest can exit.
-    await pool.close();
-    await server.shutdown(500);
-  }
-  figure(
-    `pool faults (${useTls ? 'TLS' : 'plain'}): ${delivered} messages delivered over ${made.length} connections, ` +
-      `${stats.resets} reset by the server, failed exchanges retried: ${[...failures].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-  );
-});
+  },
+);

@@ -71,10 +71,13 @@ const messageArb = fc.record({
   /** Sizes of the sends the message is split into, used in turn. */
   sendChunks: fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 6 }),
   /** Reads of the echo: size, timeout (0..4 ms, retried on ETIMEDOUT), recv or recvn. */
-  reads: fc.array(fc.record({ size: fc.integer({ min: 1, max: 100_000 }), ms: fc.integer({ min: 0, max: 4 }), exact: fc.boolean() }), {
-    minLength: 1,
-    maxLength: 6,
-  }),
+  reads: fc.array(
+    fc.record({ size: fc.integer({ min: 1, max: 100_000 }), ms: fc.integer({ min: 0, max: 4 }), exact: fc.boolean() }),
+    {
+      minLength: 1,
+      maxLength: 6,
+    },
+  ),
 });
 
 const caseArb = fc.record({
@@ -144,7 +147,12 @@ function boundSizes(k: Case): Case {
   const tasks = k.tasks.map((t) =>
     t.map((m) => ({
       ...m,
-      size: Math.min(m.size, Math.min(...m.sendChunks) * pieces, Math.min(...m.reads.map((r) => r.size)) * pieces, serverBound),
+      size: Math.min(
+        m.size,
+        Math.min(...m.sendChunks) * pieces,
+        Math.min(...m.reads.map((r) => r.size)) * pieces,
+        serverBound,
+      ),
     })),
   );
   return { ...k, tasks };
@@ -162,7 +170,9 @@ async function runCase(original: Case): Promise<void> {
   serverReads = k.server;
   serverFailures.length = 0;
   const server = k.tls ? secure : plain;
-  const proto = k.tls ? new Client('127.0.0.1', server.address()!.port, true, { ca: certs.cert }) : new Client('127.0.0.1', server.address()!.port);
+  const proto = k.tls
+    ? new Client('127.0.0.1', server.address()!.port, true, { ca: certs.cert })
+    : new Client('127.0.0.1', server.address()!.port);
   const { pool, made } = clientPool(proto, k.clients, { max: k.clients, acquireTimeoutMs: 15_000 });
   try {
     await Promise.all(
@@ -191,9 +201,12 @@ async function runCase(original: Case): Promise<void> {
 
 test('random sizes, chunkings and timeouts through pooled clients, plain and TLS: every byte once and in order', async () => {
   await fc.assert(fc.asyncProperty(caseArb, runCase), { numRuns: 60 });
-  figure(`pool integrity: ${tried.runs} runs (${tried.tlsRuns} TLS), ${tried.messages} messages, ${mib(tried.bytes)} each way, all checked`);
+  figure(
+    `pool integrity: ${tried.runs} runs (${tried.tlsRuns} TLS), ${tried.messages} messages, ${mib(tried.bytes)} each way, all checked`,
+  );
   // Closed pooled clients leave nothing behind on the servers.
   const deadline = Date.now() + 3000;
-  while ((plain.connNum() > 0 || secure.connNum() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while ((plain.connNum() > 0 || secure.connNum() > 0) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
   expect(plain.connNum() + secure.connNum()).toBe(0);
 }, 60_000);

@@ -59,7 +59,11 @@ describe.each([
     pool.push(await pool.pop());
     const controller = new AbortController();
     controller.abort('too late');
-    await expect(take(pool, controller.signal)).rejects.toMatchObject({ name: 'AbortError', code: PoolErrorCode.ABORT_ERR, cause: 'too late' });
+    await expect(take(pool, controller.signal)).rejects.toMatchObject({
+      name: 'AbortError',
+      code: PoolErrorCode.ABORT_ERR,
+      cause: 'too late',
+    });
     expect(pool.size()).toBe(1); // the idle item was not taken
     const empty = new Pool<Item>(t.create, t.destroy, -1, { onError: t.onError });
     await expect(take(empty, controller.signal)).rejects.toMatchObject({ code: PoolErrorCode.ABORT_ERR });
@@ -164,7 +168,9 @@ test('1,000 aborted pops under a saturated max leave nothing queued and nothing 
   const a = await pool.pop();
   const controller = new AbortController();
   setMaxListeners(1000, controller.signal); // 1,000 waiting at once is the point here, not a leak
-  const pops = Array.from({ length: 1000 }, () => pool.pop({ signal: controller.signal }).catch((err: PoolAbortError) => err.code));
+  const pops = Array.from({ length: 1000 }, () =>
+    pool.pop({ signal: controller.signal }).catch((err: PoolAbortError) => err.code),
+  );
   expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1000);
   controller.abort();
   expect(new Set(await Promise.all(pops))).toEqual(new Set([PoolErrorCode.ABORT_ERR]));

@@ -7,17 +7,32 @@ failOnLateUnhandledRejections();
 
 describe('a failing create', () => {
   test.each([
-    ['throws', (err: Error) => (): Item => { throw err; }],
-    ['rejects', (err: Error) => async (): Promise<Item> => { throw err; }],
+    [
+      'throws',
+      (err: Error) => (): Item => {
+        throw err;
+      },
+    ],
+    [
+      'rejects',
+      (err: Error) => async (): Promise<Item> => {
+        throw err;
+      },
+    ],
   ])('that %s rejects pop with that very error, and is not retried', async (_how, makeCreate) => {
     const boom = new Error('cannot connect');
     let calls = 0;
     const failing = makeCreate(boom);
     const t = tracker();
-    const pool = new Pool<Item>(() => {
-      calls++;
-      return failing();
-    }, t.destroy, -1, { onError: t.onError });
+    const pool = new Pool<Item>(
+      () => {
+        calls++;
+        return failing();
+      },
+      t.destroy,
+      -1,
+      { onError: t.onError },
+    );
     await expect(pool.pop()).rejects.toBe(boom);
     // Time passing with a failing create is the case under test, not a synchronization:
     // generic-pool alone would call create thousands of times meanwhile.
@@ -33,10 +48,15 @@ describe('a failing create', () => {
   test('under max, fails each waiting pop once; the pool works once create does', async () => {
     let fail = true;
     const t = tracker();
-    const pool = new Pool<Item>(() => {
-      if (fail) throw new Error('down');
-      return t.create();
-    }, t.destroy, -1, { max: 2, onError: t.onError });
+    const pool = new Pool<Item>(
+      () => {
+        if (fail) throw new Error('down');
+        return t.create();
+      },
+      t.destroy,
+      -1,
+      { max: 2, onError: t.onError },
+    );
     const results = await Promise.allSettled([pool.pop(), pool.pop(), pool.pop()]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     fail = false;
@@ -51,10 +71,15 @@ describe('a failing create', () => {
     const boom = new Error('late failure');
     const fail = deferred();
     const t = tracker();
-    const pool = new Pool<Item>(async () => {
-      await fail.promise;
-      throw boom;
-    }, t.destroy, -1, { acquireTimeoutMs: 20, onError: t.onError });
+    const pool = new Pool<Item>(
+      async () => {
+        await fail.promise;
+        throw boom;
+      },
+      t.destroy,
+      -1,
+      { acquireTimeoutMs: 20, onError: t.onError },
+    );
     await expect(pool.pop()).rejects.toMatchObject({ code: PoolErrorCode.ERR_ACQUIRE_TIMEOUT });
     expect(t.errors).toEqual([]);
     fail.resolve(); // only now, with its pop timed out, does the create fail
@@ -71,14 +96,19 @@ describe('a failing destroy', () => {
     const boom = new Error('close failed');
     const t = tracker();
     const reported: Array<Item | undefined> = [];
-    const pool = new Pool<Item>(t.create, () => {
-      throw boom;
-    }, 0, {
-      onError: (err, item) => {
-        t.onError(err);
-        reported.push(item);
+    const pool = new Pool<Item>(
+      t.create,
+      () => {
+        throw boom;
       },
-    });
+      0,
+      {
+        onError: (err, item) => {
+          t.onError(err);
+          reported.push(item);
+        },
+      },
+    );
     const a = await pool.pop();
     pool.push(a); // cap 0: destroyed
     expect(t.codes()).toEqual([PoolErrorCode.ERR_DESTROY]);
@@ -91,9 +121,14 @@ describe('a failing destroy', () => {
 
   test('that rejects is reported as ERR_DESTROY, including from clear()', async () => {
     const t = tracker();
-    const pool = new Pool<Item>(t.create, async (item) => {
-      throw new Error(`cannot close ${item.id}`);
-    }, -1, { onError: t.onError });
+    const pool = new Pool<Item>(
+      t.create,
+      async (item) => {
+        throw new Error(`cannot close ${item.id}`);
+      },
+      -1,
+      { onError: t.onError },
+    );
     const [a, b] = await Promise.all([pool.pop(), pool.pop()]);
     pool.push(a);
     pool.push(b);

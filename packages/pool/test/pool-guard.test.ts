@@ -46,9 +46,29 @@ test('acquire rejects with what pop rejects with', async () => {
 });
 
 test.each([
-  ['release, dispose, asyncDispose', async (g: PoolGuard<Item>) => { g.release(); g[Symbol.dispose](); await g[Symbol.asyncDispose](); }],
-  ['dispose, release', async (g: PoolGuard<Item>) => { g[Symbol.dispose](); g.release(); }],
-  ['asyncDispose, dispose, release', async (g: PoolGuard<Item>) => { await g[Symbol.asyncDispose](); g[Symbol.dispose](); g.release(); }],
+  [
+    'release, dispose, asyncDispose',
+    async (g: PoolGuard<Item>) => {
+      g.release();
+      g[Symbol.dispose]();
+      await g[Symbol.asyncDispose]();
+    },
+  ],
+  [
+    'dispose, release',
+    async (g: PoolGuard<Item>) => {
+      g[Symbol.dispose]();
+      g.release();
+    },
+  ],
+  [
+    'asyncDispose, dispose, release',
+    async (g: PoolGuard<Item>) => {
+      await g[Symbol.asyncDispose]();
+      g[Symbol.dispose]();
+      g.release();
+    },
+  ],
 ])('pushes back exactly once: %s', async (_order, end) => {
   const { t, pool, pushes } = setup();
   const g = await PoolGuard.acquire(pool);
@@ -166,12 +186,16 @@ describe('arguments', () => {
     ['a generic-pool-like object', { acquire: () => Promise.resolve(1), release: () => undefined }],
   ])('PoolGuard.acquire(%s) throws a TypeError that says a Pool was expected', (_what, notAPool) => {
     expect(() => PoolGuard.acquire(notAPool as never)).toThrow(TypeError);
-    expect(() => PoolGuard.acquire(notAPool as never)).toThrow(/^PoolGuard\.acquire\(pool, opts\?\): pool must be a Pool of @proj\/pool, got /);
+    expect(() => PoolGuard.acquire(notAPool as never)).toThrow(
+      /^PoolGuard\.acquire\(pool, opts\?\): pool must be a Pool of @proj\/pool, got /,
+    );
     expect(() => new PoolGuard(notAPool as never, null)).toThrow(/new PoolGuard\(pool, item\): pool must be a Pool/);
   });
 
   test('the message names what it got, and never an internal name', () => {
-    expect(() => PoolGuard.acquire({} as never)).toThrow('PoolGuard.acquire(pool, opts?): pool must be a Pool of @proj/pool, got Object');
+    expect(() => PoolGuard.acquire({} as never)).toThrow(
+      'PoolGuard.acquire(pool, opts?): pool must be a Pool of @proj/pool, got Object',
+    );
     expect(() => PoolGuard.acquire(42 as never)).toThrow(/got number$/);
     let message = '';
     try {
@@ -189,7 +213,9 @@ describe('arguments', () => {
       'unknown PoolGuard.acquire option "signl"; known: signal',
     );
     expect(() => PoolGuard.acquire(pool, 'fast' as never)).toThrow(/^PoolGuard\.acquire options must be an object/);
-    expect(() => PoolGuard.acquire(pool, { signal: 5 } as never)).toThrow(/^PoolGuard\.acquire option signal must be an AbortSignal/);
+    expect(() => PoolGuard.acquire(pool, { signal: 5 } as never)).toThrow(
+      /^PoolGuard\.acquire option signal must be an AbortSignal/,
+    );
     expect(pool.size()).toBe(1);
     expect(t.created).toHaveLength(1);
     await pool.close();
@@ -243,7 +269,11 @@ describe('the releasedByGuard mark', () => {
   });
 
   test('frozen, sealed and primitive items are pushed back untouched, without a throw', async () => {
-    for (const make of [() => Object.freeze({ n: 1 }), () => Object.seal({ n: 2 }), () => Object.preventExtensions({ n: 3 })]) {
+    for (const make of [
+      () => Object.freeze({ n: 1 }),
+      () => Object.seal({ n: 2 }),
+      () => Object.preventExtensions({ n: 3 }),
+    ]) {
       const pool = new Pool(make);
       const g = await PoolGuard.acquire(pool);
       const item = g.value;

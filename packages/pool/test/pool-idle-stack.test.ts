@@ -15,40 +15,43 @@ function random(seed: number): () => number {
   };
 }
 
-test.each([1, 2, 3, 4])('random pops and pushes of lent and new items keep one LIFO across both stores (seed %i)', async (seed) => {
-  const t = tracker();
-  const pool = new Pool<Item>(t.create, t.destroy, -1, { onError: t.onError });
-  const rand = random(seed);
-  const idle: Item[] = []; // the model: co's pool is a stack
-  const held: Item[] = [];
-  let stranger = 1000;
-  for (let step = 0; step < 400; step++) {
-    const r = rand();
-    if (r < 0.45) {
-      const item = (await pool.pop())!;
-      const expected = idle.pop();
-      if (expected !== undefined) expect(item).toBe(expected);
-      else expect(t.created).toContain(item);
-      held.push(item);
-    } else if (r < 0.85 && held.length > 0) {
-      const item = held.splice(Math.floor(rand() * held.length), 1)[0];
-      pool.push(item);
-      idle.push(item);
-    } else {
-      const item = { id: ++stranger, destroyed: false }; // adopted: it joins generic-pool's idle list
-      pool.push(item);
-      idle.push(item);
+test.each([1, 2, 3, 4])(
+  'random pops and pushes of lent and new items keep one LIFO across both stores (seed %i)',
+  async (seed) => {
+    const t = tracker();
+    const pool = new Pool<Item>(t.create, t.destroy, -1, { onError: t.onError });
+    const rand = random(seed);
+    const idle: Item[] = []; // the model: co's pool is a stack
+    const held: Item[] = [];
+    let stranger = 1000;
+    for (let step = 0; step < 400; step++) {
+      const r = rand();
+      if (r < 0.45) {
+        const item = (await pool.pop())!;
+        const expected = idle.pop();
+        if (expected !== undefined) expect(item).toBe(expected);
+        else expect(t.created).toContain(item);
+        held.push(item);
+      } else if (r < 0.85 && held.length > 0) {
+        const item = held.splice(Math.floor(rand() * held.length), 1)[0];
+        pool.push(item);
+        idle.push(item);
+      } else {
+        const item = { id: ++stranger, destroyed: false }; // adopted: it joins generic-pool's idle list
+        pool.push(item);
+        idle.push(item);
+      }
+      await settle(); // an adopted item lands a microtask after push()
+      expect(pool.size()).toBe(idle.length);
     }
-    await settle(); // an adopted item lands a microtask after push()
-    expect(pool.size()).toBe(idle.length);
-  }
-  for (const item of held) pool.push(item);
-  await pool.close();
-  expect(t.errors).toEqual([]);
-  const everyItem = [...new Set([...t.created, ...idle, ...held])];
-  expect(everyItem.filter((item) => !item.destroyed)).toEqual([]);
-  expect(t.destroyed).toHaveLength(everyItem.length); // each once
-});
+    for (const item of held) pool.push(item);
+    await pool.close();
+    expect(t.errors).toEqual([]);
+    const everyItem = [...new Set([...t.created, ...idle, ...held])];
+    expect(everyItem.filter((item) => !item.destroyed)).toEqual([]);
+    expect(t.destroyed).toHaveLength(everyItem.length); // each once
+  },
+);
 
 test('max counts the idle items kept on the stack: a pop beyond it waits, and a push serves it', async () => {
   const t = tracker();

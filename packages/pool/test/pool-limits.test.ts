@@ -109,7 +109,12 @@ describe('acquireTimeoutMs', () => {
     const item = {};
     const destroyed: object[] = [];
     // The create finishes only once told to, after its pop has timed out.
-    const pool = new Pool(() => finish.promise.then(() => item), (i) => void destroyed.push(i), -1, { acquireTimeoutMs: 30 });
+    const pool = new Pool(
+      () => finish.promise.then(() => item),
+      (i) => void destroyed.push(i),
+      -1,
+      { acquireTimeoutMs: 30 },
+    );
     await expect(pool.pop()).rejects.toMatchObject({ code: PoolErrorCode.ERR_ACQUIRE_TIMEOUT });
     const closing = pool.close(); // waits for the create in flight, whose item it then destroys
     finish.resolve();
@@ -124,29 +129,37 @@ describe('close() with a pop waiting on a create in flight', () => {
   test.each([
     ['succeeds', true],
     ['fails', false],
-  ])('resolves when that create then %s; the pop rejects (ERR_CLOSED, or the error of the create)', async (_name, succeeds) => {
-    let finish!: () => void;
-    const createStarted = deferred();
-    const pool = new Pool(
-      () =>
-        new Promise<Item>((resolve, reject) => {
-          finish = () => (succeeds ? resolve({ id: 1 } as Item) : reject(new Error('create failed')));
-          createStarted.resolve();
-        }),
-      () => {},
-      1,
-      { max: 1 },
-    );
-    const popped = pool.pop().then(
-      () => 'resolved',
-      (err: { code?: string; message: string }) => err.code ?? err.message,
-    );
-    await createStarted.promise;
-    const closing = pool.close();
-    finish();
-    expect(await popped).toBe(succeeds ? PoolErrorCode.ERR_CLOSED : 'create failed');
-    expect(await within(closing.then(() => 'closed'), 2000)).toBe('closed');
-  });
+  ])(
+    'resolves when that create then %s; the pop rejects (ERR_CLOSED, or the error of the create)',
+    async (_name, succeeds) => {
+      let finish!: () => void;
+      const createStarted = deferred();
+      const pool = new Pool(
+        () =>
+          new Promise<Item>((resolve, reject) => {
+            finish = () => (succeeds ? resolve({ id: 1 } as Item) : reject(new Error('create failed')));
+            createStarted.resolve();
+          }),
+        () => {},
+        1,
+        { max: 1 },
+      );
+      const popped = pool.pop().then(
+        () => 'resolved',
+        (err: { code?: string; message: string }) => err.code ?? err.message,
+      );
+      await createStarted.promise;
+      const closing = pool.close();
+      finish();
+      expect(await popped).toBe(succeeds ? PoolErrorCode.ERR_CLOSED : 'create failed');
+      expect(
+        await within(
+          closing.then(() => 'closed'),
+          2000,
+        ),
+      ).toBe('closed');
+    },
+  );
 });
 
 describe('idleTimeoutMs', () => {
@@ -191,7 +204,9 @@ describe('idleTimeoutMs', () => {
     `;
     const started = Date.now();
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (err: Error | null, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (err: Error | null, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      );
     });
     expect(out.trim()).toBe('pooled 1');
     expect(Date.now() - started).toBeLessThan(5000);
@@ -235,7 +250,10 @@ describe('close', () => {
     const destroyed: object[] = [];
     const item = { late: true };
     const finish = deferred();
-    const pool = new Pool<object>(() => finish.promise.then(() => item), (i) => void destroyed.push(i));
+    const pool = new Pool<object>(
+      () => finish.promise.then(() => item),
+      (i) => void destroyed.push(i),
+    );
     const popped = pool.pop().catch((err: unknown) => err);
     let closed = false;
     const closing = pool.close().then(() => (closed = true));

@@ -26,9 +26,12 @@ test('the README example of `return await` runs: awaited replies in turn; withou
   expect(lines).toEqual([[['VALUE a', 'VALUE b']], ['VALUE c', 'ERR_CONCURRENT_RECV']]);
 });
 
-test.each(['ping-pong.ts', 'pop-with-signal.ts', 'return-await.ts'])('the README shows examples/%s as it is', (file) => {
-  const root = path.join(__dirname, '..');
-  const example = readFileSync(path.join(root, 'examples', file), 'utf8').trim();
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  expect(readme).toContain('```ts\n' + example + '\n```');
-});
+test.each(['ping-pong.ts', 'pop-with-signal.ts', 'return-await.ts'])(
+  'the README shows examples/%s as it is',
+  (file) => {
+    const root = path.join(__dirname, '..');
+    const example = readFileSync(path.join(root, 'examples', file), 'utf8').trim();
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    expect(readme).toContain('```ts\n' + example + '\n```');
+  },
+);

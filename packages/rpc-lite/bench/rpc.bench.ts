@@ -26,7 +26,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
 const WARMUP_MS = 500;
 
-const benchResults = new BenchResults('rpc-lite-echo', { title: '@proj/rpc-lite: echo calls against its wire format on raw node:net and @grpc/grpc-js', package: '@proj/rpc-lite' });
+const benchResults = new BenchResults('rpc-lite-echo', {
+  title: '@proj/rpc-lite: echo calls against its wire format on raw node:net and @grpc/grpc-js',
+  package: '@proj/rpc-lite',
+});
 
 /** Issues one echo of `payload`; resolves when the answer is back. */
 type Echo = (payload: Buffer) => Promise<unknown>;
@@ -114,7 +117,10 @@ async function main(): Promise<void> {
 
   const rpc = new RpcClient('127.0.0.1', ports.rpc);
   const wire = await WireClient.connect(ports.wire);
-  const grpcClient = new GrpcEchoClient(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  const grpcClient = new GrpcEchoClient(
+    `127.0.0.1:${ports.grpc}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as grpc.Client & {
     echo(req: Buffer, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientUnaryCall;
   };
   // rpc-lite first: the ratios are rpc-lite over each of the others.
@@ -135,7 +141,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `${'payload'.padEnd(8)} ${'in flight'.padStart(9)} | ` +
-      systems.map((s) => `${`${s.name} calls/s`.padStart(16)} ${'p50 us'.padStart(7)} ${'p99 us'.padStart(7)}`).join(' | ') +
+      systems
+        .map((s) => `${`${s.name} calls/s`.padStart(16)} ${'p50 us'.padStart(7)} ${'p99 us'.padStart(7)}`)
+        .join(' | ') +
       ` | ${'/wire'.padStart(6)} ${'/grpc'.padStart(6)}`,
   );
   const ratios: Array<{ row: Row; wire: number; grpc: number }> = [];
@@ -161,7 +169,9 @@ async function main(): Promise<void> {
       const size = row.payloadBytes >= 1024 ? `${row.payloadBytes / 1024} KiB` : `${row.payloadBytes} B`;
       console.log(
         `${size.padEnd(8)} ${String(row.inFlight).padStart(9)} | ` +
-          results.map((r) => `${fmt(r.rate).padStart(16)} ${fmt(r.p50).padStart(7)} ${fmt(r.p99).padStart(7)}`).join(' | ') +
+          results
+            .map((r) => `${fmt(r.rate).padStart(16)} ${fmt(r.p50).padStart(7)} ${fmt(r.p99).padStart(7)}`)
+            .join(' | ') +
           ` | ${`${ratio.wire.toFixed(2)}x`.padStart(6)} ${`${ratio.grpc.toFixed(1)}x`.padStart(6)}`,
       );
       for (const [i, section] of [
@@ -188,7 +198,9 @@ async function main(): Promise<void> {
     await once(child, 'exit');
     benchResults.finish();
   }
-  console.log('\nTargets: vs wire >= 1.0x with 64 in flight, >= 0.95x with 1; vs grpc-js >= 25x with 64 in flight, >= 6x with 1');
+  console.log(
+    '\nTargets: vs wire >= 1.0x with 64 in flight, >= 0.95x with 1; vs grpc-js >= 25x with 64 in flight, >= 6x with 1',
+  );
   for (const { row, wire: w, grpc: g } of ratios) {
     const wireTarget = row.inFlight >= 64 ? 1 : 0.95;
     const grpcTarget = row.inFlight >= 64 ? 25 : 6;
@@ -239,7 +251,8 @@ async function serverRows(ports: Ports, cpu: () => Promise<number>): Promise<voi
     const payload = Buffer.alloc(row.payloadBytes, 0x61);
     const request = frame([0, 0, 'echo', payload]).toString('hex');
     const answerBytes = frame([1, 0, null, payload]).length;
-    const load = (port: number, ms: number): Promise<number> => cLoad([port, row.conns, request, answerBytes, row.window, ms]);
+    const load = (port: number, ms: number): Promise<number> =>
+      cLoad([port, row.conns, request, answerBytes, row.window, ms]);
     const tallies = [ports.rpc, ports.wire].map((port) => ({ port, answers: 0, cpuMicros: 0, rounds: [] as number[] }));
     for (const t of tallies) await load(t.port, WARMUP_MS);
     for (let round = 0; round < ROUNDS; round++) {

@@ -19,13 +19,18 @@ async function main(): Promise<void> {
 
   const server = new grpc.Server();
   server.addService(grpcEchoService, {
-    echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
+    echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) =>
+      callback(null, call.request),
   });
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    ),
   );
 
-  process.stdout.write(`${JSON.stringify({ rpc: rpc.address()!.port, wire: (wire.address() as { port: number }).port, grpc: grpcPort })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ rpc: rpc.address()!.port, wire: (wire.address() as { port: number }).port, grpc: grpcPort })}\n`,
+  );
   const commands = createInterface({ input: process.stdin });
   commands.on('line', (command) => {
     if (command !== 'cpu') return;

@@ -48,7 +48,9 @@ export function startWireServer(handlers: Record<string, (params: unknown) => un
       if (m[0] !== REQUEST) return;
       const handler = handlers[m[2] as string];
       const response =
-        handler === undefined ? [RESPONSE, m[1], { code: 'METHOD_NOT_FOUND' }, null] : [RESPONSE, m[1], null, handler(m[3])];
+        handler === undefined
+          ? [RESPONSE, m[1], { code: 'METHOD_NOT_FOUND' }, null]
+          : [RESPONSE, m[1], null, handler(m[3])];
       socket.write(frame(response));
     });
   });

@@ -41,7 +41,13 @@ export {
 export { RpcError, RpcErrorCode, type RpcErrorCodeName, type RpcErrorOptions } from './errors';
 export { FrameDecoder, type FrameHandler } from './wire/frame-decoder';
 export { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from './wire/frame-header';
-export { MessageType, type Message, type NotificationMessage, type RequestMessage, type ResponseMessage } from './wire/message';
+export {
+  MessageType,
+  type Message,
+  type NotificationMessage,
+  type RequestMessage,
+  type ResponseMessage,
+} from './wire/message';
 export { type RpcContext, type RpcHandler } from './context';
 export { RpcServer } from './server/server';
 export { type RpcServerOptions } from './server/server-options';

@@ -44,14 +44,16 @@ export type RpcProxyMethod<F> = F extends (...args: infer A) => infer R ? (...ar
  * ```
  */
 export type RpcProxy<Api> = {
-  readonly [K in keyof Api as K extends symbol
-    ? never
-    : K extends RpcProxyReservedName
+  readonly [
+    K in keyof Api as K extends symbol
       ? never
-      : // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, as TypeScript's own ReturnType constrains it
-        NonNullable<Api[K]> extends (...args: any) => any
-        ? K
-        : never]-?: RpcProxyMethod<NonNullable<Api[K]>>;
+      : K extends RpcProxyReservedName
+        ? never
+        : // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, as TypeScript's own ReturnType constrains it
+          NonNullable<Api[K]> extends (...args: any) => any
+          ? K
+          : never
+  ]-?: RpcProxyMethod<NonNullable<Api[K]>>;
 } & RpcProxyOptions<Api>;
 
 /** The part of an {@link RpcProxy} that is not the methods of `Api`. */
@@ -194,7 +196,11 @@ export function implementationHandlers(impl: unknown): Map<string, RpcHandler> {
   const target: object = impl;
   const seen = new Set<string>();
   const handlers = new Map<string, RpcHandler>();
-  for (let o: object | null = target; o !== null && !isObjectPrototype(o); o = Object.getPrototypeOf(o) as object | null) {
+  for (
+    let o: object | null = target;
+    o !== null && !isObjectPrototype(o);
+    o = Object.getPrototypeOf(o) as object | null
+  ) {
     const own = o === target;
     for (const name of Object.getOwnPropertyNames(o)) {
       if (seen.has(name)) continue;

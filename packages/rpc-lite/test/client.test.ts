@@ -30,7 +30,14 @@ describe('calls', () => {
     const s = await serve(echoServer);
     const c = client(s.port);
     expect(await c.call('add', [2, 3])).toBe(5);
-    const value = { s: 'héllo', n: -1.5, big: 2 ** 40, list: [1, null, true], bin: Buffer.from([1, 2, 3]), nested: { a: {} } };
+    const value = {
+      s: 'héllo',
+      n: -1.5,
+      big: 2 ** 40,
+      list: [1, null, true],
+      bin: Buffer.from([1, 2, 3]),
+      nested: { a: {} },
+    };
     const [back] = await c.call<[unknown]>('echo', [value]);
     expect(back).toEqual({ ...value, bin: new Uint8Array([1, 2, 3]) });
     expect(await c.call('echo')).toEqual([]); // params default to []
@@ -147,21 +154,31 @@ describe('errors from the server', () => {
   });
 
   test('remote tells what the peer reported from what failed here: a handler that throws TIMEOUT is not a timeout', async () => {
-    const s = await serve((server) => {
-      echoServer(server);
-      server
-        .handle('fakeTimeout', () => {
-          throw Object.assign(new Error('the database timed out'), { code: RpcErrorCode.TIMEOUT });
-        })
-        .handle('big', () => 'x'.repeat(2000));
-    }, { maxFrameBytes: 1024 });
+    const s = await serve(
+      (server) => {
+        echoServer(server);
+        server
+          .handle('fakeTimeout', () => {
+            throw Object.assign(new Error('the database timed out'), { code: RpcErrorCode.TIMEOUT });
+          })
+          .handle('big', () => 'x'.repeat(2000));
+      },
+      { maxFrameBytes: 1024 },
+    );
     const c = client(s.port, { maxFrameBytes: 1024 });
     const theirs = await rejection(c.call('fakeTimeout'));
     const ours = await rejection(c.call('later', [5000, 'late'], { timeoutMs: 20 }));
-    expect([theirs.code, theirs.remote, theirs.message]).toEqual([RpcErrorCode.TIMEOUT, true, 'the database timed out']);
+    expect([theirs.code, theirs.remote, theirs.message]).toEqual([
+      RpcErrorCode.TIMEOUT,
+      true,
+      'the database timed out',
+    ]);
     expect([ours.code, ours.remote]).toEqual([RpcErrorCode.TIMEOUT, false]);
     // The server's own answers are remote too; what this client refused or lost is not.
-    expect([(await rejection(c.call('nope'))).code, (await rejection(c.call('nope'))).remote]).toEqual([RpcErrorCode.METHOD_NOT_FOUND, true]);
+    expect([(await rejection(c.call('nope'))).code, (await rejection(c.call('nope'))).remote]).toEqual([
+      RpcErrorCode.METHOD_NOT_FOUND,
+      true,
+    ]);
     const tooLargeThere = await rejection(c.call('big'));
     expect([tooLargeThere.code, tooLargeThere.remote]).toEqual([RpcErrorCode.FRAME_TOO_LARGE, true]);
     const tooLargeHere = await rejection(c.call('echo', ['x'.repeat(2000)]));
@@ -267,7 +284,12 @@ describe('closing', () => {
     const s = await serve((server) =>
       server.handle('wait', (_p, ctx) => {
         started++;
-        return new Promise((resolve) => ctx.signal.addEventListener('abort', () => { aborted(); resolve(null); }));
+        return new Promise((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted();
+            resolve(null);
+          }),
+        );
       }),
     );
     const c = client(s.port);
@@ -329,7 +351,10 @@ describe('what the server reports without onError', () => {
       await handlerFailed;
       expect(await c.call('echo', [1])).toEqual([1]); // the notifications came before this answer
       expect(warnings.mock.calls).toEqual([
-        [expect.stringMatching(/^notification handler for "note" failed: disk full \(client 127\.0\.0\.1:\d+\)$/), { type: 'RpcError', code: 'E_DISK' }],
+        [
+          expect.stringMatching(/^notification handler for "note" failed: disk full \(client 127\.0\.0\.1:\d+\)$/),
+          { type: 'RpcError', code: 'E_DISK' },
+        ],
       ]);
       expect(stderr).not.toHaveBeenCalled();
     } finally {

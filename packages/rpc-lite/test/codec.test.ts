@@ -25,9 +25,15 @@ const ECHO_REQUEST = [
   0x94, //                          fixarray, 4 elements
   0x00, //                          positive fixint 0: request
   0x01, //                          positive fixint 1: msgid
-  0xa4, 0x65, 0x63, 0x68, 0x6f, //  fixstr(4) "echo"
+  0xa4,
+  0x65,
+  0x63,
+  0x68,
+  0x6f, //  fixstr(4) "echo"
   0x91, //                          fixarray, 1 element
-  0xa2, 0x68, 0x69, //              fixstr(2) "hi"
+  0xa2,
+  0x68,
+  0x69, //              fixstr(2) "hi"
 ];
 
 describe('MessageCodec: the wire format', () => {
@@ -40,10 +46,31 @@ describe('MessageCodec: the wire format', () => {
     // [1, 1, nil, "hi"]
     expect([...codec.encode([1, 1, null, 'hi'])]).toEqual([0x94, 0x01, 0x01, 0xc0, 0xa2, 0x68, 0x69]);
     // [1, 7, {"code": "X", "message": ""}, nil]
-    const err = [0x94, 0x01, 0x07, 0x82, 0xa4, ...Buffer.from('code'), 0xa1, 0x58, 0xa7, ...Buffer.from('message'), 0xa0, 0xc0];
+    const err = [
+      0x94,
+      0x01,
+      0x07,
+      0x82,
+      0xa4,
+      ...Buffer.from('code'),
+      0xa1,
+      0x58,
+      0xa7,
+      ...Buffer.from('message'),
+      0xa0,
+      0xc0,
+    ];
     expect(decode(err)).toEqual([1, 7, { code: 'X', message: '' }, null]);
     // msgpackr writes every map with a map16 header (0xde, 2 bytes of count): valid, if not minimal.
-    expect([...codec.encode([1, 7, { code: 'X', message: '' }, null])]).toEqual([0x94, 0x01, 0x07, 0xde, 0x00, 0x02, ...err.slice(4)]);
+    expect([...codec.encode([1, 7, { code: 'X', message: '' }, null])]).toEqual([
+      0x94,
+      0x01,
+      0x07,
+      0xde,
+      0x00,
+      0x02,
+      ...err.slice(4),
+    ]);
     // [2, "log", [1]]
     expect(decode([0x93, 0x02, 0xa3, ...Buffer.from('log'), 0x91, 0x01])).toEqual([2, 'log', [1]]);
   });

@@ -14,7 +14,11 @@ const { client, own } = closedAfterEach(1000);
 guardLeaks();
 
 /** A server on `port` (0: any; else a restart in place on a port just freed) named `name`: `who` answers its name, `hold` waits until released, `echo` echoes. */
-async function named(name: string, port = 0, options = {}): Promise<{ server: RpcServer; port: number; release: () => void; held: () => number }> {
+async function named(
+  name: string,
+  port = 0,
+  options = {},
+): Promise<{ server: RpcServer; port: number; release: () => void; held: () => number }> {
   let release!: () => void;
   let held = 0;
   const gate = new Promise<void>((resolve) => (release = resolve));

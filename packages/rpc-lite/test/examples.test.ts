@@ -25,7 +25,12 @@ test('the quick start prints what its comments say', async () => {
 test('the typed API example prints what its comments say', async () => {
   const lines: string[] = [];
   await typedApi((line) => lines.push(line));
-  expect(lines).toEqual(['add: 5', 'divide: 0.25', 'divide by 0: E_DIVIDE_BY_ZERO, remote true', 'slowEcho: TIMEOUT, remote false']);
+  expect(lines).toEqual([
+    'add: 5',
+    'divide: 0.25',
+    'divide by 0: E_DIVIDE_BY_ZERO, remote true',
+    'slowEcho: TIMEOUT, remote false',
+  ]);
 });
 
 test('the backpressure example prints what its comments say', async () => {

@@ -21,7 +21,9 @@ function decodeChunks(decoder: FrameDecoder, chunks: Uint8Array[]): Buffer[] {
     // Reuse one scratch buffer per chunk, as a socket reader does: the decoder must not keep views of it.
     const scratch = Buffer.alloc(chunk.length + 3, 0xee);
     scratch.set(chunk, 3);
-    decoder.push(scratch, 3, 3 + chunk.length, (bytes, start, end) => out.push(Buffer.from(bytes.subarray(start, end))));
+    decoder.push(scratch, 3, 3 + chunk.length, (bytes, start, end) =>
+      out.push(Buffer.from(bytes.subarray(start, end))),
+    );
     scratch.fill(0xdd);
   }
   return out;
@@ -74,7 +76,11 @@ describe('FrameDecoder', () => {
     const expected = [Buffer.from('xy'), Buffer.from('abcdef'), Buffer.from('z')];
     for (let a = 0; a <= stream.length; a++) {
       for (let b = a; b <= stream.length; b++) {
-        const got = decodeChunks(new FrameDecoder(64), [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)]);
+        const got = decodeChunks(new FrameDecoder(64), [
+          stream.subarray(0, a),
+          stream.subarray(a, b),
+          stream.subarray(b),
+        ]);
         expect(got).toEqual(expected);
       }
     }
@@ -107,7 +113,9 @@ describe('FrameDecoder', () => {
       expect.objectContaining({ code: 'FRAME_TOO_LARGE' }),
     );
     // The stream has lost its framing: later input is refused too.
-    expect(() => decoder.push(Uint8Array.of(1), 0, 1, () => {})).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }));
+    expect(() => decoder.push(Uint8Array.of(1), 0, 1, () => {})).toThrow(
+      expect.objectContaining({ code: 'FRAME_TOO_LARGE' }),
+    );
   });
 
   test('a 4 GiB length is refused without allocating it', () => {
@@ -121,7 +129,9 @@ describe('FrameDecoder', () => {
     const stream = Buffer.concat([frames(Buffer.from('ok')), Buffer.from([0, 0, 0, 0]), frames(Buffer.from('never'))]);
     const got: string[] = [];
     expect(() =>
-      new FrameDecoder(64).push(stream, 0, stream.length, (b, s, e) => got.push(Buffer.from(b.subarray(s, e)).toString())),
+      new FrameDecoder(64).push(stream, 0, stream.length, (b, s, e) =>
+        got.push(Buffer.from(b.subarray(s, e)).toString()),
+      ),
     ).toThrow(expect.objectContaining({ code: 'BAD_MESSAGE' }));
     expect(got).toEqual(['ok']);
   });
@@ -129,7 +139,9 @@ describe('FrameDecoder', () => {
   test('a bad length split across chunks is caught when its last header byte arrives', () => {
     const decoder = new FrameDecoder(64);
     decoder.push(Uint8Array.of(0, 0), 0, 2, () => {});
-    expect(() => decoder.push(Uint8Array.of(1, 0), 0, 2, () => {})).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }));
+    expect(() => decoder.push(Uint8Array.of(1, 0), 0, 2, () => {})).toThrow(
+      expect.objectContaining({ code: 'FRAME_TOO_LARGE' }),
+    );
   });
 
   test('rejects a bad maxFrameBytes', () => {

@@ -9,7 +9,12 @@ import { SlabPool } from '../src/wire/slab-pool';
 
 /** Frames `bodies` into one stream: 4-byte big-endian length, then the bytes. */
 function frames(...bodies: Uint8Array[]): Buffer {
-  return Buffer.concat(bodies.flatMap((body) => [Buffer.from([body.length >>> 24, (body.length >>> 16) & 0xff, (body.length >>> 8) & 0xff, body.length & 0xff]), Buffer.from(body)]));
+  return Buffer.concat(
+    bodies.flatMap((body) => [
+      Buffer.from([body.length >>> 24, (body.length >>> 16) & 0xff, (body.length >>> 8) & 0xff, body.length & 0xff]),
+      Buffer.from(body),
+    ]),
+  );
 }
 
 /** A source that hands out `stream` in pieces no longer than `cuts` say (then the rest), then 0 (closed). Records every read. */
@@ -51,22 +56,25 @@ async function readAll(reader: FrameReader, source: FrameSource): Promise<Uint8A
 
 const bodies = [Buffer.from('a'), Buffer.from('hello world'), Buffer.alloc(300, 7), Buffer.from([0x94, 0, 1, 0xa4])];
 
-test.each<IdleRead>(['header', 'slab'])('frames come out whole whatever the pieces they arrive in, as views that stay valid (idle: %s)', async (idle) => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.array(fc.uint8Array({ minLength: 1, maxLength: 40_000 }), { maxLength: 8 }),
-      fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 20 }),
-      async (bodyList, cuts) => {
-        const reader = new FrameReader(64 * 1024, new SlabPool(SLAB_BYTES), idle);
-        const got = await readAll(reader, new ChunkedSource(frames(...bodyList), cuts));
-        // All the views at the end: no frame was overwritten by a later read.
-        expect(got.map((b) => Buffer.from(b))).toEqual(bodyList.map((b) => Buffer.from(b)));
-        expect(reader.buffered).toBe(0);
-      },
-    ),
-    { numRuns: 150 },
-  );
-});
+test.each<IdleRead>(['header', 'slab'])(
+  'frames come out whole whatever the pieces they arrive in, as views that stay valid (idle: %s)',
+  async (idle) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40_000 }), { maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 20 }),
+        async (bodyList, cuts) => {
+          const reader = new FrameReader(64 * 1024, new SlabPool(SLAB_BYTES), idle);
+          const got = await readAll(reader, new ChunkedSource(frames(...bodyList), cuts));
+          // All the views at the end: no frame was overwritten by a later read.
+          expect(got.map((b) => Buffer.from(b))).toEqual(bodyList.map((b) => Buffer.from(b)));
+          expect(reader.buffered).toBe(0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  },
+);
 
 test('one read brings every frame that has come: frames inside it are views of one slab, no copy', async () => {
   const source = new ChunkedSource(frames(...bodies));
@@ -109,7 +117,10 @@ test('the length is checked before anything is read or allocated for the body; t
 
 test('a large frame is gathered in a buffer that grows as its bytes arrive, never past twice what came', async () => {
   const body = Buffer.alloc(3 * 1024 * 1024 + 5, 0x5a);
-  const source = new ChunkedSource(frames(body), Array.from({ length: 1000 }, () => 40_000));
+  const source = new ChunkedSource(
+    frames(body),
+    Array.from({ length: 1000 }, () => 40_000),
+  );
   const reader = new FrameReader(4 * 1024 * 1024, new SlabPool(SLAB_BYTES), 'header');
   const got = await readAll(reader, source);
   expect(got).toHaveLength(1);

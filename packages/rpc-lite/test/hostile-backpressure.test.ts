@@ -42,7 +42,10 @@ function turn(): Promise<void> {
  * the socket and the peer's kernel buffers take megabytes before that. The
  * calls' outcomes, in order.
  */
-async function fillUntilWaiting(c: RpcClient, pad: Buffer): Promise<Array<Promise<{ value: unknown } | { error: RpcError }>>> {
+async function fillUntilWaiting(
+  c: RpcClient,
+  pad: Buffer,
+): Promise<Array<Promise<{ value: unknown } | { error: RpcError }>>> {
   await c.notify('connect'); // connected: the calls below are sent in order as they are made
   const calls: Array<Promise<{ value: unknown } | { error: RpcError }>> = [];
   while (c.sendBudget.waiting === 0) {
@@ -124,8 +127,14 @@ test('a server that never reads: 256 MiB of 64 KiB calls attempted, memory bound
     `queued at most ${mib(maxQueuedSeen)}, ${maxWaitingSeen} waiting at most; ${waitedThenTimedOut} calls timed out waiting for room`;
   figure(figures);
   // The figures are in the received value, so a failing run shows them.
-  expect({ figures, peakArrayBuffersUnderBound: mem.peakGrowth.arrayBuffers < MEMORY_BOUND }).toEqual({ figures, peakArrayBuffersUnderBound: true });
-  expect({ figures, peakRssUnderBound: mem.peakGrowth.rss < MEMORY_BOUND }).toEqual({ figures, peakRssUnderBound: true });
+  expect({ figures, peakArrayBuffersUnderBound: mem.peakGrowth.arrayBuffers < MEMORY_BOUND }).toEqual({
+    figures,
+    peakArrayBuffersUnderBound: true,
+  });
+  expect({ figures, peakRssUnderBound: mem.peakGrowth.rss < MEMORY_BOUND }).toEqual({
+    figures,
+    peakRssUnderBound: true,
+  });
   expect(Object.fromEntries(codes)).toEqual({ TIMEOUT: calls });
   expect(maxQueuedSeen).toBeLessThanOrEqual(maxQueued);
   expect(waitedThenTimedOut).toBeGreaterThan(calls / 2); // most never left the process
@@ -173,7 +182,9 @@ test('FIFO: a server that reads after a pause gets every queued frame in call or
   for (const r of await Promise.all(aborted)) expect('error' in r && r.error.code).toBe('ABORTED');
   for (const r of await Promise.all(timedOut)) {
     expect('error' in r && r.error.code).toBe('TIMEOUT');
-    expect('error' in r && r.error.message).toMatch(/found no room in the send queue within 30 ms, so nothing was sent/);
+    expect('error' in r && r.error.message).toMatch(
+      /found no room in the send queue within 30 ms, so nothing was sent/,
+    );
   }
   expect(c.sendBudget.waiting).toBe(31 - gaveUp.length);
 
@@ -185,7 +196,10 @@ test('FIFO: a server that reads after a pause gets every queued frame in call or
   // Exactly the frames that were queued, in the order they were made, each once (plus the first notification).
   const expectedOrder = [
     { type: 2, first: undefined }, // notify('connect')
-    ...[...Array.from({ length: first }, (_, i) => i), ...plain].map((i) => ({ type: i === noteIndex ? 2 : 0, first: i })),
+    ...[...Array.from({ length: first }, (_, i) => i), ...plain].map((i) => ({
+      type: i === noteIndex ? 2 : 0,
+      first: i,
+    })),
   ];
   expect(server.received).toEqual(expectedOrder);
   expect(c.sendBudget.queued).toBe(0);
@@ -198,14 +212,21 @@ test('closing the client fails the waiting calls and notifications with CONNECTI
   const c = perTest.client(raw.port, { maxQueuedBytes: 16 * 1024 });
   const pad = Buffer.alloc(4 * 1024);
   const filled = await fillUntilWaiting(c, pad);
-  const waiting = [outcome(c.call('echo', [-1, pad])), outcome(c.notify('note', [pad])), outcome(c.call('echo', [-2, pad], { timeoutMs: 60_000 }))];
+  const waiting = [
+    outcome(c.call('echo', [-1, pad])),
+    outcome(c.notify('note', [pad])),
+    outcome(c.call('echo', [-2, pad], { timeoutMs: 60_000 })),
+  ];
   expect(c.sendBudget.waiting).toBe(4);
   await c.close();
-  for (const r of await Promise.all([...filled, ...waiting])) expect('error' in r && r.error.code).toBe('CONNECTION_CLOSED');
+  for (const r of await Promise.all([...filled, ...waiting]))
+    expect('error' in r && r.error.code).toBe('CONNECTION_CLOSED');
   expect(c.sendBudget.waiting).toBe(0);
   expect(c.sendBudget.queued).toBe(0);
   // And later calls and notifications on the closed client fail at once.
-  expect(await outcome(c.call('echo', [pad]))).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_CLOSED' }) });
+  expect(await outcome(c.call('echo', [pad]))).toEqual({
+    error: expect.objectContaining({ code: 'CONNECTION_CLOSED' }),
+  });
   await raw.close();
 });
 

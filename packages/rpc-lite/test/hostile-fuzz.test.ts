@@ -61,7 +61,8 @@ class GoodCaller {
       const value = { i, s: 'x'.repeat(i % 300), list: [i, -i, `${i}`] };
       try {
         const r = await this._client.call<unknown>('echo', [value]);
-        if (JSON.stringify(r) !== JSON.stringify(value)) this.failures.push(`call ${i}: wrong result ${JSON.stringify(r)}`);
+        if (JSON.stringify(r) !== JSON.stringify(value))
+          this.failures.push(`call ${i}: wrong result ${JSON.stringify(r)}`);
         this.calls++;
       } catch (err) {
         this.failures.push(`call ${i}: ${(err as { code?: string }).code} ${(err as Error).message}`);
@@ -110,7 +111,11 @@ const valueArb: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 4 }),
+    fc.dictionary(
+      fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'),
+      tie('value'),
+      { maxKeys: 4 },
+    ),
   ),
 })).value;
 
@@ -151,19 +156,39 @@ function build(spec: PieceSpec, id: number): Piece {
   const label = spec.kind === 'fatal' ? spec.what : spec.kind;
   switch (spec.kind) {
     case 'echo':
-      return { bytes: frame(packr.pack([0, id, 'echo', [spec.value]])), expect: { kind: 'result', msgid: id, result: spec.value }, label };
+      return {
+        bytes: frame(packr.pack([0, id, 'echo', [spec.value]])),
+        expect: { kind: 'result', msgid: id, result: spec.value },
+        label,
+      };
     case 'sleep':
-      return { bytes: frame(packr.pack([0, id, 'sleep', [spec.ms, spec.value]])), expect: { kind: 'result', msgid: id, result: spec.value }, label };
+      return {
+        bytes: frame(packr.pack([0, id, 'sleep', [spec.ms, spec.value]])),
+        expect: { kind: 'result', msgid: id, result: spec.value },
+        label,
+      };
     case 'fail':
-      return { bytes: frame(packr.pack([0, id, 'fail', [spec.code]])), expect: { kind: 'error', msgid: id, code: spec.code }, label };
+      return {
+        bytes: frame(packr.pack([0, id, 'fail', [spec.code]])),
+        expect: { kind: 'error', msgid: id, code: spec.code },
+        label,
+      };
     case 'missing':
-      return { bytes: frame(packr.pack([0, id, `missing-${spec.method}`, []])), expect: { kind: 'error', msgid: id, code: 'METHOD_NOT_FOUND' }, label };
+      return {
+        bytes: frame(packr.pack([0, id, `missing-${spec.method}`, []])),
+        expect: { kind: 'error', msgid: id, code: 'METHOD_NOT_FOUND' },
+        label,
+      };
     case 'notify':
       return { bytes: frame(packr.pack([2, 'note', [spec.value]])), expect: { kind: 'none' }, label };
     case 'notify-missing':
       return { bytes: frame(packr.pack([2, 'nobody', []])), expect: { kind: 'none' }, label };
     case 'bad-shape':
-      return { bytes: frame(packr.pack(BAD_SHAPES[spec.shape](id))), expect: { kind: 'error', msgid: id, code: 'BAD_MESSAGE' }, label };
+      return {
+        bytes: frame(packr.pack(BAD_SHAPES[spec.shape](id))),
+        expect: { kind: 'error', msgid: id, code: 'BAD_MESSAGE' },
+        label,
+      };
     case 'fatal':
       return { bytes: FATAL[spec.what](), expect: { kind: 'fatal' }, label };
   }
@@ -172,8 +197,14 @@ function build(spec: PieceSpec, id: number): Piece {
 const pieceArb: fc.Arbitrary<PieceSpec> = fc.oneof(
   // Requests the server answers.
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('echo' as const), value: valueArb }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 15 }), value: valueArb }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail' as const), code: fc.constantFrom('E_MINE', 'HANDLER_ERROR') }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 15 }), value: valueArb }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('fail' as const), code: fc.constantFrom('E_MINE', 'HANDLER_ERROR') }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('missing' as const), method: fc.string({ maxLength: 10 }) }) },
   // Notifications: no answer.
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('notify' as const), value: valueArb }) },
@@ -181,10 +212,19 @@ const pieceArb: fc.Arbitrary<PieceSpec> = fc.oneof(
   // The wrong shape, with a readable msgid: a BAD_MESSAGE answer, and the connection goes on.
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('bad-shape' as const), shape: fc.constantFrom(...(Object.keys(BAD_SHAPES) as Array<keyof typeof BAD_SHAPES>)) }),
+    arbitrary: fc.record({
+      kind: fc.constant('bad-shape' as const),
+      shape: fc.constantFrom(...(Object.keys(BAD_SHAPES) as Array<keyof typeof BAD_SHAPES>)),
+    }),
   },
   // Fatal: the stream cannot be trusted past these.
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('fatal' as const), what: fc.constantFrom(...(Object.keys(FATAL) as FatalKind[])) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('fatal' as const),
+      what: fc.constantFrom(...(Object.keys(FATAL) as FatalKind[])),
+    }),
+  },
 );
 
 const streamArb = fc.record({
@@ -306,7 +346,8 @@ async function runStream(s: typeof streamArb extends fc.Arbitrary<infer T> ? T :
     expect(r[0]).toBe(1);
     const msgid = r[1] as number;
     const want = expected.get(msgid);
-    if (want === undefined) throw new Error(`answer with msgid ${msgid}, which no request before the first fatal frame carried`);
+    if (want === undefined)
+      throw new Error(`answer with msgid ${msgid}, which no request before the first fatal frame carried`);
     if (seen.has(msgid)) throw new Error(`msgid ${msgid} answered twice`);
     seen.add(msgid);
     expect(r).toEqual(answerTo(want));
@@ -340,7 +381,9 @@ afterEach(async () => {
   expect(r.calls).toBeGreaterThan(0);
   // No handler failure, no internal error: every report is a protocol error of a bad peer.
   for (const err of reported) {
-    expect(['BAD_MESSAGE', 'FRAME_TOO_LARGE', 'METHOD_NOT_FOUND', 'E_MINE', 'HANDLER_ERROR']).toContain((err as { code?: string }).code);
+    expect(['BAD_MESSAGE', 'FRAME_TOO_LARGE', 'METHOD_NOT_FOUND', 'E_MINE', 'HANDLER_ERROR']).toContain(
+      (err as { code?: string }).code,
+    );
     expect(err.name).toBe('RpcError');
   }
   // Every raw connection is gone; only the good client's may remain until it closes.

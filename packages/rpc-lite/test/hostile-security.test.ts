@@ -45,7 +45,11 @@ function client(port: number, options: ConstructorParameters<typeof RpcClient>[2
 /** The codes along an error's chain of causes. */
 function causeCodes(err: unknown): string[] {
   const codes: string[] = [];
-  for (let e = err as { code?: string; cause?: unknown } | undefined; e !== undefined && codes.length < 10; e = e.cause as typeof e) {
+  for (
+    let e = err as { code?: string; cause?: unknown } | undefined;
+    e !== undefined && codes.length < 10;
+    e = e.cause as typeof e
+  ) {
     if (typeof e.code === 'string') codes.push(e.code);
   }
   return codes;
@@ -97,7 +101,10 @@ describe('RpcClient: certificate and host-name verification are on by default', 
 describe('frame limits are enforced before allocation', () => {
   test('server: 200 connections each announcing a 4 GiB frame allocate nothing; each is closed and reported FRAME_TOO_LARGE', async () => {
     const errors: RpcError[] = [];
-    const server = new RpcServer({ onError: (e) => void errors.push(e as RpcError) }).handle('echo', (p: unknown[]) => p[0]);
+    const server = new RpcServer({ onError: (e) => void errors.push(e as RpcError) }).handle(
+      'echo',
+      (p: unknown[]) => p[0],
+    );
     await server.start('127.0.0.1', 0);
     cleanups.push(() => server.shutdown(500));
     const port = server.address()!.port;
@@ -163,4 +170,3 @@ describe('frame limits are enforced before allocation', () => {
     expect(mem.peakGrowth.arrayBuffers).toBeLessThan(64 * MiB); // was about 800 MiB
   });
 });
-

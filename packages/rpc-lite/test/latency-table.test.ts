@@ -47,7 +47,14 @@ test('run as a process, it prints a latency row per method from the events, with
   const rows = lines.slice(1, -1).map((line) => {
     const m = line.match(rowPattern);
     if (m === null) throw new Error(`not a table row: ${JSON.stringify(line)}\n${stdout}`);
-    return { method: m[1], count: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]), max: Number(m[5]), errors: Number(m[6]) };
+    return {
+      method: m[1],
+      count: Number(m[2]),
+      p50: Number(m[3]),
+      p99: Number(m[4]),
+      max: Number(m[5]),
+      errors: Number(m[6]),
+    };
   });
   expect(rows.map(({ method, count, errors }) => [method, count, errors])).toEqual([
     ['add', 200, 0],

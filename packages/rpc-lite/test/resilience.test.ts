@@ -9,7 +9,9 @@ const { client } = perTest;
 guardLeaks();
 
 /** A server whose 'hold' calls wait until the test releases them (no timer involved). */
-async function holdServer(port = 0): Promise<Started & { release(v?: unknown): void; held(): number; calls(): number }> {
+async function holdServer(
+  port = 0,
+): Promise<Started & { release(v?: unknown): void; held(): number; calls(): number }> {
   let waiting: Array<(v: unknown) => void> = [];
   let calls = 0;
   const errors: Started['errors'] = [];
@@ -78,11 +80,17 @@ describe('timeouts', () => {
     const cleared: unknown[] = [];
     const realSetTimeout = global.setTimeout;
     const realClearTimeout = global.clearTimeout;
-    const setSpy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number, ...args: unknown[]) => {
-      const t = (realSetTimeout as (f: () => void, ms?: number, ...rest: unknown[]) => NodeJS.Timeout)(fn, ms, ...args);
-      made.push(t);
-      return t;
-    }));
+    const setSpy = jest
+      .spyOn(global, 'setTimeout')
+      .mockImplementation((fn: () => void, ms?: number, ...args: unknown[]) => {
+        const t = (realSetTimeout as (f: () => void, ms?: number, ...rest: unknown[]) => NodeJS.Timeout)(
+          fn,
+          ms,
+          ...args,
+        );
+        made.push(t);
+        return t;
+      });
     const clearSpy = jest.spyOn(global, 'clearTimeout').mockImplementation((t) => {
       cleared.push(t);
       realClearTimeout(t);
@@ -144,7 +152,11 @@ describe('dropped connections', () => {
     const s = await holdServer();
     const port = s.port;
     const c = client(port);
-    const pending = [rejection(c.call('hold')), rejection(c.call('hold')), rejection(c.call('hold', [], { timeoutMs: 10_000 }))];
+    const pending = [
+      rejection(c.call('hold')),
+      rejection(c.call('hold')),
+      rejection(c.call('hold', [], { timeoutMs: 10_000 })),
+    ];
     await until(() => s.held() === 3);
     const t0 = Date.now();
     // The server goes away abruptly: its handlers never answer, the connection is reset.

@@ -44,7 +44,9 @@ function holder(): { handler: () => Promise<string>; entered(): number; release(
 
 describe('RpcClient', () => {
   test('timeoutMs and connectTimeoutMs above the timer limit throw a RangeError naming the limit', () => {
-    expect(() => new RpcClient('127.0.0.1', 1, { timeoutMs: OVER_LIMIT })).toThrow(/timeoutMs must be .* up to 2147483647/);
+    expect(() => new RpcClient('127.0.0.1', 1, { timeoutMs: OVER_LIMIT })).toThrow(
+      /timeoutMs must be .* up to 2147483647/,
+    );
     expect(() => new RpcClient('127.0.0.1', 1, { connectTimeoutMs: OVER_LIMIT })).toThrow(RangeError);
     expect(() => new RpcClient('127.0.0.1', 1, { connectTimeoutMs: OVER_LIMIT })).toThrow(/Infinity for no limit/);
     expect(() => new RpcClient('127.0.0.1', 1, { timeoutMs: Number.NaN })).toThrow(RangeError);
@@ -94,7 +96,9 @@ describe('RpcClient', () => {
 
 describe('RpcServer', () => {
   test('idleTimeoutMs and handshakeTimeoutMs above the timer limit throw a RangeError; idleTimeoutMs: Infinity is "never"', () => {
-    expect(() => new RpcServer({ idleTimeoutMs: OVER_LIMIT })).toThrow(/idleTimeoutMs must be an integer from 0 to 2147483647/);
+    expect(() => new RpcServer({ idleTimeoutMs: OVER_LIMIT })).toThrow(
+      /idleTimeoutMs must be an integer from 0 to 2147483647/,
+    );
     expect(() => new RpcServer({ handshakeTimeoutMs: OVER_LIMIT })).toThrow(RangeError);
     // A handshake that never ends would hold its socket for good: no "never" there.
     expect(() => new RpcServer({ handshakeTimeoutMs: Infinity })).toThrow(RangeError);

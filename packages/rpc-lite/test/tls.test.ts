@@ -23,7 +23,9 @@ guardLeaks();
 
 test('calls over TLS, the certificate verified against the given CA', async () => {
   await using c = new RpcClient('127.0.0.1', port, { ssl: true, tls: { ca: certs.cert }, connections: 2 });
-  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => c.call<[number, string]>('echo', [i, 'x'.repeat(i * 100)])));
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => c.call<[number, string]>('echo', [i, 'x'.repeat(i * 100)])),
+  );
   expect(answers.map((a) => a[0])).toEqual(Array.from({ length: 50 }, (_, i) => i));
   expect(await c.call('echo', [Buffer.alloc(100_000, 7)])).toEqual([new Uint8Array(100_000).fill(7)]);
 });

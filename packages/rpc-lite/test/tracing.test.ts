@@ -71,7 +71,9 @@ function recording(names?: readonly ChannelName[]): ReturnType<typeof record> {
  * The client's events grouped by call, each checked to be exactly a start
  * followed by one end or error, the start before it in the event order.
  */
-function callTraces(events: Array<[ChannelName, unknown]>): Map<unknown, { start: CallStartMessage; end: CallEndMessage | CallErrorMessage; failed: boolean }> {
+function callTraces(
+  events: Array<[ChannelName, unknown]>,
+): Map<unknown, { start: CallStartMessage; end: CallEndMessage | CallErrorMessage; failed: boolean }> {
   const byCall = new Map<unknown, Array<[ChannelName, CallStartMessage]>>();
   for (const [name, m] of events) {
     if (name !== RpcChannels.callStart && name !== RpcChannels.callEnd && name !== RpcChannels.callError) continue;
@@ -83,13 +85,19 @@ function callTraces(events: Array<[ChannelName, unknown]>): Map<unknown, { start
   const out = new Map<unknown, { start: CallStartMessage; end: CallEndMessage | CallErrorMessage; failed: boolean }>();
   for (const [call, list] of byCall) {
     expect(list.map(([n]) => n === RpcChannels.callStart)).toEqual([true, false]);
-    out.set(call, { start: list[0][1], end: list[1][1] as CallEndMessage, failed: list[1][0] === RpcChannels.callError });
+    out.set(call, {
+      start: list[0][1],
+      end: list[1][1] as CallEndMessage,
+      failed: list[1][0] === RpcChannels.callError,
+    });
   }
   return out;
 }
 
 /** The server's events grouped by request, each exactly a start then an end. */
-function requestTraces(events: Array<[ChannelName, unknown]>): Array<{ start: RequestStartMessage; end: RequestEndMessage }> {
+function requestTraces(
+  events: Array<[ChannelName, unknown]>,
+): Array<{ start: RequestStartMessage; end: RequestEndMessage }> {
   const byRequest = new Map<unknown, Array<[ChannelName, RequestStartMessage]>>();
   for (const [name, m] of events) {
     if (name !== RpcChannels.requestStart && name !== RpcChannels.requestEnd) continue;
@@ -128,7 +136,9 @@ describe.each([
   { name: 'TLS', tls: true },
 ])('$name', ({ tls }) => {
   /** A server (maxFrameBytes 1 KiB) with the test methods, and a client of it. */
-  async function setup(goAway = true): Promise<{ c: RpcClient; server: RpcServer; port: number; seen: RpcContext[]; release: () => void }> {
+  async function setup(
+    goAway = true,
+  ): Promise<{ c: RpcClient; server: RpcServer; port: number; seen: RpcContext[]; release: () => void }> {
     const seen: RpcContext[] = [];
     const released = deferred();
     const server = new RpcServer({ maxFrameBytes: 1024, goAway });
@@ -160,7 +170,13 @@ describe.each([
     const traceOf = (p: Promise<unknown>) => calls.get(p)!;
     expect(traceOf(ok).start).toEqual({ call: ok, method: 'echo', address: '127.0.0.1', port });
     expect(traceOf(ok).failed).toBe(false);
-    expect(traceOf(ok).end).toEqual({ call: ok, method: 'echo', address: '127.0.0.1', port, durationMs: expect.any(Number) });
+    expect(traceOf(ok).end).toEqual({
+      call: ok,
+      method: 'echo',
+      address: '127.0.0.1',
+      port,
+      durationMs: expect.any(Number),
+    });
     expect(traceOf(ok).end.durationMs).toBeGreaterThanOrEqual(0);
     for (const [p, err, code] of [
       [failed, errFailed, 'E_NO_USER'],
@@ -178,7 +194,14 @@ describe.each([
     const peer = byMethod.get('echo')!.start.peer;
     expect(peer).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(byMethod.get('echo')!.start.request).toBe(seen[0]); // the handler's own RpcContext
-    expect(byMethod.get('echo')!.end).toEqual({ request: seen[0], method: 'echo', peer, durationMs: expect.any(Number), ok: true, code: null });
+    expect(byMethod.get('echo')!.end).toEqual({
+      request: seen[0],
+      method: 'echo',
+      peer,
+      durationMs: expect.any(Number),
+      ok: true,
+      code: null,
+    });
     expect(byMethod.get('fail')!.end).toMatchObject({ ok: false, code: 'E_NO_USER' });
     expect(byMethod.get('missing')!.end).toMatchObject({ ok: false, code: 'METHOD_NOT_FOUND', peer });
     expect(byMethod.get('big')!.end).toMatchObject({ ok: false, code: 'FRAME_TOO_LARGE' });
@@ -202,7 +225,12 @@ describe.each([
     ac.abort(new Error('enough'));
     const errAbort = await rejection(aborted);
     const calls = callTraces(rec.events);
-    expect(calls.get(timedOut)!.end).toMatchObject({ method: 'hold', code: 'TIMEOUT', remote: false, error: errTimeout });
+    expect(calls.get(timedOut)!.end).toMatchObject({
+      method: 'hold',
+      code: 'TIMEOUT',
+      remote: false,
+      error: errTimeout,
+    });
     expect(calls.get(timedOut)!.end.durationMs).toBeGreaterThanOrEqual(20); // 30 ms, less the staleness of the event loop's clock
     expect(calls.get(aborted)!.end).toMatchObject({ method: 'hold', code: 'ABORTED', remote: false, error: errAbort });
     // The handlers are still running: two starts, no end yet.
@@ -239,7 +267,9 @@ describe.each([
       ['echo', false, 'CONNECTION_CLOSED'],
     ]);
     const calls = callTraces(rec.events);
-    expect([...calls.values()].map((t) => [t.start.method, t.failed ? (t.end as CallErrorMessage).code : 'ok'])).toEqual([
+    expect(
+      [...calls.values()].map((t) => [t.start.method, t.failed ? (t.end as CallErrorMessage).code : 'ok']),
+    ).toEqual([
       ['hold', 'ok'],
       ['echo', 'CONNECTION_CLOSED'],
     ]);
@@ -256,7 +286,13 @@ describe('every call that starts ends once, however it fails', () => {
     expect(err.code).toBe('CONNECTION_CLOSED');
     const calls = callTraces(rec.events);
     expect(calls.size).toBe(1);
-    expect(calls.get(p)!.end).toMatchObject({ method: 'echo', port: raw.port, code: 'CONNECTION_CLOSED', remote: false, error: err });
+    expect(calls.get(p)!.end).toMatchObject({
+      method: 'echo',
+      port: raw.port,
+      code: 'CONNECTION_CLOSED',
+      remote: false,
+      error: err,
+    });
     await raw.close();
   });
 
@@ -282,7 +318,9 @@ describe('every call that starts ends once, however it fails', () => {
 
     const calls = callTraces(rec.events);
     expect([...calls.keys()]).toEqual([noServer, tooLarge, unencodable, afterClose, abortedAlready]);
-    expect([...calls.values()].map((t) => [t.failed, (t.end as CallErrorMessage).code, (t.end as CallErrorMessage).remote])).toEqual([
+    expect(
+      [...calls.values()].map((t) => [t.failed, (t.end as CallErrorMessage).code, (t.end as CallErrorMessage).remote]),
+    ).toEqual([
       [true, 'CONNECT_FAILED', false],
       [true, 'FRAME_TOO_LARGE', false],
       [true, 'BAD_MESSAGE', false],
@@ -303,7 +341,9 @@ describe('every call that starts ends once, however it fails', () => {
     release.resolve();
     const calls = callTraces(rec.events);
     expect([...calls.keys()]).toEqual(inFlight);
-    expect([...calls.values()].every((t) => t.failed && (t.end as CallErrorMessage).code === 'CONNECTION_CLOSED')).toBe(true);
+    expect([...calls.values()].every((t) => t.failed && (t.end as CallErrorMessage).code === 'CONNECTION_CLOSED')).toBe(
+      true,
+    );
   });
 });
 
@@ -350,7 +390,9 @@ describe('nobody listening costs nothing', () => {
     const late = recording([RpcChannels.callEnd, RpcChannels.callError]);
     untraced.resolve(1);
     traced.resolve(2);
-    expect(late.events).toEqual([[RpcChannels.callEnd, expect.objectContaining({ call: traced.promise, method: 'm' })]]);
+    expect(late.events).toEqual([
+      [RpcChannels.callEnd, expect.objectContaining({ call: traced.promise, method: 'm' })],
+    ]);
     expect(new PendingCall('m', -1, undefined, where).traced).toBe(true);
     late.stop();
     expect(new PendingCall('m', -1, undefined, where).traced).toBe(false);
@@ -358,7 +400,9 @@ describe('nobody listening costs nothing', () => {
 
   test('a subscriber that comes later sees only the calls that start after it, each with its start', async () => {
     const release = deferred();
-    const { port } = await perTest.serve((s) => s.handle('hold', () => release.promise).handle('echo', (p: unknown) => p));
+    const { port } = await perTest.serve((s) =>
+      s.handle('hold', () => release.promise).handle('echo', (p: unknown) => p),
+    );
     const c = perTest.client(port);
     const before = c.call('hold');
     const beforeDone = c.call('echo', ['done before']);

@@ -43,7 +43,12 @@ export async function clientSide(client: RpcClient, options: RpcCallOptions): Pr
   accept<string>(await api.greet('Ada'));
   accept<string>(await api.maybe(true));
   accept<number>(await api.with(options).add(1, 2));
-  accept<number>(await api.with({ signal: AbortSignal.timeout(10) }).with({ timeoutMs: 5 }).add(1, 2));
+  accept<number>(
+    await api
+      .with({ signal: AbortSignal.timeout(10) })
+      .with({ timeoutMs: 5 })
+      .add(1, 2),
+  );
   const { add } = api;
   accept<number>(await add(3, 4));
   accept<'pong'>(await client.proxy<Reserved>().ping());

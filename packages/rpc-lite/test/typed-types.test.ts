@@ -20,12 +20,16 @@ const DIRECTIVE = /^(\s*)\/\/ @ts-expect-error\b/;
 
 /** The project's compiler options, and the files its tsconfig.json covers. */
 function projectConfig(): ts.ParsedCommandLine {
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(packageRoot, 'tsconfig.json'), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(packageRoot, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  });
+  );
   if (parsed === undefined) throw new Error('tsconfig.json could not be read');
   return parsed;
 }
@@ -77,7 +81,12 @@ test('without the @ts-expect-error comments, the errors are on exactly the lines
     path.resolve(fileName) === fixture
       ? ts.createSourceFile(fileName, stripped, languageVersion, true)
       : getSourceFile(fileName, languageVersion, ...rest);
-  const strippedProgram = ts.createProgram({ rootNames: [fixture], options: config.options, host, oldProgram: program });
+  const strippedProgram = ts.createProgram({
+    rootNames: [fixture],
+    options: config.options,
+    host,
+    oldProgram: program,
+  });
 
   const errors = fixtureErrors(strippedProgram);
   const lines = [...new Set(errors.map((e) => e.line))].sort((a, b) => a - b);

@@ -66,7 +66,9 @@ describe('implement + proxy', () => {
     expect(await calc.slow(1, 'own')).toBe('own'); // the subclass's, not the base class's
     expect(service.calls).toEqual(['scale']);
     // Methods called one after another or all at once, over one connection.
-    expect(await Promise.all(Array.from({ length: 50 }, (_, i) => calc.add(i, i)))).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i));
+    expect(await Promise.all(Array.from({ length: 50 }, (_, i) => calc.add(i, i)))).toEqual(
+      Array.from({ length: 50 }, (_, i) => 2 * i),
+    );
     expect(s.server.connNum()).toBe(1);
   });
 
@@ -130,7 +132,12 @@ describe('implement + proxy', () => {
     const api = client(s.port).proxy<Failing>();
     const failed = await rejection(api.fail('E_NO_USER', 'no user 7'));
     expect(failed).toBeInstanceOf(RpcError);
-    expect([failed.code, failed.message, failed.remote, failed.method]).toEqual(['E_NO_USER', 'no user 7', true, 'fail']);
+    expect([failed.code, failed.message, failed.remote, failed.method]).toEqual([
+      'E_NO_USER',
+      'no user 7',
+      true,
+      'fail',
+    ]);
     const sync = await rejection(api.boom());
     expect([sync.code, sync.message, sync.remote]).toEqual(['E_SYNC', 'sync', true]);
     const plain = await rejection(api.plain());
@@ -146,7 +153,9 @@ describe('implement + proxy', () => {
       expect([err.code, err.remote, err.method]).toEqual([RpcErrorCode.BAD_MESSAGE, true, 'add']);
       expect(err.message).toMatch(/^"add" takes its arguments as an array \(msgpack-rpc params\), got /);
     }
-    expect((await rejection(c.call('add', 5))).message).toBe('"add" takes its arguments as an array (msgpack-rpc params), got number');
+    expect((await rejection(c.call('add', 5))).message).toBe(
+      '"add" takes its arguments as an array (msgpack-rpc params), got number',
+    );
     // A notification has nobody to answer: the server reports it.
     await c.notify('add', 5);
     await until(() => s.errors.length > 0);
@@ -215,10 +224,14 @@ describe('call options', () => {
 
   test('bad defaults or with() options throw at once', () => {
     const c = client(1);
-    expect(() => c.proxy<Calc>({ retries: 3 } as object)).toThrow(new TypeError('unknown call option "retries"; known: timeoutMs, signal'));
+    expect(() => c.proxy<Calc>({ retries: 3 } as object)).toThrow(
+      new TypeError('unknown call option "retries"; known: timeoutMs, signal'),
+    );
     expect(() => c.proxy<Calc>({ timeoutMs: Number.NaN })).toThrow(RangeError);
     expect(() => c.proxy<Calc>(null as unknown as object)).toThrow(TypeError);
-    expect(() => c.proxy<Calc>().with({ signal: 'no' as unknown as AbortSignal })).toThrow(new TypeError('signal must be an AbortSignal'));
+    expect(() => c.proxy<Calc>().with({ signal: 'no' as unknown as AbortSignal })).toThrow(
+      new TypeError('signal must be an AbortSignal'),
+    );
   });
 });
 
@@ -239,9 +252,14 @@ describe('the proxy object', () => {
     expect(awaited === api).toBe(true);
     expect(await Promise.resolve(api).then((v) => v === api)).toBe(true);
     const loose = api as unknown as Record<string | symbol, unknown>;
-    expect([loose.then, loose.toJSON, loose.inspect, loose[Symbol.iterator], loose[Symbol.toPrimitive], loose[util.inspect.custom]]).toEqual(
-      Array(6).fill(undefined),
-    );
+    expect([
+      loose.then,
+      loose.toJSON,
+      loose.inspect,
+      loose[Symbol.iterator],
+      loose[Symbol.toPrimitive],
+      loose[util.inspect.custom],
+    ]).toEqual(Array(6).fill(undefined));
     expect(JSON.stringify(api)).toBe('{}');
     expect(JSON.stringify({ api })).toBe('{"api":{}}');
     expect(String(api as unknown)).toBe('[object Object]');
@@ -294,7 +312,16 @@ describe('bad implementations', () => {
     }
     expect(implement(5)).toThrow('implement() takes an object whose methods are the RPC methods, got number');
     const accessorOnly = Object.defineProperty({}, 'add', { get: () => () => 1, enumerable: true });
-    for (const impl of [{}, { add: 1 }, new (class {})(), new (class { x = 1 })(), accessorOnly, Object.create(null) as object]) {
+    for (const impl of [
+      {},
+      { add: 1 },
+      new (class {})(),
+      new (class {
+        x = 1;
+      })(),
+      accessorOnly,
+      Object.create(null) as object,
+    ]) {
       expect(implement(impl)).toThrow(new TypeError('implement() was given an object with no methods'));
     }
     // Nothing was registered by the failed calls: a server started now has no method.

@@ -31,7 +31,9 @@ function rawEcho(sock: net.Socket): void {
 }
 
 function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
 }
 
 /** BENCH_TRACE=1: a subscriber (doing nothing) on every channel @proj/tcp publishes on. */

@@ -20,7 +20,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as selfsigned from 'selfsigned';
 import { createInterface } from 'node:readline';
-import { callgrindAvailable, type Counted, instructionsPerMessage, kilo, runClientUnderCallgrind, underCallgrind } from './instructions';
+import {
+  callgrindAvailable,
+  type Counted,
+  instructionsPerMessage,
+  kilo,
+  runClientUnderCallgrind,
+  underCallgrind,
+} from './instructions';
 import { type Load, oursLoad, rawLoad, sleep } from './load';
 import { BenchResults } from 'bench-results';
 
@@ -37,8 +44,14 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? ROUND_MS / 2);
  */
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'server,client,c,tracing,tls-server,tls-client').split(','));
 
-const results = new BenchResults('tcp-echo', { title: '@proj/tcp: echo server and client against raw node:net and node:tls', package: '@proj/tcp' });
-const counts = new BenchResults('tcp-instructions', { title: '@proj/tcp: user-space instructions per message (callgrind)', package: '@proj/tcp' });
+const results = new BenchResults('tcp-echo', {
+  title: '@proj/tcp: echo server and client against raw node:net and node:tls',
+  package: '@proj/tcp',
+});
+const counts = new BenchResults('tcp-instructions', {
+  title: '@proj/tcp: user-space instructions per message (callgrind)',
+  package: '@proj/tcp',
+});
 /** The section being measured, for the results files: its title and what its two sides are. */
 let section = { title: '', ours: 'ours', baseline: '' };
 
@@ -104,36 +117,59 @@ async function main(): Promise<void> {
     return user + system;
   };
   const rates = [...SECTIONS].some((section) => section !== 'instructions');
-  console.log(`@proj/tcp benchmark${rates ? `: ${ROUNDS} rounds of ${ROUND_MS} ms per side, alternating` : ''}; node ${process.version}`);
+  console.log(
+    `@proj/tcp benchmark${rates ? `: ${ROUNDS} rounds of ${ROUND_MS} ms per side, alternating` : ''}; node ${process.version}`,
+  );
   if (rates) console.log('');
   try {
     const cBuilt = buildC();
     // Server side: a load generator in C where gcc is, so that the load is not the bottleneck.
     const serverLoad = cBuilt ? cLoad : rawLoad;
     // The TLS server rows' load: in C where OpenSSL's headers are, else raw tls.connect.
-    const tlsLoad = cBuilt && (SECTIONS.has('tls-server') || SECTIONS.has('instructions')) && buildTlsLoad() ? cLoad : rawLoad;
+    const tlsLoad =
+      cBuilt && (SECTIONS.has('tls-server') || SECTIONS.has('instructions')) && buildTlsLoad() ? cLoad : rawLoad;
     if (SECTIONS.has('server')) {
       console.log(`Server side (same ${cBuilt ? 'C' : 'raw node:net'} load generator; echo server ours vs raw net)`);
       section = { title: 'Server side', ours: 'our echo server', baseline: 'raw node:net echo server' };
       for (const row of ROWS) {
-        await compare(row.name, row.load, serverCpu, (ms) => serverLoad(ports.ours, row.load, ms), (ms) => serverLoad(ports.raw, row.load, ms));
+        await compare(
+          row.name,
+          row.load,
+          serverCpu,
+          (ms) => serverLoad(ports.ours, row.load, ms),
+          (ms) => serverLoad(ports.raw, row.load, ms),
+        );
       }
     }
     if (SECTIONS.has('client')) {
       console.log('\nClient side (same raw echo server; our Client vs raw net.Socket)');
       section = { title: 'Client side', ours: 'our Client', baseline: 'raw net.Socket' };
       for (const row of ROWS) {
-        await compare(row.name, row.load, ownCpu, (ms) => oursLoad(ports.raw, row.load, ms), (ms) => rawLoad(ports.raw, row.load, ms));
+        await compare(
+          row.name,
+          row.load,
+          ownCpu,
+          (ms) => oursLoad(ports.raw, row.load, ms),
+          (ms) => rawLoad(ports.raw, row.load, ms),
+        );
       }
     }
     if (cBuilt && SECTIONS.has('c')) await againstC(ports.ours, serverCpu);
     if (cBuilt && SECTIONS.has('tracing')) await tracingCost(ports.ours, serverCpu);
     if (SECTIONS.has('tls-server')) {
-      console.log(`\nTLS, server side (same ${tlsLoad === cLoad ? 'C (OpenSSL)' : 'raw tls.connect'} load; echo server ours vs raw node:tls)`);
+      console.log(
+        `\nTLS, server side (same ${tlsLoad === cLoad ? 'C (OpenSSL)' : 'raw tls.connect'} load; echo server ours vs raw node:tls)`,
+      );
       section = { title: 'TLS, server side', ours: 'our TLS echo server', baseline: 'raw node:tls echo server' };
       for (const row of ROWS) {
         const load = { ...row.load, tls: cert.cert };
-        await compare(row.name, load, serverCpu, (ms) => tlsLoad(ports.oursTls, load, ms), (ms) => tlsLoad(ports.rawTls, load, ms));
+        await compare(
+          row.name,
+          load,
+          serverCpu,
+          (ms) => tlsLoad(ports.oursTls, load, ms),
+          (ms) => tlsLoad(ports.rawTls, load, ms),
+        );
       }
     }
     if (SECTIONS.has('tls-client')) {
@@ -141,7 +177,13 @@ async function main(): Promise<void> {
       section = { title: 'TLS, client side', ours: 'our TLS Client', baseline: 'raw tls.connect' };
       for (const row of ROWS) {
         const load = { ...row.load, tls: cert.cert };
-        await compare(row.name, load, ownCpu, (ms) => oursLoad(ports.rawTls, load, ms), (ms) => rawLoad(ports.rawTls, load, ms));
+        await compare(
+          row.name,
+          load,
+          ownCpu,
+          (ms) => oursLoad(ports.rawTls, load, ms),
+          (ms) => rawLoad(ports.rawTls, load, ms),
+        );
       }
     }
     if (SECTIONS.has('instructions')) await instructions(cert, ports, serverLoad, tlsLoad);
@@ -257,7 +299,9 @@ function buildTlsLoad(): boolean {
 
 function compileC(name: string, libs: string[]): boolean {
   // Named apart from the compiled .js files: require('./load') would find a file called "load" first.
-  const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, `c-${name}`), join(C_DIR, `${name}.c`), ...libs], { stdio: 'inherit' });
+  const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, `c-${name}`), join(C_DIR, `${name}.c`), ...libs], {
+    stdio: 'inherit',
+  });
   return !built.error && built.status === 0;
 }
 
@@ -265,9 +309,13 @@ function compileC(name: string, libs: string[]): boolean {
 async function cLoad(port: number, load: Load, ms: number): Promise<number> {
   // A negative time tells the C load to send that many messages a connection.
   const span = load.count === undefined ? ms : -load.count;
-  const child = spawn(join(__dirname, load.tls ? 'c-tls-load' : 'c-load'), [port, load.conns, load.size, load.window, span].map(String), {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    join(__dirname, load.tls ? 'c-tls-load' : 'c-load'),
+    [port, load.conns, load.size, load.window, span].map(String),
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -285,7 +333,10 @@ interface Servers {
 /** Starts the echo servers' process (bench/echo-servers.ts) with `env` added to ours, under the command `wrapper` if one is given. */
 async function startServers(env: Record<string, string>, wrapper: string[] = []): Promise<Servers> {
   const command = [...wrapper, process.execPath, join(__dirname, 'echo-servers.js')];
-  const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return {
     ports: JSON.parse((await lines.next()).value as string) as Servers['ports'],
@@ -309,7 +360,9 @@ async function startServers(env: Record<string, string>, wrapper: string[] = [])
 async function tracingCost(untracedPort: number, untracedCpu: () => Promise<number>): Promise<void> {
   const traced = await startServers({ BENCH_TRACE: '1' });
   try {
-    console.log('\nTracing (C load; "ours": every proj:tcp channel subscribed, "raw": nobody subscribed; ratio traced/untraced)');
+    console.log(
+      '\nTracing (C load; "ours": every proj:tcp channel subscribed, "raw": nobody subscribed; ratio traced/untraced)',
+    );
     section = { title: 'Tracing cost', ours: 'every channel subscribed', baseline: 'nobody subscribed' };
     for (const row of ROWS.slice(0, 3)) {
       await compare(
@@ -339,7 +392,14 @@ async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promi
     console.log('\nAgainst a C epoll echo server (the same C load; "raw" is C: ratio ours/C, CPU C/ours)');
     section = { title: 'Against a C epoll echo server', ours: 'our echo server', baseline: 'C epoll echo server' };
     for (const row of ROWS.slice(0, 3)) {
-      await compare(row.name, row.load, oursCpu, (ms) => cLoad(oursPort, row.load, ms), (ms) => cLoad(port, row.load, ms), cCpu);
+      await compare(
+        row.name,
+        row.load,
+        oursCpu,
+        (ms) => cLoad(oursPort, row.load, ms),
+        (ms) => cLoad(port, row.load, ms),
+        cCpu,
+      );
     }
   } finally {
     c.stdin.end();
@@ -380,7 +440,9 @@ async function instructions(
         }
       });
     const client = (who: 'ours' | 'raw', port: number, load: Load): Promise<number> =>
-      instructionsPerMessage(load, counted, cert.dir, (run, outFile) => runClientUnderCallgrind(who, port, run, outFile));
+      instructionsPerMessage(load, counted, cert.dir, (run, outFile) =>
+        runClientUnderCallgrind(who, port, run, outFile),
+      );
     console.log(`${name} (${counted.few} and ${counted.many} messages a connection)`);
     const sides: Array<[string, () => Promise<number>, () => Promise<number>]> = [
       ['plain server', () => server('ours', plain), () => server('raw', plain)],
@@ -391,8 +453,18 @@ async function instructions(
     for (const [side, ours, raw] of sides) {
       const o = await ours();
       const r = await raw();
-      console.log(`  ${side.padEnd(34)} ours ${kilo(o).padStart(6)}  raw ${kilo(r).padStart(6)}   ratio raw/ours ${(r / o).toFixed(2)}`);
-      counts.add({ section: name, name: side, unit: 'instructions/msg', baselineName: 'raw', ours: [o], baseline: [r], higherIsBetter: false });
+      console.log(
+        `  ${side.padEnd(34)} ours ${kilo(o).padStart(6)}  raw ${kilo(r).padStart(6)}   ratio raw/ours ${(r / o).toFixed(2)}`,
+      );
+      counts.add({
+        section: name,
+        name: side,
+        unit: 'instructions/msg',
+        baselineName: 'raw',
+        ours: [o],
+        baseline: [r],
+        higherIsBetter: false,
+      });
     }
   }
 }

@@ -18,7 +18,10 @@ const CONNS = Number(process.env.BENCH_IDLE_CONNS ?? 10_000);
 
 type Mem = NodeJS.MemoryUsage;
 
-const results = new BenchResults('tcp-idle', { title: '@proj/tcp: heap held per idle connection against raw node:net', package: '@proj/tcp' });
+const results = new BenchResults('tcp-idle', {
+  title: '@proj/tcp: heap held per idle connection against raw node:net',
+  package: '@proj/tcp',
+});
 
 async function main(): Promise<void> {
   const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'echo-servers.js')], {

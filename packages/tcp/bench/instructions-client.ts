@@ -11,7 +11,8 @@ async function main(): Promise<void> {
   const [who, port, loadJson] = process.argv.slice(2);
   const load = JSON.parse(loadJson) as Load;
   const echoed = await (who === 'ours' ? oursLoad : rawLoad)(Number(port), load, 0);
-  if (echoed !== load.conns * (load.count ?? 0)) throw new Error(`${who}: ${echoed} of ${load.conns} x ${load.count} messages came back`);
+  if (echoed !== load.conns * (load.count ?? 0))
+    throw new Error(`${who}: ${echoed} of ${load.conns} x ${load.count} messages came back`);
 }
 
 main().catch((err) => {

@@ -63,11 +63,20 @@ export async function instructionsPerMessage(
 }
 
 /** Runs bench/instructions-client.ts (ours or raw, doing `load`) under callgrind against `port`. */
-export async function runClientUnderCallgrind(who: 'ours' | 'raw', port: number, load: Load, outFile: string): Promise<void> {
+export async function runClientUnderCallgrind(
+  who: 'ours' | 'raw',
+  port: number,
+  load: Load,
+  outFile: string,
+): Promise<void> {
   const [valgrind, ...args] = underCallgrind(outFile);
-  const child = spawn(valgrind, [...args, process.execPath, join(__dirname, 'instructions-client.js'), who, String(port), JSON.stringify(load)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    valgrind,
+    [...args, process.execPath, join(__dirname, 'instructions-client.js'), who, String(port), JSON.stringify(load)],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`the ${who} client under callgrind failed (exit ${code})`);
 }

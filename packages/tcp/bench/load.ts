@@ -75,7 +75,9 @@ export async function oursLoad(port: number, load: Load, ms: number): Promise<nu
   let running = true;
   const clients = await Promise.all(
     Array.from({ length: load.conns }, async () => {
-      const c = load.tls ? new Client('127.0.0.1', port, true, { ca: load.tls, servername: 'localhost' }) : new Client('127.0.0.1', port);
+      const c = load.tls
+        ? new Client('127.0.0.1', port, true, { ca: load.tls, servername: 'localhost' })
+        : new Client('127.0.0.1', port);
       // Generous: under callgrind (bench/instructions.ts) 64 TLS handshakes take the client many seconds.
       if (!(await c.connect(60_000))) throw new Error(c.strerror());
       return c;

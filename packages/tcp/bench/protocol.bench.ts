@@ -25,7 +25,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const SEND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
 
-const results = new BenchResults('tcp-protocol', { title: '@proj/tcp: protocol pieces against hand-written raw node:net', package: '@proj/tcp' });
+const results = new BenchResults('tcp-protocol', {
+  title: '@proj/tcp: protocol pieces against hand-written raw node:net',
+  package: '@proj/tcp',
+});
 /** The section being measured, for the results file: its title and what its baseline is. */
 let section = { title: '', baseline: '' };
 
@@ -60,7 +63,7 @@ async function oursLines(port: number): Promise<number> {
   const line = Buffer.allocUnsafe(256);
   let count = 0;
   let bytes = 0;
-  for (let n; (n = await c.recvUntil(line, 0x0a)) > 0; ) {
+  for (let n; (n = await c.recvUntil(line, 0x0a)) > 0;) {
     count++;
     bytes += n;
   }
@@ -153,7 +156,12 @@ async function sendFrames(port: number, parts: Buffer[], useSendv: boolean): Pro
   return frames;
 }
 
-async function compare(name: string, unit: string, ours: () => Promise<number>, raw: () => Promise<number>): Promise<void> {
+async function compare(
+  name: string,
+  unit: string,
+  ours: () => Promise<number>,
+  raw: () => Promise<number>,
+): Promise<void> {
   const o: Result = { messages: 0, micros: 0, cpuMicros: 0 };
   const r: Result = { messages: 0, micros: 0, cpuMicros: 0 };
   const oRounds: number[] = [];
@@ -184,7 +192,9 @@ async function compare(name: string, unit: string, ours: () => Promise<number>, 
   console.log(
     `  ${name.padEnd(40)} ours ${Math.round(rate(o)).toLocaleString('en-US').padStart(11)}  base ${Math.round(rate(r))
       .toLocaleString('en-US')
-      .padStart(11)} ${unit.padEnd(9)} ratio ${(rate(o) / rate(r)).toFixed(2)}   CPU/msg ours ${(cpu(o) * 1000).toFixed(0)} ns` +
+      .padStart(
+        11,
+      )} ${unit.padEnd(9)} ratio ${(rate(o) / rate(r)).toFixed(2)}   CPU/msg ours ${(cpu(o) * 1000).toFixed(0)} ns` +
       ` base ${(cpu(r) * 1000).toFixed(0)} ns ratio base/ours ${(cpu(r) / cpu(o)).toFixed(2)}`,
   );
   results.add({
@@ -207,14 +217,36 @@ async function main(): Promise<void> {
   const ports = JSON.parse((await lines.next()).value as string) as { source: number; sink: number };
   console.log(`@proj/tcp protocol benchmark: ${ROUNDS} rounds, alternating; node ${process.version}\n`);
   try {
-    console.log(`Lines (${LINES.toLocaleString('en-US')} lines of 8-40 B a round; base: 'data' + indexOf splitter on raw net)`);
+    console.log(
+      `Lines (${LINES.toLocaleString('en-US')} lines of 8-40 B a round; base: 'data' + indexOf splitter on raw net)`,
+    );
     section = { title: 'Lines', baseline: "'data' + indexOf splitter" };
-    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => rawLines(ports.source));
-    await compare('tryRecvUntil, then recvUntil', 'lines/s', () => oursLinesDrained(ports.source), () => rawLines(ports.source));
+    await compare(
+      'recvUntil(buf, 0x0a)',
+      'lines/s',
+      () => oursLines(ports.source),
+      () => rawLines(ports.source),
+    );
+    await compare(
+      'tryRecvUntil, then recvUntil',
+      'lines/s',
+      () => oursLinesDrained(ports.source),
+      () => rawLines(ports.source),
+    );
     console.log(`\nLines, the same, against node:readline over a raw socket (what most Node code uses)`);
     section = { title: 'Lines against node:readline', baseline: 'node:readline' };
-    await compare('recvUntil(buf, 0x0a)', 'lines/s', () => oursLines(ports.source), () => readlineLines(ports.source));
-    await compare('tryRecvUntil, then recvUntil', 'lines/s', () => oursLinesDrained(ports.source), () => readlineLines(ports.source));
+    await compare(
+      'recvUntil(buf, 0x0a)',
+      'lines/s',
+      () => oursLines(ports.source),
+      () => readlineLines(ports.source),
+    );
+    await compare(
+      'tryRecvUntil, then recvUntil',
+      'lines/s',
+      () => oursLinesDrained(ports.source),
+      () => readlineLines(ports.source),
+    );
     console.log('\nFrames to a sink (base: Buffer.concat, then send; both on our Client)');
     section = { title: 'Frames to a sink', baseline: 'Buffer.concat, then send' };
     for (const [count, size] of [

@@ -115,8 +115,12 @@ async function main(): Promise<void> {
     ['64 conns x 8 B ping-pong', 'msg', (p, h, ms) => pingPong(p, h, 64, ms)],
     ['1 conn x 8 B ping-pong', 'msg', (p, h, ms) => pingPong(p, h, 1, ms)],
   ];
-  console.log(`PROXY protocol bench, Node ${process.version}: ${ROUNDS} rounds of ${ROUND_MS} ms each side, alternating; server CPU per unit from process.cpuUsage()`);
-  console.log('| row | without header (median/s) | with v2 header (median/s) | ratio with/without (median, range) | server CPU µs/unit without | with | ratio without/with |');
+  console.log(
+    `PROXY protocol bench, Node ${process.version}: ${ROUNDS} rounds of ${ROUND_MS} ms each side, alternating; server CPU per unit from process.cpuUsage()`,
+  );
+  console.log(
+    '| row | without header (median/s) | with v2 header (median/s) | ratio with/without (median, range) | server CPU µs/unit without | with | ratio without/with |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, unit, run] of rows) {
     // Warm-up, uncounted.

@@ -26,7 +26,8 @@ function checkBuffer(buf: Uint8Array): void {
  * @internal
  */
 export function sendvChunks(chunks: readonly (Uint8Array | string)[]): readonly Uint8Array[] {
-  if (!Array.isArray(chunks)) throw new TypeError(`chunks must be an array of Uint8Array/Buffer/string, got ${describe(chunks)}`);
+  if (!Array.isArray(chunks))
+    throw new TypeError(`chunks must be an array of Uint8Array/Buffer/string, got ${describe(chunks)}`);
   let out: Uint8Array[] | null = null;
   for (let i = 0; i < chunks.length; i++) {
     const c: unknown = chunks[i];
@@ -80,7 +81,9 @@ export function waitMs(opts: number | WaitOptions | undefined, absent = -1): num
   // A misspelt key (`timeout`, `ms_`) would otherwise wait forever, silently.
   for (const key in opts) {
     if (key !== 'ms' && key !== 'signal') {
-      throw new TypeError(`unknown wait option "${key}"; known: ms (milliseconds, negative or Infinity: forever), signal`);
+      throw new TypeError(
+        `unknown wait option "${key}"; known: ms (milliseconds, negative or Infinity: forever), signal`,
+      );
     }
   }
   const ms = opts.ms ?? absent;
@@ -92,7 +95,12 @@ export function waitMs(opts: number | WaitOptions | undefined, absent = -1): num
 export function waitSignal(opts: number | WaitOptions | undefined): AbortSignal | null {
   if (typeof opts !== 'object' || opts.signal === undefined) return null;
   const signal = opts.signal;
-  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+  if (
+    signal === null ||
+    typeof signal !== 'object' ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
     throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
   }
   return signal;

@@ -109,7 +109,7 @@ export class ByteQueue {
       }
       return -stop;
     }
-    for (let j = 0; j < stop; ) {
+    for (let j = 0; j < stop;) {
       const b = head[offset + j];
       dst[j++] = b;
       if (b === last && j >= dlen && endsWith(dst, j, delim)) return this.consumeHead(j, inHead);

@@ -413,10 +413,12 @@ export abstract class Channel implements AsyncDisposable {
     let total = 0;
     for (let i = 0; i < bytes.length; i++) total += bytes[i].length;
     if (total === 0) return RESOLVED_0;
-    if (total > SENDV_COPY_MAX_BYTES || bytes.length === 1) return this._sent(this._writer!.writev(bytes, total), total, ms, signal);
+    if (total > SENDV_COPY_MAX_BYTES || bytes.length === 1)
+      return this._sent(this._writer!.writev(bytes, total), total, ms, signal);
     // Small frames: copying them into one buffer costs less than a writev's gather list.
     const scratch = sendvScratch;
-    for (let i = 0, at = 0; i < bytes.length; at += bytes[i].length, i++) copyBytes(bytes[i], 0, scratch, at, bytes[i].length);
+    for (let i = 0, at = 0; i < bytes.length; at += bytes[i].length, i++)
+      copyBytes(bytes[i], 0, scratch, at, bytes[i].length);
     const written = this._writer!.write(scratch.subarray(0, total));
     // A write still in flight holds the scratch: the next sendv gets a new one.
     if (written === PENDING) sendvScratch = Buffer.allocUnsafe(SENDV_COPY_MAX_BYTES);
@@ -478,7 +480,9 @@ export abstract class Channel implements AsyncDisposable {
   /** @internal */
   _streamReset(): void {
     if (this._sock !== null && !this._dead) {
-      this._failSend(new TcpError(TcpErrorCode.ABORT_ERR, 'the writable was aborted: the connection was reset', this._where()));
+      this._failSend(
+        new TcpError(TcpErrorCode.ABORT_ERR, 'the writable was aborted: the connection was reset', this._where()),
+      );
     }
   }
 
@@ -558,7 +562,13 @@ export abstract class Channel implements AsyncDisposable {
   _fastPaths(status: FastPaths): FastPaths {
     const sock = this._sock;
     if (sock === null || this._dead) {
-      return { directWrite: false, onreadAccept: false, tlsOnread: false, tlsWriteAtOnce: false, reason: 'not connected' };
+      return {
+        directWrite: false,
+        onreadAccept: false,
+        tlsOnread: false,
+        tlsWriteAtOnce: false,
+        reason: 'not connected',
+      };
     }
     const tls = sock !== this._raw;
     const writer = this._writer!;
@@ -606,7 +616,8 @@ export abstract class Channel implements AsyncDisposable {
     bindSocket(sock, this._reader, viaOnread);
     this._openedAt = performance.now();
     this._closeTraced = false;
-    if (connectionOpen.hasSubscribers) connectionOpen.publish({ connection: this, side: this._side, ...this._peerOf(), tls: sock !== raw });
+    if (connectionOpen.hasSubscribers)
+      connectionOpen.publish({ connection: this, side: this._side, ...this._peerOf(), tls: sock !== raw });
   }
 
   /** Where the peer is, for errors. @internal */
@@ -717,7 +728,9 @@ export abstract class Channel implements AsyncDisposable {
   _abortSend(): void {
     const signal = this._sendSignal;
     if (signal === null || this._sendResolve === null) return;
-    this._failSend(abortError('send', signal, 'the connection was reset because part of the bytes may have left', this._where()));
+    this._failSend(
+      abortError('send', signal, 'the connection was reset because part of the bytes may have left', this._where()),
+    );
   }
 
   /** A send gave up while its write may be half done: the stream cannot be trusted, so reset. */
@@ -730,7 +743,14 @@ export abstract class Channel implements AsyncDisposable {
   }
 
   /** A read the queue could not answer: waits, unless the connection cannot deliver any more. */
-  private _waitRecv(buf: Uint8Array, n: number, mode: number, delim: Uint8Array | null, ms: number, signal: AbortSignal | null): Promise<number> {
+  private _waitRecv(
+    buf: Uint8Array,
+    n: number,
+    mode: number,
+    delim: Uint8Array | null,
+    ms: number,
+    signal: AbortSignal | null,
+  ): Promise<number> {
     const cannot = this._cannotWait(RECV_NAMES[mode]);
     if (cannot !== null) return cannot;
     return this._reader.wait(buf, n, mode, delim, ms, signal);
@@ -778,7 +798,9 @@ export abstract class Channel implements AsyncDisposable {
     return Promise.reject(this._concurrentError(what));
   }
 
-  private _concurrentError(what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'tryRecvn' | 'waitReadable' | 'send' | 'sendv'): TcpError {
+  private _concurrentError(
+    what: 'recv' | 'recvn' | 'recvUntil' | 'tryRecvUntil' | 'tryRecvn' | 'waitReadable' | 'send' | 'sendv',
+  ): TcpError {
     const sending = what === 'send' || what === 'sendv';
     const code = sending ? TcpErrorCode.ERR_CONCURRENT_SEND : TcpErrorCode.ERR_CONCURRENT_RECV;
     if (sending ? this._writerHolds() : this._readerHolds()) {
@@ -786,7 +808,8 @@ export abstract class Channel implements AsyncDisposable {
       return new TcpError(code, `${what} called while a ${holder}; release its lock first`);
     }
     const pending = sending ? 'another send/sendv' : 'a recv/recvn/recvUntil/waitReadable';
-    const fix = 'inside `await using`, return calls awaited (`return await conn.recvn(...)`, not `return conn.recvn(...)`) so that the guard releases the connection only once its call has finished';
+    const fix =
+      'inside `await using`, return calls awaited (`return await conn.recvn(...)`, not `return conn.recvn(...)`) so that the guard releases the connection only once its call has finished';
     if ((this as { [RELEASED_BY_GUARD]?: unknown })[RELEASED_BY_GUARD] === true) {
       return new TcpError(
         code,

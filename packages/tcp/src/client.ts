@@ -104,10 +104,14 @@ export class Client extends Channel {
     if (this.connected()) return Promise.resolve(true);
     if (this._connecting !== null) return this._connecting;
     if (signal !== null && signal.aborted) {
-      this.lastError = new TcpError(TcpErrorCode.ABORT_ERR, `connect to ${this._target()} aborted by its signal before it started`, {
-        ...this._where(),
-        cause: signal.reason,
-      });
+      this.lastError = new TcpError(
+        TcpErrorCode.ABORT_ERR,
+        `connect to ${this._target()} aborted by its signal before it started`,
+        {
+          ...this._where(),
+          cause: signal.reason,
+        },
+      );
       return Promise.resolve(false);
     }
     this.disconnect();
@@ -130,7 +134,9 @@ export class Client extends Channel {
    */
   disconnect(): void {
     if (this._abortConnect !== null) {
-      this._abortConnect(new TcpError(TcpErrorCode.ENOTCONN, `connect to ${this._target()} cancelled by disconnect()`, this._where()));
+      this._abortConnect(
+        new TcpError(TcpErrorCode.ENOTCONN, `connect to ${this._target()} cancelled by disconnect()`, this._where()),
+      );
     }
     if (this._sock === null) return;
     // Every byte a resolved send handed over reaches the server, then FIN.
@@ -221,7 +227,8 @@ export class Client extends Channel {
         if (sock !== raw) raw.destroy();
         resolve(false);
       };
-      const onFail = (err: Error): void => done(fromNodeError(err, `connect to ${this._target()} failed`, this._where()));
+      const onFail = (err: Error): void =>
+        done(fromNodeError(err, `connect to ${this._target()} failed`, this._where()));
       const onConnected = (): void => done(null);
       const onAbort = (): void =>
         done(

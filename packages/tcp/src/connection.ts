@@ -34,11 +34,21 @@ export class Connection extends Channel {
    * (`sock` itself when plain); `viaOnread`: `sock` reads through `CHANNEL_ONREAD`;
    * `proxy`: the PROXY header read before; `rest`: bytes read after that header, the first the handler reads.
    */
-  constructor(sock: net.Socket, raw: net.Socket, maxReadBufferBytes: number, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null) {
+  constructor(
+    sock: net.Socket,
+    raw: net.Socket,
+    maxReadBufferBytes: number,
+    viaOnread: boolean,
+    proxy: ProxyInfo | null = null,
+    rest: Buffer | null = null,
+  ) {
     super('server', maxReadBufferBytes);
     this.proxy = proxy;
     // LOCAL (a health check) and UNKNOWN name no client; a UNIX path is no "ip:port": the socket's peer then.
-    const client = proxy !== null && proxy.command === 'PROXY' && (proxy.protocol === 'TCP4' || proxy.protocol === 'TCP6') ? proxy.source : null;
+    const client =
+      proxy !== null && proxy.command === 'PROXY' && (proxy.protocol === 'TCP4' || proxy.protocol === 'TCP6')
+        ? proxy.source
+        : null;
     this._peerAddress = client !== null ? client.address : (sock.remoteAddress ?? '');
     this._peerPort = client !== null ? client.port : (sock.remotePort ?? 0);
     this._attach(sock, raw, viaOnread);

@@ -140,7 +140,10 @@ export class TcpAbortError extends Error {
 
 /** A call's signal was aborted: what was given up, and what became of the bytes. @internal */
 export function abortError(what: string, signal: AbortSignal, outcome: string, where: TcpErrorOptions): TcpError {
-  return new TcpError(TcpErrorCode.ABORT_ERR, `${what} aborted by its signal; ${outcome}`, { ...where, cause: signal.reason });
+  return new TcpError(TcpErrorCode.ABORT_ERR, `${what} aborted by its signal; ${outcome}`, {
+    ...where,
+    cause: signal.reason,
+  });
 }
 
 /** recvUntil/tryRecvUntil filled a buffer of `size` bytes without the delimiter. @internal */

@@ -47,12 +47,7 @@ export {
   type ProxyProtocolVersion,
   type ProxyTlv,
 } from './proxy-protocol';
-export {
-  DEFAULT_MAX_IN_FLIGHT,
-  Pipeline,
-  type PipelineOptions,
-  type PipelineRequest,
-} from './pipeline';
+export { DEFAULT_MAX_IN_FLIGHT, Pipeline, type PipelineOptions, type PipelineRequest } from './pipeline';
 export { Server, type ConnectionHandler } from './server';
 export type { ServerOptions } from './server-options';
 export { type Distribution, workerDistributions } from './workers/support';

@@ -120,7 +120,11 @@ function whyOff(): string {
   if (pending('--pending-deprecation') || env.NODE_PENDING_DEPRECATION === '1') {
     return '--pending-deprecation (process.binding would print DEP0111)';
   }
-  if ((process as { permission?: unknown }).permission !== undefined || pending('--permission') || pending('--experimental-permission')) {
+  if (
+    (process as { permission?: unknown }).permission !== undefined ||
+    pending('--permission') ||
+    pending('--experimental-permission')
+  ) {
     return 'the permission model (process.binding is denied)';
   }
   return '';
@@ -128,7 +132,9 @@ function whyOff(): string {
 
 function loadStreamWrap(): StreamWrapBinding | null {
   try {
-    const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
+    const binding = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding(
+      'stream_wrap',
+    );
     return typeof binding.WriteWrap === 'function' &&
       // isInt32Array, not instanceof: the binding's array may come from another realm (a vm context, as in Jest).
       types.isInt32Array(binding.streamBaseState) &&
@@ -154,7 +160,10 @@ function findOnreadSlots(): OnreadSlots | null {
   try {
     const buffer = Buffer.alloc(1);
     const callback = (): boolean => true;
-    const probe = new net.Socket({ onread: { buffer, callback } } as net.SocketConstructorOpts) as unknown as Record<symbol, unknown>;
+    const probe = new net.Socket({ onread: { buffer, callback } } as net.SocketConstructorOpts) as unknown as Record<
+      symbol,
+      unknown
+    >;
     let bufferSlot: symbol | undefined;
     let callbackSlot: symbol | undefined;
     for (const key of Object.getOwnPropertySymbols(probe)) {
@@ -162,7 +171,9 @@ function findOnreadSlots(): OnreadSlots | null {
       else if (key.description === 'kBufferCb' && probe[key] === callback) callbackSlot = key;
     }
     (probe as unknown as net.Socket).destroy();
-    return bufferSlot !== undefined && callbackSlot !== undefined ? { buffer: bufferSlot, callback: callbackSlot } : null;
+    return bufferSlot !== undefined && callbackSlot !== undefined
+      ? { buffer: bufferSlot, callback: callbackSlot }
+      : null;
   } catch {
     return null;
   }
@@ -241,7 +252,12 @@ export function writableHandleOf(sock: net.Socket): WritableHandle | null {
  * @internal
  */
 export function tlsWriteDoneOnReturn(sock: net.Socket): boolean {
-  return status.tlsWriteAtOnce && (sock as { encrypted?: boolean }).encrypted === true && sock.writableLength === 0 && sock.writableCorked === 0;
+  return (
+    status.tlsWriteAtOnce &&
+    (sock as { encrypted?: boolean }).encrypted === true &&
+    sock.writableLength === 0 &&
+    sock.writableCorked === 0
+  );
 }
 
 /**

@@ -7,7 +7,13 @@
  */
 import * as net from 'node:net';
 import { TcpError, TcpErrorCode, fromNodeError } from './errors';
-import { PROXY_INVALID, PROXY_NEED_MORE, ProxyHeaderParser, type ProxyInfo, type ProxyProtocolVersion } from './proxy-protocol';
+import {
+  PROXY_INVALID,
+  PROXY_NEED_MORE,
+  ProxyHeaderParser,
+  type ProxyInfo,
+  type ProxyProtocolVersion,
+} from './proxy-protocol';
 import { resetSocket } from './socket-close';
 
 /** The PROXY protocol options of a server, as given (plain data: they cross to a worker thread as they are). @internal */
@@ -45,7 +51,9 @@ export function compileProxyFrom(list: readonly string[]): net.BlockList {
     const type = net.isIPv4(address) ? 'ipv4' : net.isIPv6(address) ? 'ipv6' : null;
     const bits = type === 'ipv4' ? 32 : 128;
     if (type === null || Number.isNaN(prefix) || prefix > bits) {
-      throw new TypeError(`proxyFrom entry ${JSON.stringify(entry)} is not an IPv4 or IPv6 address or CIDR block (like "10.0.0.0/8" or "fd00::/8")`);
+      throw new TypeError(
+        `proxyFrom entry ${JSON.stringify(entry)} is not an IPv4 or IPv6 address or CIDR block (like "10.0.0.0/8" or "fd00::/8")`,
+      );
     }
     if (prefix < 0) allow.addAddress(address, type);
     else allow.addSubnet(address, prefix, type);
@@ -101,7 +109,10 @@ function onHeaderError(this: PendingSocket, err: Error): void {
 }
 function onHeaderTimeout(p: PendingHeader): void {
   p.timer = null;
-  p.gate._refuse(p, `no complete PROXY header within ${p.gate.options.proxyHeaderTimeoutMs} ms (${p.parser.taken} bytes came; proxyHeaderTimeoutMs)`);
+  p.gate._refuse(
+    p,
+    `no complete PROXY header within ${p.gate.options.proxyHeaderTimeoutMs} ms (${p.parser.taken} bytes came; proxyHeaderTimeoutMs)`,
+  );
 }
 function ignore(): void {}
 
@@ -196,7 +207,10 @@ export class ProxyGate {
     this._onError(
       cause === undefined
         ? new TcpError(TcpErrorCode.ERR_PROXY_PROTOCOL, message, where)
-        : new TcpError(TcpErrorCode.ERR_PROXY_PROTOCOL, message, { ...where, cause: fromNodeError(cause, 'reading the PROXY header', where) }),
+        : new TcpError(TcpErrorCode.ERR_PROXY_PROTOCOL, message, {
+            ...where,
+            cause: fromNodeError(cause, 'reading the PROXY header', where),
+          }),
     );
   }
 

@@ -135,7 +135,8 @@ export class ProxyHeaderParser {
       }
       if (this._version === 1) {
         if (at >= V1_MAX_BYTES) return this._fail(`version 1 header has no CRLF within ${V1_MAX_BYTES} bytes`);
-        if (at < V1_PREFIX.length && b !== V1_PREFIX[at]) return this._fail(`not a PROXY ${this._expected()} header: bad signature at byte ${at}`);
+        if (at < V1_PREFIX.length && b !== V1_PREFIX[at])
+          return this._fail(`not a PROXY ${this._expected()} header: bad signature at byte ${at}`);
         this._buf[this._len++] = b;
         i++;
         if (b === LF) {
@@ -147,15 +148,20 @@ export class ProxyHeaderParser {
       }
       // Version 2: the signature and fixed part byte by byte, then the rest in one copy.
       if (at < 16) {
-        if (at < 12 && b !== V2_SIGNATURE[at]) return this._fail(`not a PROXY ${this._expected()} header: bad signature at byte ${at}`);
-        if (at === 12 && b >> 4 !== 2) return this._fail(`version 2 header has version ${b >> 4} in byte 12 (0x${hex(b)}), expected 2`);
-        if (at === 12 && (b & 0xf) > 1) return this._fail(`version 2 header has command ${b & 0xf}; 0 (LOCAL) and 1 (PROXY) exist`);
+        if (at < 12 && b !== V2_SIGNATURE[at])
+          return this._fail(`not a PROXY ${this._expected()} header: bad signature at byte ${at}`);
+        if (at === 12 && b >> 4 !== 2)
+          return this._fail(`version 2 header has version ${b >> 4} in byte 12 (0x${hex(b)}), expected 2`);
+        if (at === 12 && (b & 0xf) > 1)
+          return this._fail(`version 2 header has command ${b & 0xf}; 0 (LOCAL) and 1 (PROXY) exist`);
         this._buf[this._len++] = b;
         i++;
         if (this._len === 16) {
           this._v2Total = 16 + ((this._buf[14] << 8) | this._buf[15]);
           if (this._v2Total > V2_MAX_BYTES) {
-            return this._fail(`version 2 header is ${this._v2Total} bytes long, more than the ${V2_MAX_BYTES} this server accepts`);
+            return this._fail(
+              `version 2 header is ${this._v2Total} bytes long, more than the ${V2_MAX_BYTES} this server accepts`,
+            );
           }
           if (this._v2Total > this._buf.length) {
             const grown = new Uint8Array(this._v2Total);
@@ -192,15 +198,27 @@ export class ProxyHeaderParser {
       this.info = { version: 1, command: 'PROXY', protocol: 'UNKNOWN', source: null, destination: null, tlvs: [] };
       return true;
     }
-    if (proto !== 'TCP4' && proto !== 'TCP6') return !this._fail(`version 1 header has protocol ${JSON.stringify(proto ?? '')}; TCP4, TCP6 and UNKNOWN exist`);
-    if (parts.length !== 6) return !this._fail(`version 1 header has ${parts.length - 2} fields after the protocol, expected 4 (addresses and ports, single spaces)`);
+    if (proto !== 'TCP4' && proto !== 'TCP6')
+      return !this._fail(`version 1 header has protocol ${JSON.stringify(proto ?? '')}; TCP4, TCP6 and UNKNOWN exist`);
+    if (parts.length !== 6)
+      return !this._fail(
+        `version 1 header has ${parts.length - 2} fields after the protocol, expected 4 (addresses and ports, single spaces)`,
+      );
     const [, , src, dst, sport, dport] = parts as [string, string, string, string, string, string];
     const isIp = proto === 'TCP4' ? isIPv4 : isIPv6;
-    if (!isIp(src) || !isIp(dst)) return !this._fail(`version 1 header has an address that is not ${proto === 'TCP4' ? 'IPv4' : 'IPv6'}`);
+    if (!isIp(src) || !isIp(dst))
+      return !this._fail(`version 1 header has an address that is not ${proto === 'TCP4' ? 'IPv4' : 'IPv6'}`);
     const sp = v1Port(sport);
     const dp = v1Port(dport);
     if (sp < 0 || dp < 0) return !this._fail('version 1 header has a port that is not a decimal from 0 to 65535');
-    this.info = { version: 1, command: 'PROXY', protocol: proto, source: { address: src, port: sp }, destination: { address: dst, port: dp }, tlvs: [] };
+    this.info = {
+      version: 1,
+      command: 'PROXY',
+      protocol: proto,
+      source: { address: src, port: sp },
+      destination: { address: dst, port: dp },
+      tlvs: [],
+    };
     return true;
   }
 
@@ -213,9 +231,11 @@ export class ProxyHeaderParser {
     if (family > 3) return !this._fail(`version 2 header has address family ${family}; 0 to 3 exist`);
     if (transport > 2) return !this._fail(`version 2 header has transport ${transport}; 0 to 2 exist`);
     // LOCAL: the specification says to ignore the family and the addresses, and use the socket's.
-    if (command === 'PROXY' && family !== 0 && transport !== 1) return !this._fail('version 2 header relays a datagram transport; only STREAM (TCP) is served');
+    if (command === 'PROXY' && family !== 0 && transport !== 1)
+      return !this._fail('version 2 header relays a datagram transport; only STREAM (TCP) is served');
     const addrBytes = ADDRESS_BYTES[family];
-    if (total - 16 < addrBytes) return !this._fail(`version 2 header is too short for its addresses: ${total - 16} bytes, needs ${addrBytes}`);
+    if (total - 16 < addrBytes)
+      return !this._fail(`version 2 header is too short for its addresses: ${total - 16} bytes, needs ${addrBytes}`);
     const tlvs = readTlvs(buf, 16 + addrBytes, total);
     if (typeof tlvs === 'string') {
       // UNSPEC: the block is the sender's business; the specification says to skip it.
@@ -224,12 +244,16 @@ export class ProxyHeaderParser {
     const list = typeof tlvs === 'string' ? [] : tlvs;
     for (const t of list) {
       if (t.type === PP2_TYPE.CRC32C) {
-        if (t.value.length !== 4) return !this._fail(`version 2 header has a CRC32C field of ${t.value.length} bytes, expected 4`);
+        if (t.value.length !== 4)
+          return !this._fail(`version 2 header has a CRC32C field of ${t.value.length} bytes, expected 4`);
         const offset = t.value.byteOffset - buf.byteOffset;
         const sent = readU32(buf, offset);
         buf.fill(0, offset, offset + 4);
         const computed = crc32c(buf.subarray(0, total));
-        if (computed !== sent) return !this._fail(`version 2 header's CRC32C is 0x${sent.toString(16)}, the bytes give 0x${computed.toString(16)}`);
+        if (computed !== sent)
+          return !this._fail(
+            `version 2 header's CRC32C is 0x${sent.toString(16)}, the bytes give 0x${computed.toString(16)}`,
+          );
       } else if (t.type === PP2_TYPE.UNIQUE_ID && t.value.length > UNIQUE_ID_MAX) {
         return !this._fail(`version 2 header has a UNIQUE_ID of ${t.value.length} bytes, more than ${UNIQUE_ID_MAX}`);
       } else if (t.type === PP2_TYPE.SSL) {
@@ -290,7 +314,8 @@ function readTlvs(buf: Uint8Array, from: number, to: number): ProxyTlv[] | strin
   while (i < to) {
     if (to - i < 3) return `a TLV at byte ${i} is cut short: ${to - i} bytes left, 3 needed for its type and length`;
     const len = readU16(buf, i + 1);
-    if (i + 3 + len > to) return `TLV of type 0x${hex(buf[i])} at byte ${i} says ${len} bytes, past the end of its block by ${i + 3 + len - to}`;
+    if (i + 3 + len > to)
+      return `TLV of type 0x${hex(buf[i])} at byte ${i} says ${len} bytes, past the end of its block by ${i + 3 + len - to}`;
     out.push({ type: buf[i], value: buf.subarray(i + 3, i + 3 + len) });
     i += 3 + len;
   }
@@ -307,7 +332,7 @@ function ipv6Text(buf: Uint8Array, at: number): string {
   // Shortest form: the longest run of two or more zero groups becomes "::".
   let best = -1;
   let bestLen = 1;
-  for (let g = 0; g < 8; ) {
+  for (let g = 0; g < 8;) {
     if (groups[g] !== '0') {
       g++;
       continue;
@@ -366,10 +391,13 @@ export function crc32c(bytes: Uint8Array): number {
  *   `UNIX`, no TLVs).
  */
 export function encodeProxyHeader(info: ProxyHeaderInit): Uint8Array {
-  if (info === null || typeof info !== 'object') throw new TypeError('encodeProxyHeader needs an object shaped like conn.proxy');
+  if (info === null || typeof info !== 'object')
+    throw new TypeError('encodeProxyHeader needs an object shaped like conn.proxy');
   const { version, command, protocol } = info;
-  if (command !== 'PROXY' && command !== 'LOCAL') throw new TypeError(`command must be 'PROXY' or 'LOCAL', got ${String(command)}`);
-  if (!['TCP4', 'TCP6', 'UNIX', 'UNKNOWN'].includes(protocol)) throw new TypeError(`protocol must be TCP4, TCP6, UNIX or UNKNOWN, got ${String(protocol)}`);
+  if (command !== 'PROXY' && command !== 'LOCAL')
+    throw new TypeError(`command must be 'PROXY' or 'LOCAL', got ${String(command)}`);
+  if (!['TCP4', 'TCP6', 'UNIX', 'UNKNOWN'].includes(protocol))
+    throw new TypeError(`protocol must be TCP4, TCP6, UNIX or UNKNOWN, got ${String(protocol)}`);
   const tlvs = info.tlvs ?? [];
   const hasAddresses = protocol !== 'UNKNOWN';
   if (hasAddresses) {
@@ -391,12 +419,15 @@ export function encodeProxyHeader(info: ProxyHeaderInit): Uint8Array {
   const addrBytes = ADDRESS_BYTES[family];
   let tlvBytes = 0;
   for (const t of tlvs) {
-    if (!Number.isInteger(t.type) || t.type < 0 || t.type > 255) throw new RangeError(`TLV type must be a byte, got ${t.type}`);
-    if (!(t.value instanceof Uint8Array) || t.value.length > 65535) throw new RangeError('TLV value must be a Uint8Array of at most 65535 bytes');
+    if (!Number.isInteger(t.type) || t.type < 0 || t.type > 255)
+      throw new RangeError(`TLV type must be a byte, got ${t.type}`);
+    if (!(t.value instanceof Uint8Array) || t.value.length > 65535)
+      throw new RangeError('TLV value must be a Uint8Array of at most 65535 bytes');
     tlvBytes += 3 + t.value.length;
   }
   const total = 16 + addrBytes + tlvBytes;
-  if (total - 16 > 65535) throw new RangeError(`the header's addresses and TLVs take ${total - 16} bytes, more than 65535`);
+  if (total - 16 > 65535)
+    throw new RangeError(`the header's addresses and TLVs take ${total - 16} bytes, more than 65535`);
   const out = new Uint8Array(total);
   out.set(V2_SIGNATURE, 0);
   out[12] = 0x20 | (command === 'PROXY' ? 1 : 0);
@@ -445,12 +476,17 @@ export function encodeProxyHeader(info: ProxyHeaderInit): Uint8Array {
 function checkEndpoint(name: string, a: ProxyAddress | null, protocol: string): void {
   if (a === null || typeof a !== 'object') throw new TypeError(`${name} is needed for protocol ${protocol}`);
   if (protocol === 'UNIX') {
-    if (typeof a.address !== 'string' || Buffer.byteLength(a.address) > 107) throw new RangeError(`${name}.address must be a path of at most 107 bytes`);
+    if (typeof a.address !== 'string' || Buffer.byteLength(a.address) > 107)
+      throw new RangeError(`${name}.address must be a path of at most 107 bytes`);
     return;
   }
   const ok = protocol === 'TCP4' ? isIPv4(a.address) : isIPv6(a.address);
-  if (!ok) throw new TypeError(`${name}.address must be an ${protocol === 'TCP4' ? 'IPv4' : 'IPv6'} address, got ${String(a.address)}`);
-  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new RangeError(`${name}.port must be an integer from 0 to 65535, got ${a.port}`);
+  if (!ok)
+    throw new TypeError(
+      `${name}.address must be an ${protocol === 'TCP4' ? 'IPv4' : 'IPv6'} address, got ${String(a.address)}`,
+    );
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535)
+    throw new RangeError(`${name}.port must be an integer from 0 to 65535, got ${a.port}`);
 }
 
 function writeU16(out: Uint8Array, at: number, v: number): void {

@@ -100,7 +100,10 @@ export interface ServerOptions {
 
 /** {@link ServerOptions} checked, with every default filled in. @internal */
 export type ResolvedServerOptions = Required<
-  Omit<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'overLimitReply' | 'proxyProtocol' | 'proxyFrom' | 'workers' | 'distribution'>
+  Omit<
+    ServerOptions,
+    'tls' | 'onError' | 'maxConnections' | 'overLimitReply' | 'proxyProtocol' | 'proxyFrom' | 'workers' | 'distribution'
+  >
 > &
   Pick<ServerOptions, 'tls' | 'onError' | 'maxConnections' | 'proxyProtocol' | 'proxyFrom' | 'distribution'> & {
     /** The bytes of `overLimitReply`, made once; `null` without it. */
@@ -148,11 +151,18 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   checkCount('idleTimeoutMs', o.idleTimeoutMs, 0, TIMER_MAX_MS);
   checkCount('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, TIMER_MAX_MS);
   checkCount('maxReadBufferBytes', o.maxReadBufferBytes, 1);
-  if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean') throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
-  if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
+  if (o.noDelay !== undefined && typeof o.noDelay !== 'boolean')
+    throw new TypeError(`noDelay must be a boolean, got ${typeof o.noDelay}`);
+  if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object'))
+    throw new TypeError('tls must be an object of TLS options');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw new TypeError('onError must be a function');
   checkCount('proxyHeaderTimeoutMs', o.proxyHeaderTimeoutMs, 1, TIMER_MAX_MS);
-  if (o.proxyProtocol !== undefined && o.proxyProtocol !== 'v1' && o.proxyProtocol !== 'v2' && o.proxyProtocol !== 'any') {
+  if (
+    o.proxyProtocol !== undefined &&
+    o.proxyProtocol !== 'v1' &&
+    o.proxyProtocol !== 'v2' &&
+    o.proxyProtocol !== 'any'
+  ) {
     throw new TypeError(`proxyProtocol must be 'v1', 'v2' or 'any', got ${JSON.stringify(o.proxyProtocol)}`);
   }
   if (o.proxyFrom !== undefined) {
@@ -169,8 +179,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (o.distribution !== undefined && o.distribution !== 'handoff' && o.distribution !== 'reuseport') {
     throw new TypeError(`distribution must be 'handoff' or 'reuseport', got ${String(o.distribution)}`);
   }
-  if (o.distribution !== undefined && o.workers === undefined) throw new TypeError('distribution needs the workers option');
-  if (o.exclusive !== undefined && typeof o.exclusive !== 'boolean') throw new TypeError(`exclusive must be a boolean, got ${typeof o.exclusive}`);
+  if (o.distribution !== undefined && o.workers === undefined)
+    throw new TypeError('distribution needs the workers option');
+  if (o.exclusive !== undefined && typeof o.exclusive !== 'boolean')
+    throw new TypeError(`exclusive must be a boolean, got ${typeof o.exclusive}`);
   return {
     maxConnections: o.maxConnections,
     noDelay: o.noDelay ?? true,
@@ -195,9 +207,12 @@ function overLimitReplyOf(o: ServerOptions): Buffer | null {
   const reply = o.overLimitReply;
   if (reply === undefined) return null;
   if (typeof reply !== 'string' && !(reply instanceof Uint8Array)) {
-    throw new TypeError(`overLimitReply must be a string or a Uint8Array, got ${reply === null ? 'null' : typeof reply}`);
+    throw new TypeError(
+      `overLimitReply must be a string or a Uint8Array, got ${reply === null ? 'null' : typeof reply}`,
+    );
   }
-  if (o.maxConnections === undefined) throw new TypeError('overLimitReply needs maxConnections: without a limit no connection is refused');
+  if (o.maxConnections === undefined)
+    throw new TypeError('overLimitReply needs maxConnections: without a limit no connection is refused');
   // A copy: the caller may change its bytes later.
   const bytes = Buffer.from(reply);
   if (bytes.length > MAX_OVER_LIMIT_REPLY_BYTES) {

@@ -117,13 +117,15 @@ export class Server {
         );
       }
       const exportName = thisArgOrExport ?? 'default';
-      if (typeof exportName !== 'string' || exportName === '') throw new TypeError('the export name must be a non-empty string');
+      if (typeof exportName !== 'string' || exportName === '')
+        throw new TypeError('the export name must be a non-empty string');
       if (f === '') throw new TypeError('the handler module must be a non-empty path or URL');
       this._handlerModule = { module: f, exportName, data };
       this._connectionHandler = null;
       return this;
     }
-    if (typeof f !== 'function') throw new TypeError('onConnection needs a function, or with workers a module path or URL');
+    if (typeof f !== 'function')
+      throw new TypeError('onConnection needs a function, or with workers a module path or URL');
     this._connectionHandler = f as ConnectionHandler<unknown>;
     this._handlerModule = null;
     this._thisArg = thisArgOrExport;
@@ -163,10 +165,20 @@ export class Server {
     if (this._options.workers > 0 || this._handlerModule !== null) {
       this._starting = true;
       try {
-        this._workers = await startWorkers(this._options, this._given, this._handlerModule, this._connectionHandler !== null, host, port, key, ca, {
-          report: (err) => this._report(err, null),
-          stopped: () => this._runExitCallbacks(),
-        });
+        this._workers = await startWorkers(
+          this._options,
+          this._given,
+          this._handlerModule,
+          this._connectionHandler !== null,
+          host,
+          port,
+          key,
+          ca,
+          {
+            report: (err) => this._report(err, null),
+            stopped: () => this._runExitCallbacks(),
+          },
+        );
       } finally {
         this._starting = false;
       }
@@ -325,7 +337,12 @@ export class Server {
    * sockets given to {@link Server._feed}.
    * @internal
    */
-  async _serveInWorker(credentials: tls.SecureContextOptions | null, host: string, port: number, listen_: boolean): Promise<void> {
+  async _serveInWorker(
+    credentials: tls.SecureContextOptions | null,
+    host: string,
+    port: number,
+    listen_: boolean,
+  ): Promise<void> {
     const tlsServer = credentials !== null ? this._tlsListener(credentials) : null;
     const listener = this._proxyGate !== null ? this._proxyListener(tlsServer) : (tlsServer ?? this._plainListener());
     if (listen_) {
@@ -390,7 +407,11 @@ export class Server {
   private _proxyListener(tlsServer: tls.Server | null): net.Server {
     this._tlsFront = tlsServer !== null;
     const gate = this._proxyGate!;
-    const listener = net.createServer({ allowHalfOpen: tlsServer === null, noDelay: this._options.noDelay, pauseOnConnect: true });
+    const listener = net.createServer({
+      allowHalfOpen: tlsServer === null,
+      noDelay: this._options.noDelay,
+      pauseOnConnect: true,
+    });
     listener.on('connection', (sock: net.Socket) => {
       gate.admit(sock, (s, info, rest) => {
         if (tlsServer === null) {
@@ -436,7 +457,13 @@ export class Server {
     return listener;
   }
 
-  private _accept(sock: net.Socket, raw: net.Socket, viaOnread: boolean, proxy: ProxyInfo | null = null, rest: Buffer | null = null): void {
+  private _accept(
+    sock: net.Socket,
+    raw: net.Socket,
+    viaOnread: boolean,
+    proxy: ProxyInfo | null = null,
+    rest: Buffer | null = null,
+  ): void {
     const connections = this._connections;
     const max = this._options.maxConnections;
     const shared = this._accounting;
@@ -541,7 +568,12 @@ function graceOf(opts: number | WaitOptions, what: string): { ms: number; signal
  * Waits for `done`; resolves `true` instead when `ms` (>= 0) runs out first,
  * and rejects with an `AbortError` when `signal` is aborted first.
  */
-async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSignal | null, what: string): Promise<boolean> {
+async function waitOrInterrupt(
+  done: Promise<void>,
+  ms: number,
+  signal: AbortSignal | null,
+  what: string,
+): Promise<boolean> {
   if (ms < 0 && signal === null) {
     await done;
     return false;
@@ -563,7 +595,12 @@ async function waitOrInterrupt(done: Promise<void>, ms: number, signal: AbortSig
   }
 }
 
-function listen(listener: net.Server, host: string, port: number, how: { exclusive?: boolean; reusePort?: boolean }): Promise<void> {
+function listen(
+  listener: net.Server,
+  host: string,
+  port: number,
+  how: { exclusive?: boolean; reusePort?: boolean },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       listener.off('listening', onListening);
@@ -581,6 +618,11 @@ function listen(listener: net.Server, host: string, port: number, how: { exclusi
     listener.once('error', onError);
     listener.once('listening', onListening);
     // Not exclusive unless asked: under node:cluster the workers then share the primary's socket.
-    listener.listen({ host, port, exclusive: how.exclusive ?? false, ...(how.reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
+    listener.listen({
+      host,
+      port,
+      exclusive: how.exclusive ?? false,
+      ...(how.reusePort ? { reusePort: true } : {}),
+    } as net.ListenOptions);
   });
 }

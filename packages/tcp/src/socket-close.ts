@@ -13,7 +13,6 @@ import type * as net from 'node:net';
  */
 export const CLOSE_LINGER_MS = 2000;
 
-
 function onLingerClose(this: net.Socket & { [kLingerTimer]?: NodeJS.Timeout }): void {
   clearTimeout(this[kLingerTimer]);
 }

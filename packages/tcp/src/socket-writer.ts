@@ -109,7 +109,9 @@ export class SocketWriter {
   /** Why writes do not go straight to the handle ({@link SocketWriter.direct} false), for fastPaths. */
   get indirectWhy(): string {
     if (this._directTo === null) return 'this socket is written through socket.write (no handle to write to)';
-    return this.direct ? '' : 'the socket has an idle timer and no _unrefTimer() to refresh it: written through socket.write';
+    return this.direct
+      ? ''
+      : 'the socket has an idle timer and no _unrefTimer() to refresh it: written through socket.write';
   }
 
   /**

@@ -25,9 +25,13 @@ export async function loadTlsCredentials(
   try {
     [keyPem, certPem] = await Promise.all([readFile(key), readFile(ca)]);
   } catch (err) {
-    throw new TcpError(TcpErrorCode.ERR_TLS_CONFIG, `cannot read the TLS key or certificate: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new TcpError(
+      TcpErrorCode.ERR_TLS_CONFIG,
+      `cannot read the TLS key or certificate: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     const { requestCert: _r, rejectUnauthorized: _u, ALPNProtocols: _a, ...context } = extra ?? {};

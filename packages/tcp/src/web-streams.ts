@@ -58,7 +58,7 @@ export function makeReadable(host: StreamHost): ReadableStream<Uint8Array> {
 export function makeWritable(host: StreamHost): WritableStream<Uint8Array> {
   return new WritableStream<Uint8Array>({
     async write(chunk) {
-      if (!(chunk instanceof Uint8Array)) throw new TypeError('write a Uint8Array to a connection\'s writable');
+      if (!(chunk instanceof Uint8Array)) throw new TypeError("write a Uint8Array to a connection's writable");
       if ((await host._streamSend(chunk)) < 0) throw host.lastError ?? new Error('send failed');
     },
     close() {

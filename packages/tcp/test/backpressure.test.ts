@@ -81,7 +81,11 @@ describeConnectedPairs(VARIANTS, (p) => {
     })();
 
     // The application reads nothing until the peer has stopped making progress.
-    await waitFor(() => pushed >= total || (waitingForDrain && Date.now() - lastProgress > 300), 'the peer to stall', 10_000);
+    await waitFor(
+      () => pushed >= total || (waitingForDrain && Date.now() - lastProgress > 300),
+      'the peer to stall',
+      10_000,
+    );
     const grown = process.memoryUsage().arrayBuffers - before;
     expect(pushed).toBeLessThan(total); // the peer could not push everything: someone stopped reading
     expect(waitingForDrain).toBe(true);
@@ -115,4 +119,3 @@ function waitForDrainOrClose(sock: net.Socket): Promise<void> {
     sock.on('close', done);
   });
 }
-

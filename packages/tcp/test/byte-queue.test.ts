@@ -81,7 +81,21 @@ test('takeThrough with a one-byte delimiter, four bytes at a time: stops at the 
       fc.integer({ min: 0, max: 64 }),
       (delim, picks, skip, limit) => {
         const bytes = Buffer.from(
-          picks.map((k, i) => [delim, delim ^ 1, (delim + 1) & 0xff, (delim - 1) & 0xff, delim ^ 0x80, 0, 0xff, 0x80, 0x01, (i * 37) & 0xff][k]),
+          picks.map(
+            (k, i) =>
+              [
+                delim,
+                delim ^ 1,
+                (delim + 1) & 0xff,
+                (delim - 1) & 0xff,
+                delim ^ 0x80,
+                0,
+                0xff,
+                0x80,
+                0x01,
+                (i * 37) & 0xff,
+              ][k],
+          ),
         );
         const q = new ByteQueue();
         q.push(bytes);
@@ -108,9 +122,24 @@ test('takeThrough with a one-byte delimiter, four bytes at a time: stops at the 
 });
 
 test.each([
-  { name: 'a one-byte delimiter that is the first byte of the second chunk, at the very end', chunks: [[0, 1], [2]], delim: [2], end: 3, at: 2 },
+  {
+    name: 'a one-byte delimiter that is the first byte of the second chunk, at the very end',
+    chunks: [[0, 1], [2]],
+    delim: [2],
+    end: 3,
+    at: 2,
+  },
   { name: 'a one-byte delimiter past the end searched', chunks: [[0, 1], [2]], delim: [2], end: 2, at: -1 },
-  { name: 'a delimiter across two chunks', chunks: [[0, 13], [10, 5]], delim: [13, 10], end: 4, at: 1 },
+  {
+    name: 'a delimiter across two chunks',
+    chunks: [
+      [0, 13],
+      [10, 5],
+    ],
+    delim: [13, 10],
+    end: 4,
+    at: 1,
+  },
   { name: 'a delimiter across three chunks', chunks: [[13], [10], [7]], delim: [13, 10, 7], end: 3, at: 0 },
 ])('$name', ({ chunks, delim, end, at }) => {
   const q = new ByteQueue();

@@ -82,7 +82,9 @@ async function runCase(variant: Variant, c: Case): Promise<void> {
       if (offset + n > c.length) throw new Error(`got ${offset + n} bytes, more than the ${c.length} sent`);
       const bad = firstPatternMismatch(buf, c.start + offset, n);
       if (bad >= 0) {
-        throw new Error(`byte ${offset + bad} of the stream is wrong (call ${calls}, ${timeouts} timeouts so far, ${JSON.stringify(op)})`);
+        throw new Error(
+          `byte ${offset + bad} of the stream is wrong (call ${calls}, ${timeouts} timeouts so far, ${JSON.stringify(op)})`,
+        );
       }
       offset += n;
     }

@@ -7,7 +7,16 @@
  */
 import { Client, Connection, Server } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
-import { closedPort, deferred, pattern, rawConnect, rawEchoServer, rawServer, silentListener, waitFor } from '../../../libs/test-support/net';
+import {
+  closedPort,
+  deferred,
+  pattern,
+  rawConnect,
+  rawEchoServer,
+  rawServer,
+  silentListener,
+  waitFor,
+} from '../../../libs/test-support/net';
 import { guardLeaks, MiB, stoppedReading } from './helpers';
 
 guardLeaks();
@@ -21,7 +30,7 @@ afterAll(() => certs.cleanup());
 /** An echo handler: sends back what comes until EOF or an error. */
 async function echo(conn: Connection): Promise<void> {
   const buf = Buffer.alloc(1024);
-  for (let n; (n = await conn.recv(buf)) > 0; ) if ((await conn.send(buf, n)) <= 0) return;
+  for (let n; (n = await conn.recv(buf)) > 0;) if ((await conn.send(buf, n)) <= 0) return;
 }
 
 async function echoServer(ip = '127.0.0.1'): Promise<Server> {

@@ -4,7 +4,15 @@
  * socket(), and `await using`.
  */
 import { Connection, Server } from '../src';
-import { deferred, firstPatternMismatch, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../libs/test-support/net';
+import {
+  deferred,
+  firstPatternMismatch,
+  pattern,
+  rawConnect,
+  readToEnd,
+  sleep,
+  waitFor,
+} from '../../../libs/test-support/net';
 import { guardLeaks, MiB, serve, type Served, stoppedReading } from './helpers';
 
 let served: Served;

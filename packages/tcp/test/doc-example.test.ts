@@ -55,9 +55,9 @@ test('the @example of src/index.ts runs as written and the client gets its "pong
     }
   }
 
-  const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (
-    ...values: unknown[]
-  ) => Promise<void>;
+  const AsyncFunction = (async () => {}).constructor as new (
+    ...args: string[]
+  ) => (...values: unknown[]) => Promise<void>;
   await new AsyncFunction('Server', 'Client', 'Buffer', js)(RecordingServer, RecordingClient, Buffer);
 
   expect(received).toEqual(['pong']);

@@ -15,7 +15,14 @@ import type * as net from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { type Connection, Server, TcpErrorCode } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
-import { deferred, rawConnect, rawTlsConnect, readToEnd, type ReadResult, waitFor } from '../../../libs/test-support/net';
+import {
+  deferred,
+  rawConnect,
+  rawTlsConnect,
+  readToEnd,
+  type ReadResult,
+  waitFor,
+} from '../../../libs/test-support/net';
 import { MiB, guardLeaks } from './helpers';
 
 guardLeaks();

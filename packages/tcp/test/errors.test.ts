@@ -176,7 +176,9 @@ describe('nothing escapes to the process', () => {
           for (let i = 0; i < 1000 && r > 0; i++) {
             // The first call sends (the server waits for bytes before it resets); then a random mix.
             const sending = i === 0 || rnd() < 0.5;
-            r = sending ? await c.send(big, 1 + Math.floor(rnd() * big.length), 2000) : await c.recv(buf, buf.length, 2000);
+            r = sending
+              ? await c.send(big, 1 + Math.floor(rnd() * big.length), 2000)
+              : await c.recv(buf, buf.length, 2000);
           }
           const code = r === 0 ? 'EOF' : c.lastError?.code;
           c.close();

@@ -113,7 +113,7 @@ describe.each(VARIANTS)('$name', (variant) => {
         p.peer.end(theirs);
         const got: Buffer[] = [];
         const buf = Buffer.alloc(16 * 1024);
-        for (let n; (n = await p.ours.recv(buf, buf.length, 5000)) !== 0; ) {
+        for (let n; (n = await p.ours.recv(buf, buf.length, 5000)) !== 0;) {
           expect(n).toBeGreaterThan(0);
           got.push(Buffer.from(buf.subarray(0, n)));
         }

@@ -49,7 +49,7 @@ async function clientThrough(port: number, text: string): Promise<number> {
   return local;
 }
 
-test('send-proxy (v1): peer() is the client, destination is HAProxy\'s frontend', async () => {
+test("send-proxy (v1): peer() is the client, destination is HAProxy's frontend", async () => {
   const app = await ours({ proxyProtocol: 'v1', proxyFrom: ['127.0.0.1'] });
   const front = await freePort();
   const h = await Haproxy.start(withPorts(docConfig('send-proxy'), { 8080: front, 9001: app.port }), [front]);
@@ -57,7 +57,12 @@ test('send-proxy (v1): peer() is the client, destination is HAProxy\'s frontend'
   await waitFor(() => app.seen.length === 1, 'the handler');
   const seen = app.seen[0];
   expect(seen.peer).toBe(`${CLIENT_IP}:${local}`);
-  expect(seen.proxy).toMatchObject({ version: 1, command: 'PROXY', protocol: 'TCP4', destination: { address: '127.0.0.1', port: front } });
+  expect(seen.proxy).toMatchObject({
+    version: 1,
+    command: 'PROXY',
+    protocol: 'TCP4',
+    destination: { address: '127.0.0.1', port: front },
+  });
   expect(seen.proxy!.via).toMatch(/^127\.0\.0\.1:\d+$/);
   expect(seen.bytes.toString()).toBe('hello v1');
   expect(app.errors).toEqual([]);
@@ -68,7 +73,9 @@ test('send-proxy-v2, balance roundrobin over two servers, health checks with LOC
   const a = await ours({ proxyProtocol: 'v2' });
   const b = await ours({ proxyProtocol: 'v2' });
   const front = await freePort();
-  const h = await Haproxy.start(withPorts(docConfig('send-proxy-v2'), { 8080: front, 9001: a.port, 9002: b.port }), [front]);
+  const h = await Haproxy.start(withPorts(docConfig('send-proxy-v2'), { 8080: front, 9001: a.port, 9002: b.port }), [
+    front,
+  ]);
   // Each server's first health check: a LOCAL header, the peer HAProxy itself.
   const isCheck = (s: ProxyEcho['seen'][number]): boolean => s.proxy?.command === 'LOCAL';
   await waitFor(() => a.seen.some(isCheck) && b.seen.some(isCheck), 'a health check on each server', 8000);
@@ -84,7 +91,8 @@ test('send-proxy-v2, balance roundrobin over two servers, health checks with LOC
   expect([relayed(a).length, relayed(b).length]).toEqual([2, 2]);
   const peers = [...relayed(a), ...relayed(b)].map((s) => s.peer).sort();
   expect(peers).toEqual(locals.map((p) => `${CLIENT_IP}:${p}`).sort());
-  for (const s of [...relayed(a), ...relayed(b)]) expect(s.proxy).toMatchObject({ version: 2, protocol: 'TCP4', destination: { port: front } });
+  for (const s of [...relayed(a), ...relayed(b)])
+    expect(s.proxy).toMatchObject({ version: 2, protocol: 'TCP4', destination: { port: front } });
   expect([...a.errors, ...b.errors]).toEqual([]);
   await h.stop();
 });

@@ -46,7 +46,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function startServer(handler: (conn: Connection) => Promise<void>, options: ServerOptions = {}, useTls = false): Promise<Server> {
+async function startServer(
+  handler: (conn: Connection) => Promise<void>,
+  options: ServerOptions = {},
+  useTls = false,
+): Promise<Server> {
   const server = new Server(options).onConnection(handler);
   if (useTls) await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
   else await server.start('127.0.0.1', 0);
@@ -178,7 +182,10 @@ describe('a peer that never reads while we send', () => {
   const CHUNK = MiB;
 
   /** Sends 1 MiB chunks with a 300 ms timeout until one fails; returns what was accepted. */
-  async function sendUntilStuck(ch: Connection | Client, watch: MemoryWatch): Promise<{ accepted: number; last: number }> {
+  async function sendUntilStuck(
+    ch: Connection | Client,
+    watch: MemoryWatch,
+  ): Promise<{ accepted: number; last: number }> {
     let accepted = 0;
     for (let i = 0; i < 1024; i++) {
       const n = await ch.send(patternSlice(accepted, CHUNK), CHUNK, 300);
@@ -193,56 +200,61 @@ describe('a peer that never reads while we send', () => {
     { name: 'Connection, plain', side: 'Connection', useTls: false },
     { name: 'Connection, TLS', side: 'Connection', useTls: true },
     { name: 'Client, plain', side: 'Client', useTls: false },
-  ] as const)('$name: send waits, then ETIMEDOUT and a reset; a few MiB at most were accepted; memory bounded', async ({ side, useTls }) => {
-    const watch = new MemoryWatch();
-    let ours: Connection | Client;
-    let peer: net.Socket;
-    if (side === 'Connection') {
-      let conn: Connection | null = null;
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      cleanups.push(() => release());
-      const server = await startServer(
-        async (c) => {
-          conn = c;
-          await held;
-        },
-        {},
-        useTls,
+  ] as const)(
+    '$name: send waits, then ETIMEDOUT and a reset; a few MiB at most were accepted; memory bounded',
+    async ({ side, useTls }) => {
+      const watch = new MemoryWatch();
+      let ours: Connection | Client;
+      let peer: net.Socket;
+      if (side === 'Connection') {
+        let conn: Connection | null = null;
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        cleanups.push(() => release());
+        const server = await startServer(
+          async (c) => {
+            conn = c;
+            await held;
+          },
+          {},
+          useTls,
+        );
+        peer = useTls
+          ? await rawTlsConnect(server.address()!.port, { ca: certs.cert })
+          : await rawConnect(server.address()!.port);
+        await waitFor(() => conn !== null, 'the connection');
+        ours = conn!;
+      } else {
+        const raw = await rawServer();
+        cleanups.push(() => raw.close());
+        const c = new Client('127.0.0.1', raw.port);
+        cleanups.push(() => c.close());
+        expect(await c.connect(3000)).toBe(true);
+        peer = await raw.nextSocket();
+        ours = c;
+      }
+      cleanups.push(() => void peer.destroy());
+      const peerEnd = readToEnd(peer);
+      peer.pause(); // never reads (readToEnd's 'data' listener would have started the flow)
+      const started = Date.now();
+      const r = await sendUntilStuck(ours, watch);
+      const mem = watch.stop();
+      expect(r.last).toBeLessThanOrEqual(0);
+      expect(ours.lastError?.code).toBe('ETIMEDOUT');
+      expect(r.accepted).toBeLessThan(64 * MiB); // kernel buffers plus one high-water mark, not the whole stream
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(mem.peakGrowth.arrayBuffers).toBeLessThan(FLOOD_MEMORY_BOUND);
+      expect(mem.peakGrowth.rss).toBeLessThan(FLOOD_MEMORY_BOUND);
+      // The connection was reset: the peer learns it, and our side stays failed.
+      peer.resume();
+      const end = await peerEnd;
+      expect(end.how === 'error' ? end.error?.code : end.how).toMatch(/^(ECONNRESET|close|end)$/);
+      expect(await ours.send('x', 1, 100)).toBeLessThanOrEqual(0);
+      figure(
+        `never-reading peer (${side}, ${useTls ? 'TLS' : 'plain'}): ${mib(r.accepted)} accepted before ETIMEDOUT; peak growth arrayBuffers ${mib(mem.peakGrowth.arrayBuffers)}`,
       );
-      peer = useTls
-        ? await rawTlsConnect(server.address()!.port, { ca: certs.cert })
-        : await rawConnect(server.address()!.port);
-      await waitFor(() => conn !== null, 'the connection');
-      ours = conn!;
-    } else {
-      const raw = await rawServer();
-      cleanups.push(() => raw.close());
-      const c = new Client('127.0.0.1', raw.port);
-      cleanups.push(() => c.close());
-      expect(await c.connect(3000)).toBe(true);
-      peer = await raw.nextSocket();
-      ours = c;
-    }
-    cleanups.push(() => void peer.destroy());
-    const peerEnd = readToEnd(peer);
-    peer.pause(); // never reads (readToEnd's 'data' listener would have started the flow)
-    const started = Date.now();
-    const r = await sendUntilStuck(ours, watch);
-    const mem = watch.stop();
-    expect(r.last).toBeLessThanOrEqual(0);
-    expect(ours.lastError?.code).toBe('ETIMEDOUT');
-    expect(r.accepted).toBeLessThan(64 * MiB); // kernel buffers plus one high-water mark, not the whole stream
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(mem.peakGrowth.arrayBuffers).toBeLessThan(FLOOD_MEMORY_BOUND);
-    expect(mem.peakGrowth.rss).toBeLessThan(FLOOD_MEMORY_BOUND);
-    // The connection was reset: the peer learns it, and our side stays failed.
-    peer.resume();
-    const end = await peerEnd;
-    expect(end.how === 'error' ? end.error?.code : end.how).toMatch(/^(ECONNRESET|close|end)$/);
-    expect(await ours.send('x', 1, 100)).toBeLessThanOrEqual(0);
-    figure(`never-reading peer (${side}, ${useTls ? 'TLS' : 'plain'}): ${mib(r.accepted)} accepted before ETIMEDOUT; peak growth arrayBuffers ${mib(mem.peakGrowth.arrayBuffers)}`);
-  });
+    },
+  );
 });
 
 /** An echo handler: blocks of 32 bytes until the peer goes. */
@@ -259,7 +271,14 @@ async function roundTrip(c: Client, offset: number): Promise<boolean> {
 }
 
 /** The ways a peer drops a connection, taken in turn. */
-const DROPS = ['client-close-after-echo', 'client-close-at-once', 'raw-reset', 'raw-fin', 'raw-destroy-before-accept', 'raw-reset-mid-block'] as const;
+const DROPS = [
+  'client-close-after-echo',
+  'client-close-at-once',
+  'raw-reset',
+  'raw-fin',
+  'raw-destroy-before-accept',
+  'raw-reset-mid-block',
+] as const;
 
 /**
  * Opens a connection to `port` and drops it the way `how` says. `bytesServed(localPort)` is how
@@ -277,7 +296,8 @@ async function openAndDrop(
     const c = useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port);
     try {
       if (!(await c.connect(3000))) throw new Error(`connect ${i}: ${c.strerror()}`);
-      if (how !== 'client-close-at-once' && !(await roundTrip(c, i))) throw new Error(`round trip ${i}: ${c.strerror()}`);
+      if (how !== 'client-close-at-once' && !(await roundTrip(c, i)))
+        throw new Error(`round trip ${i}: ${c.strerror()}`);
     } finally {
       c.close();
     }
@@ -334,7 +354,11 @@ describe('1,000 connections opened and dropped in a loop', () => {
     const watch = new MemoryWatch();
     let maxLive = 0;
     for (let i = 0; i < total; i += batch) {
-      await Promise.all(Array.from({ length: batch }, (_, k) => openAndDrop(port, DROPS[(i + k) % DROPS.length], i + k, useTls, bytesServed)));
+      await Promise.all(
+        Array.from({ length: batch }, (_, k) =>
+          openAndDrop(port, DROPS[(i + k) % DROPS.length], i + k, useTls, bytesServed),
+        ),
+      );
       maxLive = Math.max(maxLive, server.connNum());
     }
     await waitFor(() => server.connNum() === 0, 'connNum to return to 0', 10_000);
@@ -347,7 +371,9 @@ describe('1,000 connections opened and dropped in a loop', () => {
     // (a raw socket destroyed before its connect may never be); over TLS one that closes right
     // after its handshake may not finish it on the server's side, so it never reaches the handler.
     const kinds = Array.from({ length: total }, (_, i) => DROPS[i % DROPS.length]);
-    const mustServe = kinds.filter((k) => (useTls ? k === 'client-close-after-echo' : k !== 'raw-destroy-before-accept')).length;
+    const mustServe = kinds.filter((k) =>
+      useTls ? k === 'client-close-after-echo' : k !== 'raw-destroy-before-accept',
+    ).length;
     expect(served).toBeGreaterThanOrEqual(mustServe);
     // The server still serves.
     const c = new Client('127.0.0.1', port, useTls, useTls ? { ca: certs.cert } : {});
@@ -365,76 +391,82 @@ describe('maxConnections', () => {
   test.each([
     { name: 'plain', useTls: false },
     { name: 'TLS', useTls: true },
-  ])('$name: 40 extra connections are refused at once; the 8 admitted keep working; a freed slot is taken again', async ({ useTls }) => {
-    const MAX = 8;
-    let live = 0;
-    let maxLive = 0;
-    const server = await startServer(
-      async (conn) => {
-        live++;
-        maxLive = Math.max(maxLive, live);
-        try {
-          await echo32(conn);
-        } finally {
-          live--;
-        }
-      },
-      { maxConnections: MAX },
-      useTls,
-    );
-    const port = server.address()!.port;
-    const make = (): Client => (useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port));
-    const admitted: Client[] = [];
-    for (let i = 0; i < MAX; i++) {
-      const c = make();
-      cleanups.push(() => c.close());
-      expect(await c.connect(3000)).toBe(true);
-      expect(await roundTrip(c, i)).toBe(true); // served, so surely counted before the next one comes
-      admitted.push(c);
-    }
-    expect(server.connNum()).toBe(MAX);
-    // The excess: each is accepted by the kernel, then closed by the server at once, never served.
-    let roundTrips = 0;
-    const busy = (async () => {
-      for (let r = 0; r < 10; r++) {
-        const ok = await Promise.all(admitted.map((c, i) => roundTrip(c, r * 100 + i)));
-        expect(ok.every(Boolean)).toBe(true);
-        roundTrips += ok.length;
-      }
-    })();
-    const refused = await Promise.all(
-      Array.from({ length: 40 }, async () => {
+  ])(
+    '$name: 40 extra connections are refused at once; the 8 admitted keep working; a freed slot is taken again',
+    async ({ useTls }) => {
+      const MAX = 8;
+      let live = 0;
+      let maxLive = 0;
+      const server = await startServer(
+        async (conn) => {
+          live++;
+          maxLive = Math.max(maxLive, live);
+          try {
+            await echo32(conn);
+          } finally {
+            live--;
+          }
+        },
+        { maxConnections: MAX },
+        useTls,
+      );
+      const port = server.address()!.port;
+      const make = (): Client =>
+        useTls ? new Client('127.0.0.1', port, true, { ca: certs.cert }) : new Client('127.0.0.1', port);
+      const admitted: Client[] = [];
+      for (let i = 0; i < MAX; i++) {
         const c = make();
-        try {
-          const connected = await c.connect(3000);
-          if (!connected) return c.lastError!.code;
-          const buf = Buffer.alloc(32);
-          await c.send(patternSlice(0, 32), 32, 1000);
-          const n = await c.recvn(buf, 32, 3000);
-          return n === 0 ? 'EOF' : n < 0 ? c.lastError!.code : 'SERVED';
-        } finally {
-          c.close();
+        cleanups.push(() => c.close());
+        expect(await c.connect(3000)).toBe(true);
+        expect(await roundTrip(c, i)).toBe(true); // served, so surely counted before the next one comes
+        admitted.push(c);
+      }
+      expect(server.connNum()).toBe(MAX);
+      // The excess: each is accepted by the kernel, then closed by the server at once, never served.
+      let roundTrips = 0;
+      const busy = (async () => {
+        for (let r = 0; r < 10; r++) {
+          const ok = await Promise.all(admitted.map((c, i) => roundTrip(c, r * 100 + i)));
+          expect(ok.every(Boolean)).toBe(true);
+          roundTrips += ok.length;
         }
-      }),
-    );
-    await busy;
-    expect(roundTrips).toBe(10 * MAX);
-    expect(refused).not.toContain('SERVED');
-    expect(refused).not.toContain('ETIMEDOUT'); // refused at once, not left hanging
-    for (const code of refused) expect(['ECONNRESET', 'EOF', 'EPIPE']).toContain(code);
-    expect(maxLive).toBe(MAX);
-    expect(server.connNum()).toBe(MAX);
-    // Free two slots: two new clients are served.
-    admitted[0].close();
-    admitted[1].close();
-    await waitFor(() => server.connNum() === MAX - 2, 'two slots to free');
-    for (let i = 0; i < 2; i++) {
-      const c = make();
-      cleanups.push(() => c.close());
-      expect(await c.connect(3000)).toBe(true);
-      expect(await roundTrip(c, 1000 + i)).toBe(true);
-    }
-    expect(server.connNum()).toBe(MAX);
-    figure(`maxConnections ${MAX} (${useTls ? 'TLS' : 'plain'}): refused ${refused.length} as ${[...new Set(refused)].join('/')}`);
-  });
+      })();
+      const refused = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const c = make();
+          try {
+            const connected = await c.connect(3000);
+            if (!connected) return c.lastError!.code;
+            const buf = Buffer.alloc(32);
+            await c.send(patternSlice(0, 32), 32, 1000);
+            const n = await c.recvn(buf, 32, 3000);
+            return n === 0 ? 'EOF' : n < 0 ? c.lastError!.code : 'SERVED';
+          } finally {
+            c.close();
+          }
+        }),
+      );
+      await busy;
+      expect(roundTrips).toBe(10 * MAX);
+      expect(refused).not.toContain('SERVED');
+      expect(refused).not.toContain('ETIMEDOUT'); // refused at once, not left hanging
+      for (const code of refused) expect(['ECONNRESET', 'EOF', 'EPIPE']).toContain(code);
+      expect(maxLive).toBe(MAX);
+      expect(server.connNum()).toBe(MAX);
+      // Free two slots: two new clients are served.
+      admitted[0].close();
+      admitted[1].close();
+      await waitFor(() => server.connNum() === MAX - 2, 'two slots to free');
+      for (let i = 0; i < 2; i++) {
+        const c = make();
+        cleanups.push(() => c.close());
+        expect(await c.connect(3000)).toBe(true);
+        expect(await roundTrip(c, 1000 + i)).toBe(true);
+      }
+      expect(server.connNum()).toBe(MAX);
+      figure(
+        `maxConnections ${MAX} (${useTls ? 'TLS' : 'plain'}): refused ${refused.length} as ${[...new Set(refused)].join('/')}`,
+      );
+    },
+  );
 });

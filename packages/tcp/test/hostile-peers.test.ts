@@ -77,27 +77,29 @@ class Harness {
     const errors: TcpError[] = [];
     const outcomes: Outcome[] = [];
     const conns = new Map<string, Connection>();
-    const server = new Server({ ...options, onError: (err) => void errors.push(err) }).onConnection(async (conn: Connection) => {
-      conns.set(conn.peer(), conn);
-      const buf = Buffer.allocUnsafe(BLOCK);
-      let first = Buffer.alloc(0);
-      let blocks = 0;
-      let n: number;
-      let trailerSent: number | null = null;
-      for (;;) {
-        n = await conn.recvn(buf, BLOCK, recvMs);
-        if (n !== BLOCK) break;
-        if (blocks === 0) first = Buffer.from(buf);
-        if ((await conn.send(buf, BLOCK)) !== BLOCK) {
-          n = -2;
-          break;
+    const server = new Server({ ...options, onError: (err) => void errors.push(err) }).onConnection(
+      async (conn: Connection) => {
+        conns.set(conn.peer(), conn);
+        const buf = Buffer.allocUnsafe(BLOCK);
+        let first = Buffer.alloc(0);
+        let blocks = 0;
+        let n: number;
+        let trailerSent: number | null = null;
+        for (;;) {
+          n = await conn.recvn(buf, BLOCK, recvMs);
+          if (n !== BLOCK) break;
+          if (blocks === 0) first = Buffer.from(buf);
+          if ((await conn.send(buf, BLOCK)) !== BLOCK) {
+            n = -2;
+            break;
+          }
+          blocks++;
         }
-        blocks++;
-      }
-      const code = conn.lastError?.code ?? null;
-      if (n === 0) trailerSent = await conn.send(patternSlice(TRAILER_OFFSET, TRAILER_BYTES));
-      outcomes.push({ peer: conn.peer(), n, code, blocks, first, trailerSent });
-    });
+        const code = conn.lastError?.code ?? null;
+        if (n === 0) trailerSent = await conn.send(patternSlice(TRAILER_OFFSET, TRAILER_BYTES));
+        outcomes.push({ peer: conn.peer(), n, code, blocks, first, trailerSent });
+      },
+    );
     if (useTls) await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
     else await server.start('127.0.0.1', 0);
     return new Harness(server, server.address()!.port, useTls, outcomes, errors, conns);
@@ -191,7 +193,11 @@ class GoodClient {
 /** Waits for `good` to make progress, so "served alongside" means served during the test. */
 async function progresses(good: GoodClient, rounds = 5): Promise<void> {
   const from = good.rounds;
-  await waitFor(() => good.rounds >= from + rounds || good.failures.length > 0, 'the good client to make progress', 5000);
+  await waitFor(
+    () => good.rounds >= from + rounds || good.failures.length > 0,
+    'the good client to make progress',
+    5000,
+  );
   expect(good.failures).toEqual([]);
 }
 
@@ -312,7 +318,7 @@ describe.each([
     await finish(h, good);
   });
 
-  test('a peer that trickles one byte every 40 ms never looks idle; the handler\'s own recvn timeout ends it (ETIMEDOUT)', async () => {
+  test("a peer that trickles one byte every 40 ms never looks idle; the handler's own recvn timeout ends it (ETIMEDOUT)", async () => {
     const h = closeLater(await Harness.start(useTls, { idleTimeoutMs: 300 }, 500));
     const good = new GoodClient(h.port, useTls);
     const peer = destroyLater(await h.rawPeer());
@@ -387,14 +393,14 @@ test('TLS: peers that close (FIN) during their handshake are let go at once and 
   // Every server-side socket is closed long before the 10 s handshake timeout.
   await waitFor(() => openFds() <= fdsBefore, `file descriptors to return to ${fdsBefore}`, 2000);
   expect(Date.now() - started).toBeLessThan(3000);
-  await waitFor(() => h.errors.length >= peers.length, 'the raw peers\' handshake failures to be reported', 2000);
+  await waitFor(() => h.errors.length >= peers.length, "the raw peers' handshake failures to be reported", 2000);
   const ports = new Set(peers.map(localPortOf));
   for (const err of h.errors.filter((e) => ports.has(e.port!))) expect(err.code).toBe('ECONNRESET');
   await progresses(good);
   await finish(h, good);
 });
 
-test('TLS 1.2: a peer that keeps renegotiating is cut off past Node\'s limit: the handler gets -1 ERR_TLS_SESSION_ATTACK', async () => {
+test("TLS 1.2: a peer that keeps renegotiating is cut off past Node's limit: the handler gets -1 ERR_TLS_SESSION_ATTACK", async () => {
   const h = closeLater(await Harness.start(true));
   const good = new GoodClient(h.port, true);
   await progresses(good);

@@ -29,7 +29,13 @@ const CLIENT: ProxyHeaderInit = {
     { type: 0x03, value: new Uint8Array(4) },
   ],
 };
-const V1 = encodeProxyHeader({ version: 1, command: 'PROXY', protocol: 'TCP4', source: { address: '198.51.100.77', port: 65000 }, destination: { address: '192.0.2.2', port: 80 } });
+const V1 = encodeProxyHeader({
+  version: 1,
+  command: 'PROXY',
+  protocol: 'TCP4',
+  source: { address: '198.51.100.77', port: 65000 },
+  destination: { address: '192.0.2.2', port: 80 },
+});
 const V2 = encodeProxyHeader(CLIENT);
 
 let tried = 0;
@@ -65,7 +71,10 @@ async function refused(bytes: Uint8Array, why: RegExp, fin = false): Promise<voi
   const sock = await connectWith(echo.port, bytes);
   if (fin) sock.end();
   await closedHow(sock);
-  await waitFor(() => echo.errorCount === errorsBefore + 1, `the error report for ${bytes.length} bytes${fin ? " then FIN" : ""}`);
+  await waitFor(
+    () => echo.errorCount === errorsBefore + 1,
+    `the error report for ${bytes.length} bytes${fin ? ' then FIN' : ''}`,
+  );
   const err = echo.lastError!;
   expect(err.code).toBe(TcpErrorCode.ERR_PROXY_PROTOCOL);
   expect(err.message).toMatch(why);
@@ -75,29 +84,36 @@ async function refused(bytes: Uint8Array, why: RegExp, fin = false): Promise<voi
 test.each([
   ['v1', V1],
   ['v2', V2],
-])('a valid %s header split at every point, each piece its own write: the same client, the bytes after intact', async (_name, header) => {
-  for (let cut = 1; cut < header.length; cut++) {
-    const sock = await connectWith(echo.port, header.subarray(0, cut));
-    sock.setNoDelay(true);
-    // The second piece goes once the server holds the first: two reads, for certain.
-    await waitFor(() => gate().pendingBytes() === cut, `the server to take ${cut} bytes`);
-    sock.write(header.subarray(cut));
-    const back = await echoThrough(sock, Buffer.from(`after ${cut}`));
-    expect(back.toString()).toBe(`after ${cut}`);
-    tried++;
-  }
-  await waitFor(() => echo.seen.length === header.length - 1, 'every handler');
-  const expected = header === V1 ? '198.51.100.77:65000' : '[2001:db8::42]:50123';
-  expect(new Set(echo.seen.map((s) => s.peer))).toEqual(new Set([expected]));
-  expect(echo.errors).toEqual([]);
-});
+])(
+  'a valid %s header split at every point, each piece its own write: the same client, the bytes after intact',
+  async (_name, header) => {
+    for (let cut = 1; cut < header.length; cut++) {
+      const sock = await connectWith(echo.port, header.subarray(0, cut));
+      sock.setNoDelay(true);
+      // The second piece goes once the server holds the first: two reads, for certain.
+      await waitFor(() => gate().pendingBytes() === cut, `the server to take ${cut} bytes`);
+      sock.write(header.subarray(cut));
+      const back = await echoThrough(sock, Buffer.from(`after ${cut}`));
+      expect(back.toString()).toBe(`after ${cut}`);
+      tried++;
+    }
+    await waitFor(() => echo.seen.length === header.length - 1, 'every handler');
+    const expected = header === V1 ? '198.51.100.77:65000' : '[2001:db8::42]:50123';
+    expect(new Set(echo.seen.map((s) => s.peer))).toEqual(new Set([expected]));
+    expect(echo.errors).toEqual([]);
+  },
+);
 
 test.each([
   ['v1', V1],
   ['v2', V2],
 ])('a %s header cut at every byte then FIN: reset, reported, never handled', async (_name, header) => {
   for (let n = 0; n < header.length; n++) {
-    await refused(header.subarray(0, n), new RegExp(`closed the connection after ${n} bytes, before its PROXY header ended`), true);
+    await refused(
+      header.subarray(0, n),
+      new RegExp(`closed the connection after ${n} bytes, before its PROXY header ended`),
+      true,
+    );
   }
   expect(echo.handlers).toBe(0);
   expect(echo.server.connNum()).toBe(0);
@@ -169,12 +185,21 @@ test('10,000 connections of garbage: each reset, none handled, memory bounded, a
         return noise[0] === 0x50 || noise[0] === 0x0d ? Buffer.concat([Buffer.from([0x41]), noise]) : noise;
       case 1:
         // No CRLF within 107 bytes, or a lone LF: refused either way, without waiting.
-        return Buffer.concat([Buffer.from('PROXY TCP4 '), Buffer.from(noise.toString('base64').slice(0, 150)), Buffer.from('\n')]);
+        return Buffer.concat([
+          Buffer.from('PROXY TCP4 '),
+          Buffer.from(noise.toString('base64').slice(0, 150)),
+          Buffer.from('\n'),
+        ]);
       case 2:
         return Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0xff, 0xff]), noise]);
       default:
         // Addresses, then a TLV that says more bytes than the header has.
-        return Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x00, 12 + 3]), crypto.randomBytes(12), Buffer.from([0x05, 0xff, 0xff])]);
+        return Buffer.concat([
+          V2_SIGNATURE,
+          Buffer.from([0x21, 0x11, 0x00, 12 + 3]),
+          crypto.randomBytes(12),
+          Buffer.from([0x05, 0xff, 0xff]),
+        ]);
     }
   };
   for (let from = 0; from < TOTAL; from += BATCH) {
@@ -200,7 +225,11 @@ test('10,000 connections of garbage: each reset, none handled, memory bounded, a
   }
   const mem = watch.stop();
   const seconds = (Date.now() - started) / 1000;
-  await waitFor(() => echo.errorCodes.get(TcpErrorCode.ERR_PROXY_PROTOCOL) === TOTAL, 'every refusal to be reported', 10_000);
+  await waitFor(
+    () => echo.errorCodes.get(TcpErrorCode.ERR_PROXY_PROTOCOL) === TOTAL,
+    'every refusal to be reported',
+    10_000,
+  );
   expect([...echo.errorCodes.keys()]).toEqual([TcpErrorCode.ERR_PROXY_PROTOCOL]);
   expect(echo.handlers).toBe(served);
   expect(echo.server.connNum()).toBe(0);
@@ -221,7 +250,10 @@ test('10,000 connections of garbage: each reset, none handled, memory bounded, a
 
 test('spoofing: a header from outside proxyFrom is refused before a byte is read, whatever it claims', async () => {
   await echo.server.shutdown(1000);
-  echo = await ProxyEcho.start({ proxyProtocol: 'any', proxyFrom: ['10.0.0.0/8', '::ffff:192.168.0.0/112', 'fd00::/8'] });
+  echo = await ProxyEcho.start({
+    proxyProtocol: 'any',
+    proxyFrom: ['10.0.0.0/8', '::ffff:192.168.0.0/112', 'fd00::/8'],
+  });
   for (const header of [V1, V2]) {
     // The reset may come before the connect completes on our side: either way nothing is served.
     const how = await connectWith(echo.port, header).then(closedHow, (err: NodeJS.ErrnoException) => err.code);

@@ -34,11 +34,13 @@ afterEach(async () => {
 
 async function echo(conn: Connection): Promise<void> {
   const buf = Buffer.alloc(1024);
-  for (let n; (n = await conn.recv(buf, buf.length, 5000)) > 0; ) if ((await conn.send(buf, n)) !== n) return;
+  for (let n; (n = await conn.recv(buf, buf.length, 5000)) > 0;) if ((await conn.send(buf, n)) !== n) return;
 }
 
 /** A TLS Server of ours with the test (self-signed) certificate; `served` counts handler runs. */
-async function tlsServer(options: ConstructorParameters<typeof Server>[0] = {}): Promise<{ server: Server; port: number; served: () => number; errors: TcpError[] }> {
+async function tlsServer(
+  options: ConstructorParameters<typeof Server>[0] = {},
+): Promise<{ server: Server; port: number; served: () => number; errors: TcpError[] }> {
   let served = 0;
   const errors: TcpError[] = [];
   const server = new Server({ ...options, onError: (e) => void errors.push(e) }).onConnection(async (conn) => {
@@ -81,7 +83,9 @@ describe('Client: certificate and host-name verification are on by default', () 
     const s = await tlsServer();
     const c = new Client('127.0.0.1', s.port, true, { ca: otherCerts.cert });
     expect(await connectClient(c)).toBe(false);
-    expect(c.lastError!.code).toMatch(/^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/);
+    expect(c.lastError!.code).toMatch(
+      /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/,
+    );
   });
 
   test('the right CA but the wrong host name is refused (ERR_TLS_CERT_ALTNAME_INVALID)', async () => {
@@ -138,7 +142,9 @@ describe('TLS 1.2 is the minimum', () => {
 
   /** A raw TLSv1.1-only server. */
   async function tls11Server(): Promise<number> {
-    const raw = await rawServer((sock) => sock.end('hi'), '127.0.0.1', { tls: { key: certs.key, cert: certs.cert, ...TLS11_ONLY } });
+    const raw = await rawServer((sock) => sock.end('hi'), '127.0.0.1', {
+      tls: { key: certs.key, cert: certs.cert, ...TLS11_ONLY },
+    });
     cleanups.push(() => raw.close());
     return raw.port;
   }
@@ -155,7 +161,8 @@ describe('TLS 1.2 is the minimum', () => {
       expect(s.errors[0].code).toBe('ERR_SSL_UNSUPPORTED_PROTOCOL');
       expect(s.served()).toBe(0);
       // TLS 1.2 and 1.3 clients are served.
-      for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) expect(await handshake(s.port, { ca: certs.cert, maxVersion })).toBe(maxVersion);
+      for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const)
+        expect(await handshake(s.port, { ca: certs.cert, maxVersion })).toBe(maxVersion);
       const c = new Client('127.0.0.1', s.port, true, { ca: certs.cert });
       expect(await connectClient(c)).toBe(true);
     }

@@ -20,10 +20,14 @@ const distIndex = path.join(packageRoot, 'dist', 'index.js');
 
 beforeAll(async () => {
   if (!existsSync(distIndex)) {
-    await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(packageRoot, 'tsconfig.lib.json')], {
-      cwd: repoRoot,
-      timeout: 60_000,
-    });
+    await run(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', path.join(packageRoot, 'tsconfig.lib.json')],
+      {
+        cwd: repoRoot,
+        timeout: 60_000,
+      },
+    );
   }
 }, 70_000);
 

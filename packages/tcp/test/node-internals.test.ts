@@ -31,10 +31,14 @@ let certs: TestCerts;
 beforeAll(async () => {
   certs = await makeTestCerts();
   if (!existsSync(path.join(packageRoot, 'dist', 'index.js'))) {
-    await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(packageRoot, 'tsconfig.lib.json')], {
-      cwd: repoRoot,
-      timeout: 60_000,
-    });
+    await run(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', path.join(packageRoot, 'tsconfig.lib.json')],
+      {
+        cwd: repoRoot,
+        timeout: 60_000,
+      },
+    );
   }
 }, 70_000);
 afterAll(() => certs.cleanup());
@@ -51,7 +55,13 @@ describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?
       });
     } else {
       // Every Node line we support has the internals: their absence is a regression to look into.
-      expect(fastPaths()).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, tlsWriteAtOnce: true, reason: '' });
+      expect(fastPaths()).toEqual({
+        directWrite: true,
+        onreadAccept: true,
+        tlsOnread: true,
+        tlsWriteAtOnce: true,
+        reason: '',
+      });
     }
   });
 
@@ -86,7 +96,10 @@ describe(`in this process (${NO_INTERNALS_ENV}=${process.env[NO_INTERNALS_ENV] ?
         const got = Buffer.alloc(data.length);
         // The peer echoes; ours sends and reads back at once (full duplex).
         p.peer.on('data', (chunk: Buffer) => p.peer.write(chunk));
-        const [sent, read] = await Promise.all([p.ours.send(data, data.length, 5000), p.ours.recvn(got, got.length, 5000)]);
+        const [sent, read] = await Promise.all([
+          p.ours.send(data, data.length, 5000),
+          p.ours.recvn(got, got.length, 5000),
+        ]);
         expect([sent, read]).toEqual([data.length, data.length]);
         expect(got.equals(data)).toBe(true);
       } finally {
@@ -108,7 +121,9 @@ describe('direct writes', () => {
     // A small write that finishes at once hands its request to the next write. One in flight
     // (its peer not reading) must keep its own until it completes, or its completion reaches
     // the wrong socket and its send never resolves.
-    const pairs = await Promise.all([0, 1, 2].map(() => pair({ name: 'Connection over TCP', side: 'Connection', tls: false })));
+    const pairs = await Promise.all(
+      [0, 1, 2].map(() => pair({ name: 'Connection over TCP', side: 'Connection', tls: false })),
+    );
     try {
       const big = 8 * MiB;
       const [a, b, c] = pairs.map((p) => p.ours as Connection);
@@ -362,7 +377,12 @@ describe('readTlsThroughOnread', () => {
       sock.end(serverSays);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: certs.cert, servername: 'localhost' });
+    const client = tls.connect({
+      port: (server.address() as net.AddressInfo).port,
+      host: '127.0.0.1',
+      ca: certs.cert,
+      servername: 'localhost',
+    });
     await once(client, 'secureConnect');
     return {
       client,
@@ -379,7 +399,12 @@ describe('readTlsThroughOnread', () => {
     try {
       const chunks: string[] = [];
       const buffer = Buffer.alloc(64 * 1024);
-      expect(readTlsThroughOnread(p.client, { buffer, callback: (n, buf) => (chunks.push(Buffer.from(buf.buffer, buf.byteOffset, n).toString('latin1')), true) })).toBe(true);
+      expect(
+        readTlsThroughOnread(p.client, {
+          buffer,
+          callback: (n, buf) => (chunks.push(Buffer.from(buf.buffer, buf.byteOffset, n).toString('latin1')), true),
+        }),
+      ).toBe(true);
       p.client.resume();
       await once(p.client, 'end');
       expect(chunks.join('')).toBe('hello over onread');
@@ -405,7 +430,11 @@ describe('readTlsThroughOnread', () => {
 });
 
 /** Runs a script against the built package in a child `node`; returns its stdout's last line as JSON and its stderr. */
-async function child(flags: string[], env: Record<string, string>, script: string): Promise<{ out: Record<string, unknown>; stderr: string }> {
+async function child(
+  flags: string[],
+  env: Record<string, string>,
+  script: string,
+): Promise<{ out: Record<string, unknown>; stderr: string }> {
   const { stdout, stderr } = await run(process.execPath, [...flags, '-e', script], {
     cwd: repoRoot,
     timeout: 20_000,
@@ -438,7 +467,14 @@ describe('a consumer process', () => {
   test('by default: the fast paths are on, a ping-pong works, nothing is printed', async () => {
     const { out, stderr } = await child([], {}, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toEqual({ directWrite: true, onreadAccept: true, tlsOnread: true, tlsWriteAtOnce: true, reason: '', reply: 'pong' });
+    expect(out).toEqual({
+      directWrite: true,
+      onreadAccept: true,
+      tlsOnread: true,
+      tlsWriteAtOnce: true,
+      reason: '',
+      reply: 'pong',
+    });
   });
 
   test(`${NO_INTERNALS_ENV}=1: the portable path, the same ping-pong`, async () => {
@@ -457,7 +493,13 @@ describe('a consumer process', () => {
   test('--pending-deprecation: no DEP0111 warning (the paths turn off instead), the same ping-pong', async () => {
     const { out, stderr } = await child(['--pending-deprecation'], {}, PING_PONG);
     expect(stderr).toBe('');
-    expect(out).toMatchObject({ directWrite: false, onreadAccept: false, tlsOnread: false, tlsWriteAtOnce: false, reply: 'pong' });
+    expect(out).toMatchObject({
+      directWrite: false,
+      onreadAccept: false,
+      tlsOnread: false,
+      tlsWriteAtOnce: false,
+      reply: 'pong',
+    });
     expect(out.reason).toContain('--pending-deprecation');
   });
 

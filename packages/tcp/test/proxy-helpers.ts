@@ -50,11 +50,16 @@ export class ProxyEcho {
       echo.handlers++;
       const got: Buffer[] = [];
       const buf = Buffer.alloc(16 * 1024);
-      for (let n; (n = await conn.recv(buf, buf.length, 10_000)) > 0; ) {
+      for (let n; (n = await conn.recv(buf, buf.length, 10_000)) > 0;) {
         got.push(Buffer.from(buf.subarray(0, n)));
         if ((await conn.send(buf, n, 10_000)) <= 0) break;
       }
-      echo.seen.push({ peer: conn.peer(), proxy: conn.proxy, bytes: Buffer.concat(got), onread: conn._fastPathsInUse().onread });
+      echo.seen.push({
+        peer: conn.peer(),
+        proxy: conn.proxy,
+        bytes: Buffer.concat(got),
+        onread: conn._fastPathsInUse().onread,
+      });
     });
     if (certs === null) await server.start(host, 0);
     else await server.start(host, 0, certs.keyPath, certs.certPath);
@@ -89,7 +94,9 @@ export async function echoThrough(sock: net.Socket, data: Buffer): Promise<Buffe
       got += c.length;
       if (got >= data.length) resolve();
     });
-    sock.once('close', () => (got >= data.length ? resolve() : reject(new Error(`closed after ${got} of ${data.length} echoed bytes`))));
+    sock.once('close', () =>
+      got >= data.length ? resolve() : reject(new Error(`closed after ${got} of ${data.length} echoed bytes`)),
+    );
   });
   sock.write(data);
   await done;
@@ -104,7 +111,13 @@ export async function echoThrough(sock: net.Socket, data: Buffer): Promise<Buffe
  * resolves after the handshake. `together`: the header and the ClientHello go
  * out in one write, so the server reads both at once.
  */
-export function tlsAfterHeader(port: number, header: Uint8Array, certs: TestCerts, host = '127.0.0.1', together = false): Promise<tls.TLSSocket> {
+export function tlsAfterHeader(
+  port: number,
+  header: Uint8Array,
+  certs: TestCerts,
+  host = '127.0.0.1',
+  together = false,
+): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const raw = net.connect({ port, host });
     recordErrors(raw);
@@ -129,7 +142,8 @@ export function tlsAfterHeader(port: number, header: Uint8Array, certs: TestCert
 export function closedHow(sock: net.Socket): Promise<'reset' | 'closed'> {
   return new Promise((resolve) => {
     const errors = recordErrors(sock);
-    const done = (): void => resolve(errors.some((e) => (e as NodeJS.ErrnoException).code === 'ECONNRESET') ? 'reset' : 'closed');
+    const done = (): void =>
+      resolve(errors.some((e) => (e as NodeJS.ErrnoException).code === 'ECONNRESET') ? 'reset' : 'closed');
     if (sock.closed) done();
     else sock.once('close', done);
     sock.resume();

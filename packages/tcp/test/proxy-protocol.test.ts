@@ -21,7 +21,11 @@ import {
 const APP = Buffer.from('GET / HTTP/1.1\r\n');
 
 /** Feeds `bytes` in the pieces `cuts` makes; the parser's last answer and the bytes it did not take. */
-function feedSplit(bytes: Uint8Array, cuts: number[], accept: ProxyProtocolVersion = 'any'): { p: ProxyHeaderParser; r: number; rest: Buffer } {
+function feedSplit(
+  bytes: Uint8Array,
+  cuts: number[],
+  accept: ProxyProtocolVersion = 'any',
+): { p: ProxyHeaderParser; r: number; rest: Buffer } {
   const p = new ProxyHeaderParser(accept);
   let from = 0;
   for (const to of [...cuts, bytes.length]) {
@@ -57,12 +61,27 @@ const VALID: Array<[string, Uint8Array]> = [
   ['v2 TCP4 with TLVs and CRC32C', encodeProxyHeader(V2_TCP4)],
   [
     'v2 TCP6',
-    encodeProxyHeader({ version: 2, command: 'PROXY', protocol: 'TCP6', source: { address: '2001:db8::7', port: 1 }, destination: { address: '::1', port: 2 } }),
+    encodeProxyHeader({
+      version: 2,
+      command: 'PROXY',
+      protocol: 'TCP6',
+      source: { address: '2001:db8::7', port: 1 },
+      destination: { address: '::1', port: 2 },
+    }),
   ],
-  ['v2 LOCAL', encodeProxyHeader({ version: 2, command: 'LOCAL', protocol: 'UNKNOWN', source: null, destination: null })],
+  [
+    'v2 LOCAL',
+    encodeProxyHeader({ version: 2, command: 'LOCAL', protocol: 'UNKNOWN', source: null, destination: null }),
+  ],
   [
     'v2 UNIX',
-    encodeProxyHeader({ version: 2, command: 'PROXY', protocol: 'UNIX', source: { address: '/run/a.sock', port: 0 }, destination: { address: '/run/b', port: 0 } }),
+    encodeProxyHeader({
+      version: 2,
+      command: 'PROXY',
+      protocol: 'UNIX',
+      source: { address: '/run/a.sock', port: 0 },
+      destination: { address: '/run/b', port: 0 },
+    }),
   ],
 ];
 
@@ -70,37 +89,46 @@ describe('PROXY header parser', () => {
   let tried = 0;
   afterAll(() => console.log(`PROXY parser: ${tried} inputs tried`));
 
-  test.each(VALID)('%s: every split point into two and three pieces gives the same header and keeps the bytes after it', (_name, header) => {
-    const whole = Buffer.concat([header, APP]);
-    const once = feedSplit(whole, []);
-    expect(once.r).toBe(header.length);
-    expect(once.rest).toEqual(APP);
-    for (let a = 1; a < whole.length; a++) {
-      const two = feedSplit(whole, [a]);
-      tried++;
-      expect(two.p.info).toEqual(once.p.info);
-      expect(two.rest).toEqual(APP);
-      for (let b = a + 1; b < whole.length; b += 7) {
-        const three = feedSplit(whole, [a, b]);
+  test.each(VALID)(
+    '%s: every split point into two and three pieces gives the same header and keeps the bytes after it',
+    (_name, header) => {
+      const whole = Buffer.concat([header, APP]);
+      const once = feedSplit(whole, []);
+      expect(once.r).toBe(header.length);
+      expect(once.rest).toEqual(APP);
+      for (let a = 1; a < whole.length; a++) {
+        const two = feedSplit(whole, [a]);
         tried++;
-        expect(three.p.info).toEqual(once.p.info);
-        expect(three.rest).toEqual(APP);
+        expect(two.p.info).toEqual(once.p.info);
+        expect(two.rest).toEqual(APP);
+        for (let b = a + 1; b < whole.length; b += 7) {
+          const three = feedSplit(whole, [a, b]);
+          tried++;
+          expect(three.p.info).toEqual(once.p.info);
+          expect(three.rest).toEqual(APP);
+        }
       }
-    }
-    // One byte at a time.
-    const bytewise = feedSplit(whole, Array.from({ length: whole.length }, (_, i) => i));
-    expect(bytewise.p.info).toEqual(once.p.info);
-    expect(bytewise.rest).toEqual(APP);
-  });
+      // One byte at a time.
+      const bytewise = feedSplit(
+        whole,
+        Array.from({ length: whole.length }, (_, i) => i),
+      );
+      expect(bytewise.p.info).toEqual(once.p.info);
+      expect(bytewise.rest).toEqual(APP);
+    },
+  );
 
-  test.each(VALID)('%s: cut short at every byte, the parser asks for more and holds no more than it was given', (_name, header) => {
-    for (let n = 0; n < header.length; n++) {
-      const { p, r } = feedSplit(header.subarray(0, n), []);
-      tried++;
-      expect(r).toBe(PROXY_NEED_MORE);
-      expect(p.taken).toBe(n);
-    }
-  });
+  test.each(VALID)(
+    '%s: cut short at every byte, the parser asks for more and holds no more than it was given',
+    (_name, header) => {
+      for (let n = 0; n < header.length; n++) {
+        const { p, r } = feedSplit(header.subarray(0, n), []);
+        tried++;
+        expect(r).toBe(PROXY_NEED_MORE);
+        expect(p.taken).toBe(n);
+      }
+    },
+  );
 
   test('what each version accepts', () => {
     const v2 = encodeProxyHeader(V2_TCP4);
@@ -124,7 +152,13 @@ describe('PROXY header parser', () => {
     });
     expect(feedSplit(V1_UNKNOWN, []).p.info).toMatchObject({ protocol: 'UNKNOWN', source: null, destination: null });
     const v2 = feedSplit(encodeProxyHeader(V2_TCP4), []).p.info!;
-    expect(v2).toMatchObject({ version: 2, command: 'PROXY', protocol: 'TCP4', source: V2_TCP4.source, destination: V2_TCP4.destination });
+    expect(v2).toMatchObject({
+      version: 2,
+      command: 'PROXY',
+      protocol: 'TCP4',
+      source: V2_TCP4.source,
+      destination: V2_TCP4.destination,
+    });
     expect(v2.tlvs.map((t) => t.type)).toEqual([PP2_TYPE.ALPN, PP2_TYPE.UNIQUE_ID, PP2_TYPE.SSL, PP2_TYPE.CRC32C]);
     expect(Buffer.from(v2.tlvs[0].value).toString()).toBe('h2');
   });
@@ -201,7 +235,10 @@ describe('PROXY header parser', () => {
   });
 
   test('v2: TLVs whose lengths overrun their block, at the top and inside SSL', () => {
-    const base = encodeProxyHeader({ ...V2_TCP4, tlvs: [{ type: PP2_TYPE.AUTHORITY, value: Buffer.from('example.com') }] });
+    const base = encodeProxyHeader({
+      ...V2_TCP4,
+      tlvs: [{ type: PP2_TYPE.AUTHORITY, value: Buffer.from('example.com') }],
+    });
     for (let extra = 1; extra < 300; extra += 37) {
       const h = Buffer.from(base);
       h.writeUInt16BE(11 + extra, 16 + 12 + 1);
@@ -214,7 +251,12 @@ describe('PROXY header parser', () => {
     const cut = Buffer.concat([base, Buffer.from([0x04, 0x00])]);
     cut.writeUInt16BE(cut.length - 16, 14);
     expect(feedSplit(cut, []).p.error).toMatch(/cut short: 2 bytes left/);
-    const ssl = Buffer.from(encodeProxyHeader({ ...V2_TCP4, tlvs: [{ type: PP2_TYPE.SSL, value: Buffer.from([1, 0, 0, 0, 0, 0x22, 0, 9, 0x41]) }] }));
+    const ssl = Buffer.from(
+      encodeProxyHeader({
+        ...V2_TCP4,
+        tlvs: [{ type: PP2_TYPE.SSL, value: Buffer.from([1, 0, 0, 0, 0, 0x22, 0, 9, 0x41]) }],
+      }),
+    );
     expect(feedSplit(ssl, []).p.error).toMatch(/SSL field: TLV of type 0x22 .* past the end of its block by 8/);
     const longId = encodeProxyHeader({ ...V2_TCP4, tlvs: [{ type: PP2_TYPE.UNIQUE_ID, value: Buffer.alloc(129) }] });
     expect(feedSplit(longId, []).p.error).toMatch(/UNIQUE_ID of 129 bytes/);
@@ -264,46 +306,85 @@ describe('PROXY header parser', () => {
       value: fc.uint8Array({ maxLength: 40 }),
     });
     const endpoints = fc.oneof(
-      fc.record({ protocol: fc.constant('TCP4' as const), source: fc.record({ address: v4, port }), destination: fc.record({ address: v4, port }) }),
-      fc.record({ protocol: fc.constant('TCP6' as const), source: fc.record({ address: v6, port }), destination: fc.record({ address: v6, port }) }),
-      fc.record({ protocol: fc.constant('UNKNOWN' as const), source: fc.constant(null), destination: fc.constant(null) }),
+      fc.record({
+        protocol: fc.constant('TCP4' as const),
+        source: fc.record({ address: v4, port }),
+        destination: fc.record({ address: v4, port }),
+      }),
+      fc.record({
+        protocol: fc.constant('TCP6' as const),
+        source: fc.record({ address: v6, port }),
+        destination: fc.record({ address: v6, port }),
+      }),
+      fc.record({
+        protocol: fc.constant('UNKNOWN' as const),
+        source: fc.constant(null),
+        destination: fc.constant(null),
+      }),
     );
     fc.assert(
-      fc.property(endpoints, fc.constantFrom(1 as const, 2 as const), fc.array(tlv, { maxLength: 4 }), fc.boolean(), fc.nat(), (ep, version, tlvs, crc, cutSeed) => {
-        tried++;
-        const withCrc = crc ? [...tlvs, { type: PP2_TYPE.CRC32C, value: new Uint8Array(4) }] : tlvs;
-        const init: ProxyHeaderInit = { version, command: 'PROXY', ...ep, tlvs: version === 2 ? withCrc : [] };
-        const bytes = encodeProxyHeader(init);
-        const whole = Buffer.concat([bytes, APP]);
-        const cut = 1 + (cutSeed % (whole.length - 1));
-        const { p, r, rest } = feedSplit(whole, [cut]);
-        expect(p.error).toBe('');
-        expect(r).toBeGreaterThanOrEqual(0);
-        expect(rest).toEqual(APP);
-        const info = p.info!;
-        expect(info.version).toBe(version);
-        expect(info.protocol).toBe(ep.protocol);
-        if (ep.source !== null) {
-          // Addresses come back in the form Node writes them: compare as bytes.
-          expect(encodeProxyHeader({ ...init, tlvs: [], version: 2, source: info.source, destination: info.destination })).toEqual(
-            encodeProxyHeader({ ...init, tlvs: [], version: 2 }),
-          );
-        }
-        if (version === 2) expect(info.tlvs.map((t) => [t.type, Buffer.from(t.value).toString('hex')])).toEqual(
-          init.tlvs!.map((t) => [t.type, t.type === PP2_TYPE.CRC32C ? Buffer.from(info.tlvs.find((x) => x.type === PP2_TYPE.CRC32C)!.value).toString('hex') : Buffer.from(t.value).toString('hex')]),
-        );
-      }),
+      fc.property(
+        endpoints,
+        fc.constantFrom(1 as const, 2 as const),
+        fc.array(tlv, { maxLength: 4 }),
+        fc.boolean(),
+        fc.nat(),
+        (ep, version, tlvs, crc, cutSeed) => {
+          tried++;
+          const withCrc = crc ? [...tlvs, { type: PP2_TYPE.CRC32C, value: new Uint8Array(4) }] : tlvs;
+          const init: ProxyHeaderInit = { version, command: 'PROXY', ...ep, tlvs: version === 2 ? withCrc : [] };
+          const bytes = encodeProxyHeader(init);
+          const whole = Buffer.concat([bytes, APP]);
+          const cut = 1 + (cutSeed % (whole.length - 1));
+          const { p, r, rest } = feedSplit(whole, [cut]);
+          expect(p.error).toBe('');
+          expect(r).toBeGreaterThanOrEqual(0);
+          expect(rest).toEqual(APP);
+          const info = p.info!;
+          expect(info.version).toBe(version);
+          expect(info.protocol).toBe(ep.protocol);
+          if (ep.source !== null) {
+            // Addresses come back in the form Node writes them: compare as bytes.
+            expect(
+              encodeProxyHeader({ ...init, tlvs: [], version: 2, source: info.source, destination: info.destination }),
+            ).toEqual(encodeProxyHeader({ ...init, tlvs: [], version: 2 }));
+          }
+          if (version === 2)
+            expect(info.tlvs.map((t) => [t.type, Buffer.from(t.value).toString('hex')])).toEqual(
+              init.tlvs!.map((t) => [
+                t.type,
+                t.type === PP2_TYPE.CRC32C
+                  ? Buffer.from(info.tlvs.find((x) => x.type === PP2_TYPE.CRC32C)!.value).toString('hex')
+                  : Buffer.from(t.value).toString('hex'),
+              ]),
+            );
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   test('the encoder refuses what a version cannot say, and bad fields', () => {
-    expect(() => encodeProxyHeader({ version: 1, command: 'LOCAL', protocol: 'UNKNOWN', source: null, destination: null })).toThrow(/no LOCAL/);
-    expect(() => encodeProxyHeader({ version: 1, command: 'PROXY', protocol: 'UNIX', source: { address: '/a', port: 0 }, destination: { address: '/b', port: 0 } })).toThrow(/UNIX/);
+    expect(() =>
+      encodeProxyHeader({ version: 1, command: 'LOCAL', protocol: 'UNKNOWN', source: null, destination: null }),
+    ).toThrow(/no LOCAL/);
+    expect(() =>
+      encodeProxyHeader({
+        version: 1,
+        command: 'PROXY',
+        protocol: 'UNIX',
+        source: { address: '/a', port: 0 },
+        destination: { address: '/b', port: 0 },
+      }),
+    ).toThrow(/UNIX/);
     expect(() => encodeProxyHeader({ ...V2_TCP4, version: 1 })).toThrow(/no TLVs/);
     expect(() => encodeProxyHeader({ ...V2_TCP4, source: { address: '::1', port: 1 } })).toThrow(TypeError);
     expect(() => encodeProxyHeader({ ...V2_TCP4, source: { address: '1.2.3.4', port: 70000 } })).toThrow(RangeError);
     expect(() => encodeProxyHeader({ ...V2_TCP4, version: 3 as 2 })).toThrow(/version must be 1 or 2/);
-    expect(Buffer.from(encodeProxyHeader({ version: 1, command: 'PROXY', protocol: 'UNKNOWN', source: null, destination: null })).toString()).toBe('PROXY UNKNOWN\r\n');
+    expect(
+      Buffer.from(
+        encodeProxyHeader({ version: 1, command: 'PROXY', protocol: 'UNKNOWN', source: null, destination: null }),
+      ).toString(),
+    ).toBe('PROXY UNKNOWN\r\n');
   });
 });

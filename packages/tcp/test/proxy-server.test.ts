@@ -48,30 +48,33 @@ describe.each([
   test.each([
     ['v1', V1],
     ['v2', V2],
-  ])('a %s header: peer() is the client it names, conn.proxy says the rest, 1 MiB echoes intact', async (version, header) => {
-    const s = await start({ proxyProtocol: 'any' }, c());
-    const data = patternSlice(0, 1024 * 1024);
-    const sock = useTls ? await tlsAfterHeader(s.port, header, certs) : await connectWith(s.port, header);
-    const via = `127.0.0.1:${sock.localPort ?? (sock as unknown as { _parent: { localPort: number } })._parent.localPort}`;
-    const back = await echoThrough(sock, data);
-    expect(back.equals(data)).toBe(true);
-    await waitFor(() => s.seen.length === 1, 'the handler to finish');
-    const seen = s.seen[0];
-    expect(seen.peer).toBe('203.0.113.9:40001');
-    expect(seen.proxy).toMatchObject({
-      version: version === 'v1' ? 1 : 2,
-      command: 'PROXY',
-      protocol: 'TCP4',
-      source: CLIENT.source,
-      destination: CLIENT.destination,
-      via,
-    });
-    if (version === 'v2') expect(Buffer.from(seen.proxy!.tlvs[0].value).toString()).toBe('api.example');
-    // Reading the header first costs no fast path: plain connections read through onread, TLS ones decrypt into it.
-    expect(seen.onread).toBe(useTls ? fastPaths().tlsOnread : fastPaths().onreadAccept);
-    expect(seen.bytes.equals(data)).toBe(true);
-    expect(s.errors).toEqual([]);
-  });
+  ])(
+    'a %s header: peer() is the client it names, conn.proxy says the rest, 1 MiB echoes intact',
+    async (version, header) => {
+      const s = await start({ proxyProtocol: 'any' }, c());
+      const data = patternSlice(0, 1024 * 1024);
+      const sock = useTls ? await tlsAfterHeader(s.port, header, certs) : await connectWith(s.port, header);
+      const via = `127.0.0.1:${sock.localPort ?? (sock as unknown as { _parent: { localPort: number } })._parent.localPort}`;
+      const back = await echoThrough(sock, data);
+      expect(back.equals(data)).toBe(true);
+      await waitFor(() => s.seen.length === 1, 'the handler to finish');
+      const seen = s.seen[0];
+      expect(seen.peer).toBe('203.0.113.9:40001');
+      expect(seen.proxy).toMatchObject({
+        version: version === 'v1' ? 1 : 2,
+        command: 'PROXY',
+        protocol: 'TCP4',
+        source: CLIENT.source,
+        destination: CLIENT.destination,
+        via,
+      });
+      if (version === 'v2') expect(Buffer.from(seen.proxy!.tlvs[0].value).toString()).toBe('api.example');
+      // Reading the header first costs no fast path: plain connections read through onread, TLS ones decrypt into it.
+      expect(seen.onread).toBe(useTls ? fastPaths().tlsOnread : fastPaths().onreadAccept);
+      expect(seen.bytes.equals(data)).toBe(true);
+      expect(s.errors).toEqual([]);
+    },
+  );
 
   test('the header and the first bytes in one write: those bytes are the first the handler reads', async () => {
     const s = await start({ proxyProtocol: 'v2' }, c());
@@ -90,8 +93,20 @@ describe.each([
 
   test('LOCAL (a health check) and UNKNOWN: peer() stays the socket peer', async () => {
     const s = await start({ proxyProtocol: 'any' }, c());
-    const local = encodeProxyHeader({ version: 2, command: 'LOCAL', protocol: 'UNKNOWN', source: null, destination: null });
-    const unknown = encodeProxyHeader({ version: 1, command: 'PROXY', protocol: 'UNKNOWN', source: null, destination: null });
+    const local = encodeProxyHeader({
+      version: 2,
+      command: 'LOCAL',
+      protocol: 'UNKNOWN',
+      source: null,
+      destination: null,
+    });
+    const unknown = encodeProxyHeader({
+      version: 1,
+      command: 'PROXY',
+      protocol: 'UNKNOWN',
+      source: null,
+      destination: null,
+    });
     for (const header of [local, unknown]) {
       const sock = useTls ? await tlsAfterHeader(s.port, header, certs) : await connectWith(s.port, header);
       await echoThrough(sock, Buffer.from('x'));
@@ -113,7 +128,9 @@ describe.each([
     clearInterval(sampler);
     await waitFor(() => s.errors.length === 1, 'the error report');
     expect(s.errors[0].code).toBe(TcpErrorCode.ERR_PROXY_PROTOCOL);
-    expect(s.errors[0].message).toMatch(/not a PROXY v1 or v2 header: it starts with byte 0x47; the connection was reset/);
+    expect(s.errors[0].message).toMatch(
+      /not a PROXY v1 or v2 header: it starts with byte 0x47; the connection was reset/,
+    );
     expect(s.errors[0].address).toBe('127.0.0.1');
     expect(s.handlers).toBe(0);
     expect(maxConns).toBe(0);
@@ -155,7 +172,10 @@ describe.each([
   test('shutdown() resets connections still sending their header', async () => {
     const s = await ProxyEcho.start({ proxyProtocol: 'v2' }, c());
     const sock = await connectWith(s.port, V2.subarray(0, 5));
-    await waitFor(() => (s.server as unknown as { _proxyGate: { pending: number } })._proxyGate.pending === 1, 'the header read to start');
+    await waitFor(
+      () => (s.server as unknown as { _proxyGate: { pending: number } })._proxyGate.pending === 1,
+      'the header read to start',
+    );
     const how = closedHow(sock);
     await s.server.shutdown(1000);
     expect(await how).toBe('reset');
@@ -165,7 +185,13 @@ describe.each([
 
 test('IPv6: a v2 TCP6 header over ::1, and proxyFrom with an IPv6 block', async () => {
   const s = await start({ proxyProtocol: 'v2', proxyFrom: ['::1/128'] }, null, '::1');
-  const header = encodeProxyHeader({ version: 2, command: 'PROXY', protocol: 'TCP6', source: { address: '2001:db8::5', port: 7 }, destination: { address: '::1', port: 8 } });
+  const header = encodeProxyHeader({
+    version: 2,
+    command: 'PROXY',
+    protocol: 'TCP6',
+    source: { address: '2001:db8::5', port: 7 },
+    destination: { address: '::1', port: 8 },
+  });
   const sock = await connectWith(s.port, header, '::1');
   await echoThrough(sock, Buffer.from('six'));
   await waitFor(() => s.seen.length === 1, 'the handler');
@@ -195,7 +221,9 @@ test('without proxyProtocol conn.proxy is null and a header is the application b
 test('options are checked at once', () => {
   expect(() => new Server({ proxyProtocol: 'v3' as 'v1' })).toThrow(/proxyProtocol must be 'v1', 'v2' or 'any'/);
   expect(() => new Server({ proxyProtocol: 'v1', proxyHeaderTimeoutMs: 0 })).toThrow(RangeError);
-  expect(() => new Server({ proxyProtocol: 'v1', proxyFrom: ['10.0.0.0/33'] })).toThrow(/"10.0.0.0\/33" is not an IPv4 or IPv6/);
+  expect(() => new Server({ proxyProtocol: 'v1', proxyFrom: ['10.0.0.0/33'] })).toThrow(
+    /"10.0.0.0\/33" is not an IPv4 or IPv6/,
+  );
   expect(() => new Server({ proxyProtocol: 'v1', proxyFrom: ['example.com'] })).toThrow(TypeError);
   expect(() => new Server({ proxyProtocol: 'v1', proxyFrom: '10.0.0.1' as unknown as string[] })).toThrow(/array/);
   expect(() => new Server({ proxyFrom: ['10.0.0.1'] })).toThrow(/need proxyProtocol/);

@@ -32,30 +32,38 @@ function line(sock: net.Socket): Promise<string> {
   });
 }
 
-test.each(MODES)('distribution %s: peer() on the worker is the client from the header; a bad header is reported', async (mode) => {
-  const errors: TcpError[] = [];
-  const server = new Server({ workers: 1, proxyProtocol: 'v2', onError: (e) => void errors.push(e), ...(mode === undefined ? {} : { distribution: mode }) }).onConnection(ECHO);
-  if (!(await startOrUnsupported(server, mode, '127.0.0.1', 0))) return;
-  try {
-    const port = server.address()!.port;
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    recordErrors(sock);
-    await new Promise((r) => sock.once('connect', r));
-    sock.write(Buffer.concat([HEADER, Buffer.from('whoami\n')]));
-    const who = JSON.parse(await line(sock)) as { peer: string };
-    expect(who.peer).toBe('198.51.100.20:6000');
-    expect(server.connNum()).toBe(1);
-    sock.end();
-    await new Promise((r) => sock.once('close', r));
-    const bad = net.connect({ port, host: '127.0.0.1' });
-    recordErrors(bad);
-    bad.write('whoami\n');
-    await new Promise((r) => bad.once('close', r));
-    await waitFor(() => errors.length === 1, 'the report on the calling thread');
-    expect(errors[0].code).toBe(TcpErrorCode.ERR_PROXY_PROTOCOL);
-    expect(errors[0].message).toMatch(/not a PROXY v2 header: it starts with byte 0x77/);
-    await waitFor(() => server.connNum() === 0, 'connNum back to 0');
-  } finally {
-    await server.shutdown(1000);
-  }
-});
+test.each(MODES)(
+  'distribution %s: peer() on the worker is the client from the header; a bad header is reported',
+  async (mode) => {
+    const errors: TcpError[] = [];
+    const server = new Server({
+      workers: 1,
+      proxyProtocol: 'v2',
+      onError: (e) => void errors.push(e),
+      ...(mode === undefined ? {} : { distribution: mode }),
+    }).onConnection(ECHO);
+    if (!(await startOrUnsupported(server, mode, '127.0.0.1', 0))) return;
+    try {
+      const port = server.address()!.port;
+      const sock = net.connect({ port, host: '127.0.0.1' });
+      recordErrors(sock);
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(Buffer.concat([HEADER, Buffer.from('whoami\n')]));
+      const who = JSON.parse(await line(sock)) as { peer: string };
+      expect(who.peer).toBe('198.51.100.20:6000');
+      expect(server.connNum()).toBe(1);
+      sock.end();
+      await new Promise((r) => sock.once('close', r));
+      const bad = net.connect({ port, host: '127.0.0.1' });
+      recordErrors(bad);
+      bad.write('whoami\n');
+      await new Promise((r) => bad.once('close', r));
+      await waitFor(() => errors.length === 1, 'the report on the calling thread');
+      expect(errors[0].code).toBe(TcpErrorCode.ERR_PROXY_PROTOCOL);
+      expect(errors[0].message).toMatch(/not a PROXY v2 header: it starts with byte 0x77/);
+      await waitFor(() => server.connNum() === 0, 'connNum back to 0');
+    } finally {
+      await server.shutdown(1000);
+    }
+  },
+);

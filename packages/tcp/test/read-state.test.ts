@@ -154,34 +154,40 @@ describe('the read state machine', () => {
   });
   afterEach(() => ch.close());
 
-  test.each(['owned', 'shared'] as const)('a waiting recv takes what fits; the rest is queued for the next call (%s)', async (how) => {
-    const buf = Buffer.alloc(4);
-    const pending = ch.recv(buf, 4);
-    ch[how](bytes(0, 10));
-    expect(await pending).toBe(4);
-    expect(buf.equals(bytes(0, 4))).toBe(true);
-    const rest = Buffer.alloc(16);
-    expect(await ch.recv(rest, 16)).toBe(6); // answered from the queue at once
-    expect(rest.subarray(0, 6).equals(bytes(4, 6))).toBe(true);
-  });
+  test.each(['owned', 'shared'] as const)(
+    'a waiting recv takes what fits; the rest is queued for the next call (%s)',
+    async (how) => {
+      const buf = Buffer.alloc(4);
+      const pending = ch.recv(buf, 4);
+      ch[how](bytes(0, 10));
+      expect(await pending).toBe(4);
+      expect(buf.equals(bytes(0, 4))).toBe(true);
+      const rest = Buffer.alloc(16);
+      expect(await ch.recv(rest, 16)).toBe(6); // answered from the queue at once
+      expect(rest.subarray(0, 6).equals(bytes(4, 6))).toBe(true);
+    },
+  );
 
-  test.each(['owned', 'shared'] as const)('a waiting recvn completes only with its n bytes, however they are split (%s)', async (how) => {
-    const buf = Buffer.alloc(10);
-    let settled = false;
-    const pending = ch.recvn(buf, 10).then((n) => {
-      settled = true;
-      return n;
-    });
-    for (let i = 0; i < 9; i++) ch[how](bytes(i, 1));
-    await Promise.resolve();
-    expect(settled).toBe(false);
-    ch[how](bytes(9, 3)); // the last byte and two more
-    expect(await pending).toBe(10);
-    expect(buf.equals(bytes(0, 10))).toBe(true);
-    const rest = Buffer.alloc(2);
-    expect(await ch.recvn(rest, 2)).toBe(2);
-    expect(rest.equals(bytes(10, 2))).toBe(true);
-  });
+  test.each(['owned', 'shared'] as const)(
+    'a waiting recvn completes only with its n bytes, however they are split (%s)',
+    async (how) => {
+      const buf = Buffer.alloc(10);
+      let settled = false;
+      const pending = ch.recvn(buf, 10).then((n) => {
+        settled = true;
+        return n;
+      });
+      for (let i = 0; i < 9; i++) ch[how](bytes(i, 1));
+      await Promise.resolve();
+      expect(settled).toBe(false);
+      ch[how](bytes(9, 3)); // the last byte and two more
+      expect(await pending).toBe(10);
+      expect(buf.equals(bytes(0, 10))).toBe(true);
+      const rest = Buffer.alloc(2);
+      expect(await ch.recvn(rest, 2)).toBe(2);
+      expect(rest.equals(bytes(10, 2))).toBe(true);
+    },
+  );
 
   test('a recvn that times out consumes nothing: the next call gets its partial bytes, in order', async () => {
     const buf = Buffer.alloc(8);
@@ -325,7 +331,10 @@ describe('the read state machine', () => {
       fc.asyncProperty(
         fc.array(fc.constantFrom('a', 'b', '\r', '\n'), { minLength: 1, maxLength: 120 }),
         fc.array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.boolean()), { minLength: 1, maxLength: 20 }),
-        fc.array(fc.constantFrom('try \n', 'try \r\n', 'until \n', 'until \r\n', 'recv'), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.constantFrom('try \n', 'try \r\n', 'until \n', 'until \r\n', 'recv'), {
+          minLength: 1,
+          maxLength: 20,
+        }),
         async (chars, arrivals, steps) => {
           const text = Buffer.from(chars.join(''), 'latin1');
           const c = new FedChannel(1024);
@@ -378,7 +387,7 @@ describe('the read state machine', () => {
               }
             }
             // What no line took is left for recv.
-            for (let n; (n = await c.recv(buf, 16)) > 0; ) got.push(Buffer.from(buf.subarray(0, n)));
+            for (let n; (n = await c.recv(buf, 16)) > 0;) got.push(Buffer.from(buf.subarray(0, n)));
             expect(Buffer.concat(got).equals(text)).toBe(true);
           } finally {
             c.close();

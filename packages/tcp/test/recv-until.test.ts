@@ -185,7 +185,9 @@ describeConnectedPairs(VARIANTS, (p) => {
   test('tryRecvUntil: while a recv waits, or a reader holds conn.readable, it throws ERR_CONCURRENT_RECV and takes nothing', async () => {
     const buf = Buffer.alloc(32);
     const pending = p.ours.recvUntil(buf, '\n', 5000);
-    expect(() => p.ours.tryRecvUntil(Buffer.alloc(8), '\n')).toThrow(expect.objectContaining({ code: 'ERR_CONCURRENT_RECV' }));
+    expect(() => p.ours.tryRecvUntil(Buffer.alloc(8), '\n')).toThrow(
+      expect.objectContaining({ code: 'ERR_CONCURRENT_RECV' }),
+    );
     p.peer.write('one\ntwo\n');
     expect(await pending).toBe(4);
     const reader = p.ours.readable.getReader();

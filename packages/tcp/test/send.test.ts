@@ -52,7 +52,12 @@ describeConnectedPairs(VARIANTS, (p) => {
 
   test('bad arguments throw RangeError/TypeError and send nothing', async () => {
     const data = Buffer.from('abcd');
-    for (const call of [() => p.ours.send(data, 5), () => p.ours.send(data, -1), () => p.ours.send(data, 1.5), () => p.ours.send('ab', 3)]) {
+    for (const call of [
+      () => p.ours.send(data, 5),
+      () => p.ours.send(data, -1),
+      () => p.ours.send(data, 1.5),
+      () => p.ours.send('ab', 3),
+    ]) {
       await expectThrow(call, RangeError);
     }
     for (const call of [

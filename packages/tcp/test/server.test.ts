@@ -9,7 +9,15 @@ import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
-import { connectAndRead, deferred, pattern, rawConnect, readToEnd, sleep, waitFor } from '../../../libs/test-support/net';
+import {
+  connectAndRead,
+  deferred,
+  pattern,
+  rawConnect,
+  readToEnd,
+  sleep,
+  waitFor,
+} from '../../../libs/test-support/net';
 import { guardLeaks, MiB, stoppedReading } from './helpers';
 
 guardLeaks();
@@ -30,7 +38,7 @@ async function client(server: Server, ip = '127.0.0.1'): Promise<Client> {
 /** An echo handler: sends back what comes until EOF or an error. */
 async function echo(conn: Connection): Promise<void> {
   const buf = Buffer.alloc(1024);
-  for (let n; (n = await conn.recv(buf)) > 0; ) if ((await conn.send(buf, n)) <= 0) return;
+  for (let n; (n = await conn.recv(buf)) > 0;) if ((await conn.send(buf, n)) <= 0) return;
 }
 
 /** Sends `text` and returns what comes back (exactly as many bytes). */
@@ -81,42 +89,45 @@ describe('the connection callback', () => {
   test.each([
     ['throws synchronously', 'sync'],
     ['rejects', 'async'],
-  ])('a handler that %s: the connection is reset, onError is told, the server serves the next client', async (_name, kind) => {
-    const reports: Array<{ err: TcpError; conn: Connection | null }> = [];
-    const boom = new Error('boom in the handler');
-    let calls = 0;
-    const handler =
-      kind === 'sync'
-        ? (conn: Connection): Promise<void> => {
-            if (calls++ === 0) throw boom;
-            return echo(conn);
-          }
-        : async (conn: Connection): Promise<void> => {
-            if (calls++ === 0) {
-              await conn.send('x');
-              await sleep(10); // part of the scenario: the handler fails some time into its work, from a timer
-              throw boom;
+  ])(
+    'a handler that %s: the connection is reset, onError is told, the server serves the next client',
+    async (_name, kind) => {
+      const reports: Array<{ err: TcpError; conn: Connection | null }> = [];
+      const boom = new Error('boom in the handler');
+      let calls = 0;
+      const handler =
+        kind === 'sync'
+          ? (conn: Connection): Promise<void> => {
+              if (calls++ === 0) throw boom;
+              return echo(conn);
             }
-            await echo(conn);
-          };
-    const server = new Server({ onError: (err, conn) => reports.push({ err, conn }) }).onConnection(handler);
-    await server.start('127.0.0.1', 0);
-    const r = await connectAndRead(server.address()!.port);
-    expect(r.how).toBe('error');
-    expect(r.error?.code).toBe('ECONNRESET');
-    await waitFor(() => reports.length > 0, 'the report');
-    expect(reports).toHaveLength(1);
-    expect(reports[0].err).toBeInstanceOf(TcpError);
-    expect(reports[0].err.code).toBe('ERR_HANDLER');
-    expect(reports[0].err.cause).toBe(boom);
-    expect(reports[0].err.message).toContain('boom in the handler');
-    expect(reports[0].conn).toBeInstanceOf(Connection);
-    // The server goes on.
-    const c = await client(server);
-    expect(await roundTrip(c, 'still serving')).toBe('still serving');
-    c.close();
-    await server.shutdown(1000);
-  });
+          : async (conn: Connection): Promise<void> => {
+              if (calls++ === 0) {
+                await conn.send('x');
+                await sleep(10); // part of the scenario: the handler fails some time into its work, from a timer
+                throw boom;
+              }
+              await echo(conn);
+            };
+      const server = new Server({ onError: (err, conn) => reports.push({ err, conn }) }).onConnection(handler);
+      await server.start('127.0.0.1', 0);
+      const r = await connectAndRead(server.address()!.port);
+      expect(r.how).toBe('error');
+      expect(r.error?.code).toBe('ECONNRESET');
+      await waitFor(() => reports.length > 0, 'the report');
+      expect(reports).toHaveLength(1);
+      expect(reports[0].err).toBeInstanceOf(TcpError);
+      expect(reports[0].err.code).toBe('ERR_HANDLER');
+      expect(reports[0].err.cause).toBe(boom);
+      expect(reports[0].err.message).toContain('boom in the handler');
+      expect(reports[0].conn).toBeInstanceOf(Connection);
+      // The server goes on.
+      const c = await client(server);
+      expect(await roundTrip(c, 'still serving')).toBe('still serving');
+      c.close();
+      await server.shutdown(1000);
+    },
+  );
 
   test('without onError, a failing handler becomes one process warning (TcpError, ERR_HANDLER) and the server goes on', async () => {
     // Jest gives each test file its own `process` object whose warnings do not come back as
@@ -156,7 +167,11 @@ describe('the connection callback', () => {
     const stuck = await client(server);
     await waitFor(() => calls === 1, 'the first handler to start');
     const others = await Promise.all([client(server), client(server), client(server)]);
-    expect(await Promise.all(others.map((c, i) => roundTrip(c, `client ${i}`)))).toEqual(['client 0', 'client 1', 'client 2']);
+    expect(await Promise.all(others.map((c, i) => roundTrip(c, `client ${i}`)))).toEqual([
+      'client 0',
+      'client 1',
+      'client 2',
+    ]);
     release.resolve();
     const buf = Buffer.alloc(4);
     expect(await stuck.recv(buf, 4, 2000)).toBe(0); // its handler returned: closed
@@ -164,7 +179,7 @@ describe('the connection callback', () => {
     await server.shutdown(1000);
   });
 
-  test('the handler gets a Connection whose peer() is the client\'s address', async () => {
+  test("the handler gets a Connection whose peer() is the client's address", async () => {
     const peers: string[] = [];
     const server = new Server().onConnection((conn) => void peers.push(conn.peer()));
     await server.start('127.0.0.1', 0);
@@ -512,7 +527,8 @@ describe('shutdown', () => {
     const tcp = await rawConnect(server.address()!.port); // TCP is up; the TLS handshake has not started
     // The server has accepted it and waits for its handshake. (Internal: no public state counts
     // connections still in their handshake.)
-    const handshaking = (server as unknown as { _connections: { _handshaking: Map<string, unknown> } })._connections._handshaking;
+    const handshaking = (server as unknown as { _connections: { _handshaking: Map<string, unknown> } })._connections
+      ._handshaking;
     await waitFor(() => handshaking.size === 1, 'the server to accept the TCP connection');
     await server.shutdown(100);
     const late = tls.connect({ socket: tcp, ca: certs.cert, host: '127.0.0.1' });
@@ -555,7 +571,16 @@ describe('options', () => {
     expect(() => new Server().onExit(42 as never)).toThrow(TypeError);
     // Good values are accepted.
     expect(
-      () => new Server({ maxConnections: 1, noDelay: false, idleTimeoutMs: 0, handshakeTimeoutMs: 1, maxReadBufferBytes: 1, tls: {}, onError: () => {} }),
+      () =>
+        new Server({
+          maxConnections: 1,
+          noDelay: false,
+          idleTimeoutMs: 0,
+          handshakeTimeoutMs: 1,
+          maxReadBufferBytes: 1,
+          tls: {},
+          onError: () => {},
+        }),
     ).not.toThrow();
   });
 

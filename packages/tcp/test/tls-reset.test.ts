@@ -19,7 +19,10 @@ beforeAll(async () => {
 });
 afterAll(() => certs.cleanup());
 
-async function serveTls(handler: (conn: Connection) => unknown, maxConnections?: number): Promise<{ server: Server; port: number; errors: string[] }> {
+async function serveTls(
+  handler: (conn: Connection) => unknown,
+  maxConnections?: number,
+): Promise<{ server: Server; port: number; errors: string[] }> {
   const errors: string[] = [];
   const server = new Server({ maxConnections, onError: (err) => errors.push(err.code) }).onConnection(handler as never);
   await server.start('127.0.0.1', 0, certs.keyPath, certs.certPath);
@@ -29,19 +32,28 @@ async function serveTls(handler: (conn: Connection) => unknown, maxConnections?:
 const ROUNDS = 40;
 
 test.each([
-  ['reset, then throw (the server resets again for the failed handler)', (conn: Connection) => {
-    void conn.reset();
-    throw new Error('boom');
-  }],
-  ['reset twice in a row', (conn: Connection) => {
-    void conn.reset();
-    void conn.reset();
-  }],
-  ['reset, then an async throw', async (conn: Connection) => {
-    void conn.reset();
-    await Promise.resolve();
-    throw new Error('boom');
-  }],
+  [
+    'reset, then throw (the server resets again for the failed handler)',
+    (conn: Connection) => {
+      void conn.reset();
+      throw new Error('boom');
+    },
+  ],
+  [
+    'reset twice in a row',
+    (conn: Connection) => {
+      void conn.reset();
+      void conn.reset();
+    },
+  ],
+  [
+    'reset, then an async throw',
+    async (conn: Connection) => {
+      void conn.reset();
+      await Promise.resolve();
+      throw new Error('boom');
+    },
+  ],
 ])(`TLS: %s, ${ROUNDS} connections: no crash, every peer sees its connection end`, async (_name, handler) => {
   const s = await serveTls(handler);
   try {

@@ -6,7 +6,14 @@
  */
 import { Client, Connection, Server, TcpError } from '../src';
 import { makeTestCerts, type TestCerts } from '../../../libs/test-support/certs';
-import { closedPort, deferred, firstPatternMismatch, pattern, rawServer, waitFor } from '../../../libs/test-support/net';
+import {
+  closedPort,
+  deferred,
+  firstPatternMismatch,
+  pattern,
+  rawServer,
+  waitFor,
+} from '../../../libs/test-support/net';
 import { guardLeaks, MiB, pair } from './helpers';
 
 guardLeaks();
@@ -20,10 +27,14 @@ afterAll(() => certs.cleanup());
 /** An echo handler: sends back what comes until EOF or an error. */
 async function echo(conn: Connection): Promise<void> {
   const buf = Buffer.alloc(64 * 1024);
-  for (let n; (n = await conn.recv(buf)) > 0; ) if ((await conn.send(buf, n)) <= 0) return;
+  for (let n; (n = await conn.recv(buf)) > 0;) if ((await conn.send(buf, n)) <= 0) return;
 }
 
-async function tlsServer(handler = echo, options: ConstructorParameters<typeof Server>[0] = {}, ip = '127.0.0.1'): Promise<Server> {
+async function tlsServer(
+  handler = echo,
+  options: ConstructorParameters<typeof Server>[0] = {},
+  ip = '127.0.0.1',
+): Promise<Server> {
   const server = new Server(options).onConnection(handler);
   await server.start(ip, 0, certs.keyPath, certs.certPath);
   return server;
@@ -234,10 +245,10 @@ test('a TLS handler that throws synchronously: reset, reported, the server goes 
   const reports: TcpError[] = [];
   let calls = 0;
   const server = await tlsServer(
-    ((conn: Connection) => {
+    (conn: Connection) => {
       if (calls++ === 0) throw new Error('sync boom');
       return echo(conn);
-    }),
+    },
     { onError: (err) => reports.push(err) },
   );
   const port = server.address()!.port;

@@ -51,8 +51,12 @@ test('listen, connect, open, close (with byte counts and how), exit', async () =
     await server.shutdown(1000);
 
     const of = <T>(name: string): T[] => rec.events.filter(([n]) => n === name).map(([, m]) => m as T);
-    expect(of<ServerListenMessage>(TcpChannels.serverListen)).toEqual([{ server, address: '127.0.0.1', port, tls: false }]);
-    expect(of<ServerListenMessage>(TcpChannels.serverExit)).toEqual([{ server, address: '127.0.0.1', port, tls: false }]);
+    expect(of<ServerListenMessage>(TcpChannels.serverListen)).toEqual([
+      { server, address: '127.0.0.1', port, tls: false },
+    ]);
+    expect(of<ServerListenMessage>(TcpChannels.serverExit)).toEqual([
+      { server, address: '127.0.0.1', port, tls: false },
+    ]);
     const [connect] = of<ClientConnectMessage>(TcpChannels.clientConnect);
     expect(connect).toMatchObject({ client: c, address: '127.0.0.1', port, tls: false, ok: true, error: null });
     expect(connect.durationMs).toBeGreaterThanOrEqual(0);
@@ -61,7 +65,15 @@ test('listen, connect, open, close (with byte counts and how), exit', async () =
     const closes = of<ConnectionCloseMessage>(TcpChannels.connectionClose);
     const client = closes.find((m) => m.side === 'client')!;
     const served = closes.find((m) => m.side === 'server')!;
-    expect(client).toMatchObject({ connection: c, port, bytesWritten: 5, bytesRead: 6, how: 'closed', error: null, tls: false });
+    expect(client).toMatchObject({
+      connection: c,
+      port,
+      bytesWritten: 5,
+      bytesRead: 6,
+      how: 'closed',
+      error: null,
+      tls: false,
+    });
     expect(served).toMatchObject({ bytesWritten: 6, bytesRead: 5, how: 'closed', error: null });
     expect(served.durationMs).toBeGreaterThanOrEqual(0);
   } finally {
@@ -75,7 +87,9 @@ test('a failed connect is published with its code', async () => {
     const port = await closedPort();
     const c = new Client('127.0.0.1', port);
     expect(await c.connect(3000)).toBe(false);
-    const messages = rec.events.filter(([n]) => n === TcpChannels.clientConnect).map(([, m]) => m as ClientConnectMessage);
+    const messages = rec.events
+      .filter(([n]) => n === TcpChannels.clientConnect)
+      .map(([, m]) => m as ClientConnectMessage);
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ ok: false, port });
     expect(messages[0].error?.code).toBe('ECONNREFUSED');

@@ -19,7 +19,7 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
 }
 
 const setup = describeConnectedPairs(VARIANTS, (p) => {
-  test('a BYOB reader reads into its own buffer; the stream ends at the peer\'s FIN', async () => {
+  test("a BYOB reader reads into its own buffer; the stream ends at the peer's FIN", async () => {
     const reader = p.ours.readable.getReader({ mode: 'byob' });
     p.peer.end('hello, byob');
     let got = '';
@@ -93,7 +93,9 @@ test('pipes through DecompressionStream and CompressionStream, both directions',
     expect(inflated.toString()).toBe(text);
     // Out: the text, gzipped by CompressionStream, piped into our writable; the peer gunzips it.
     const reading = readToEnd(p.peer);
-    await ReadableStream.from([Buffer.from(text)]).pipeThrough(new CompressionStream('gzip')).pipeTo(p.ours.writable);
+    await ReadableStream.from([Buffer.from(text)])
+      .pipeThrough(new CompressionStream('gzip'))
+      .pipeTo(p.ours.writable);
     const r = await reading;
     expect(gunzipSync(r.data).toString()).toBe(text);
   } finally {

@@ -85,7 +85,12 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
     }
     this._connected = true;
     this._readLoop().catch((err: unknown) =>
-      this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${messageOf(err)}`, { cause: err, ...this._cfg.where })),
+      this._fail(
+        new RpcError(RpcErrorCode.CONNECTION_CLOSED, `reading failed: ${messageOf(err)}`, {
+          cause: err,
+          ...this._cfg.where,
+        }),
+      ),
     );
   }
 
@@ -194,7 +199,13 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
   /** Going away: closes once every call here is answered and nothing waits to be written here. */
   private _closeIfDone(): void {
     if (this._pending.size > 0 || this._closed !== null || this._budget.hasWaitingFor(this)) return;
-    this._fail(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} went away (rpc.goaway)`, this._cfg.where));
+    this._fail(
+      new RpcError(
+        RpcErrorCode.CONNECTION_CLOSED,
+        `the server ${this._target()} went away (rpc.goaway)`,
+        this._cfg.where,
+      ),
+    );
   }
 
   timeoutMessage(method: string, timeoutMs: number): string {
@@ -225,7 +236,11 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
         if (n <= 0) {
           this._fail(
             n === 0
-              ? new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} closed the connection`, this._cfg.where)
+              ? new RpcError(
+                  RpcErrorCode.CONNECTION_CLOSED,
+                  `the server ${this._target()} closed the connection`,
+                  this._cfg.where,
+                )
               : this._transportError('receiving failed'),
           );
         }
@@ -266,7 +281,9 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
       }
       case MessageType.REQUEST:
         // A client serves no methods; say so, as msgpack-rpc expects an answer.
-        this._writer.write(codec.encodeError(message[1], RpcErrorCode.METHOD_NOT_FOUND, 'this client serves no methods'));
+        this._writer.write(
+          codec.encodeError(message[1], RpcErrorCode.METHOD_NOT_FOUND, 'this client serves no methods'),
+        );
         return;
       default:
         // Notifications from the server: only rpc.goaway means anything to a client.
@@ -294,10 +311,14 @@ export class ClientConnection implements CallHolder, QueuedSendTarget {
       this._writer.write(this._cfg.codec.encodeError(bad.msgid, RpcErrorCode.BAD_MESSAGE, bad.message));
     } else {
       this._fail(
-        new RpcError(RpcErrorCode.CONNECTION_CLOSED, `the server ${this._target()} sent a bad message: ${bad.message}`, {
-          cause: bad,
-          ...this._cfg.where,
-        }),
+        new RpcError(
+          RpcErrorCode.CONNECTION_CLOSED,
+          `the server ${this._target()} sent a bad message: ${bad.message}`,
+          {
+            cause: bad,
+            ...this._cfg.where,
+          },
+        ),
       );
     }
   }

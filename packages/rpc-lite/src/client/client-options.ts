@@ -95,7 +95,8 @@ const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(['timeoutMs', 'signal']);
  */
 export function clientConfig(ip: string, port: number, options: RpcClientOptions): ClientConfig {
   if (typeof ip !== 'string') throw new TypeError('ip must be a string (host name, IPv4 or IPv6)');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be an integer from 1 to 65535, got ${port}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RangeError(`port must be an integer from 1 to 65535, got ${port}`);
   checkOptionKeys('RpcClient', options, OPTION_KEYS);
   const o = options;
   if (o.ssl !== undefined && typeof o.ssl !== 'boolean') throw new TypeError('ssl must be a boolean');
@@ -107,7 +108,8 @@ export function clientConfig(ip: string, port: number, options: RpcClientOptions
   checkTimeLimit('connectTimeoutMs', o.connectTimeoutMs, 1);
   checkInteger('maxQueuedBytes', o.maxQueuedBytes, MIN_MAX_QUEUED_BYTES, Number.MAX_SAFE_INTEGER);
   const ssl = o.ssl ?? false;
-  if (!ssl && o.tls !== undefined && Object.keys(o.tls).length > 0) throw new TypeError('tls options were given without ssl: true');
+  if (!ssl && o.tls !== undefined && Object.keys(o.tls).length > 0)
+    throw new TypeError('tls options were given without ssl: true');
   const config: ClientConfig = {
     ip: ip === '' ? '127.0.0.1' : ip,
     port,

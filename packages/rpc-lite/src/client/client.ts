@@ -199,6 +199,9 @@ export class RpcClient implements AsyncDisposable {
   }
 
   private _closedError(method: string): RpcError {
-    return new RpcError(RpcErrorCode.CONNECTION_CLOSED, `call of "${method}" on a closed client`, { method, ...this._where });
+    return new RpcError(RpcErrorCode.CONNECTION_CLOSED, `call of "${method}" on a closed client`, {
+      method,
+      ...this._where,
+    });
   }
 }

@@ -163,6 +163,9 @@ export class ConnectionSet {
     if (err instanceof PoolError && err.code === PoolErrorCode.ERR_CLOSED) {
       return new RpcError(RpcErrorCode.CONNECTION_CLOSED, 'the client was closed', { cause: err, ...this._cfg.where });
     }
-    return new RpcError(RpcErrorCode.CONNECT_FAILED, `no connection: ${messageOf(err)}`, { cause: err, ...this._cfg.where });
+    return new RpcError(RpcErrorCode.CONNECT_FAILED, `no connection: ${messageOf(err)}`, {
+      cause: err,
+      ...this._cfg.where,
+    });
   }
 }

@@ -73,7 +73,9 @@ export class PendingCall {
     if (callsTraced()) this._traceStart();
     if (signal !== undefined) {
       if (signal.aborted) {
-        this.fail(this._error(RpcErrorCode.ABORTED, `call of "${method}" was aborted before it was sent`, signal.reason));
+        this.fail(
+          this._error(RpcErrorCode.ABORTED, `call of "${method}" was aborted before it was sent`, signal.reason),
+        );
         return;
       }
       this._signal = signal;
@@ -131,7 +133,9 @@ export class PendingCall {
     const holder = this.holder;
     holder?.forget(this);
     const message =
-      holder === null ? `call of "${this.method}" got no connection within ${this._timeoutMs} ms` : holder.timeoutMessage(this.method, this._timeoutMs);
+      holder === null
+        ? `call of "${this.method}" got no connection within ${this._timeoutMs} ms`
+        : holder.timeoutMessage(this.method, this._timeoutMs);
     this.fail(this._error(RpcErrorCode.TIMEOUT, message));
   }
 
@@ -153,7 +157,12 @@ export class PendingCall {
   private _traceStart(): void {
     this._trace = { startedAt: performance.now() };
     if (callStart.hasSubscribers) {
-      callStart.publish({ call: this.promise, method: this.method, address: this._where.address ?? '', port: this._where.port ?? 0 });
+      callStart.publish({
+        call: this.promise,
+        method: this.method,
+        address: this._where.address ?? '',
+        port: this._where.port ?? 0,
+      });
     }
   }
 
@@ -162,9 +171,19 @@ export class PendingCall {
     const address = this._where.address ?? '';
     const port = this._where.port ?? 0;
     if (err === null) {
-      if (callEnd.hasSubscribers) callEnd.publish({ call: this.promise, method: this.method, address, port, durationMs });
+      if (callEnd.hasSubscribers)
+        callEnd.publish({ call: this.promise, method: this.method, address, port, durationMs });
     } else if (callError.hasSubscribers) {
-      callError.publish({ call: this.promise, method: this.method, address, port, durationMs, code: err.code, remote: err.remote, error: err });
+      callError.publish({
+        call: this.promise,
+        method: this.method,
+        address,
+        port,
+        durationMs,
+        code: err.code,
+        remote: err.remote,
+        error: err,
+      });
     }
   }
 

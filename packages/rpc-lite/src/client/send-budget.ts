@@ -146,7 +146,7 @@ export class SendBudget implements SendAccount {
   /** Takes every waiting frame of `target` out of the queue (its connection is gone) and returns them, in order. */
   takeAll(target: QueuedSendTarget): QueuedSend[] {
     const taken: QueuedSend[] = [];
-    for (let entry = this._head; entry !== null; ) {
+    for (let entry = this._head; entry !== null;) {
       const next = entry.next;
       if (entry.target === target) {
         this._unlink(entry);

@@ -118,14 +118,19 @@ export function serverConfig(options: RpcServerOptions): ServerConfig {
   if (o.idleTimeoutMs !== undefined) tcp.idleTimeoutMs = o.idleTimeoutMs === Infinity ? 0 : o.idleTimeoutMs;
   if (o.handshakeTimeoutMs !== undefined) tcp.handshakeTimeoutMs = o.handshakeTimeoutMs;
   if (o.tls !== undefined) tcp.tls = o.tls;
-  if (o.goAway !== undefined && typeof o.goAway !== 'boolean') throw new TypeError(`goAway must be a boolean, got ${typeof o.goAway}`);
+  if (o.goAway !== undefined && typeof o.goAway !== 'boolean')
+    throw new TypeError(`goAway must be a boolean, got ${typeof o.goAway}`);
   // Checked by @proj/tcp's Server, which is made at once.
   if (o.proxyProtocol !== undefined) tcp.proxyProtocol = o.proxyProtocol;
   if (o.proxyHeaderTimeoutMs !== undefined) tcp.proxyHeaderTimeoutMs = o.proxyHeaderTimeoutMs;
   if (o.proxyFrom !== undefined) tcp.proxyFrom = o.proxyFrom;
   if (o.workers !== undefined) tcp.workers = o.workers;
   if ((o.workers === undefined) !== (o.service === undefined)) {
-    throw new TypeError(o.workers === undefined ? 'service needs the workers option' : 'workers needs a service module (service: its URL or path)');
+    throw new TypeError(
+      o.workers === undefined
+        ? 'service needs the workers option'
+        : 'workers needs a service module (service: its URL or path)',
+    );
   }
   if (o.service !== undefined && !(o.service instanceof URL) && (typeof o.service !== 'string' || o.service === '')) {
     throw new TypeError('service must be a module URL or a non-empty path');

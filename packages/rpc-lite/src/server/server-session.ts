@@ -29,7 +29,8 @@ export const GOAWAY_METHOD = 'rpc.goaway';
 
 /** The signal watch of a traced request that is not run: its signal, if read, is aborted at once. */
 const NOT_RUN: SignalWatch = {
-  watch: (ctx) => ctx.abort(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `"${ctx.method}" was not run`, { method: ctx.method })),
+  watch: (ctx) =>
+    ctx.abort(new RpcError(RpcErrorCode.CONNECTION_CLOSED, `"${ctx.method}" was not run`, { method: ctx.method })),
 };
 
 /**
@@ -185,8 +186,10 @@ export class ServerSession {
     if (this._draining) {
       // Not served: the client sees CONNECTION_CLOSED and may retry.
       if (requestsTraced()) {
-        if (message[0] === MessageType.REQUEST) this._traceNotRun(message[1], message[2], RpcErrorCode.CONNECTION_CLOSED);
-        else if (message[0] === MessageType.NOTIFICATION) this._traceNotRun(null, message[1], RpcErrorCode.CONNECTION_CLOSED);
+        if (message[0] === MessageType.REQUEST)
+          this._traceNotRun(message[1], message[2], RpcErrorCode.CONNECTION_CLOSED);
+        else if (message[0] === MessageType.NOTIFICATION)
+          this._traceNotRun(null, message[1], RpcErrorCode.CONNECTION_CLOSED);
       }
       return true;
     }
@@ -199,7 +202,10 @@ export class ServerSession {
         return true;
       default:
         // A server takes no responses; answering one could echo forever between two peers.
-        this._host.report(new BadMessageError(`unexpected response (msgid ${message[1]}) sent to a server`, undefined), this.peer);
+        this._host.report(
+          new BadMessageError(`unexpected response (msgid ${message[1]}) sent to a server`, undefined),
+          this.peer,
+        );
         return false;
     }
   }
@@ -215,9 +221,15 @@ export class ServerSession {
     }
     if (requestsTraced()) this._traceNotRun(msgid, method, RpcErrorCode.METHOD_NOT_FOUND);
     if (msgid !== null) {
-      this._writer.write(this._host.codec.encodeError(msgid, RpcErrorCode.METHOD_NOT_FOUND, `no handler for method "${method}"`));
+      this._writer.write(
+        this._host.codec.encodeError(msgid, RpcErrorCode.METHOD_NOT_FOUND, `no handler for method "${method}"`),
+      );
     } else {
-      const err = new RpcError(RpcErrorCode.METHOD_NOT_FOUND, `notification for method "${method}", which has no handler`, { method });
+      const err = new RpcError(
+        RpcErrorCode.METHOD_NOT_FOUND,
+        `notification for method "${method}", which has no handler`,
+        { method },
+      );
       this._host.report(err, this.peer);
     }
   }
@@ -233,7 +245,13 @@ export class ServerSession {
       if (ok) return;
       const wire = toWireError(value);
       const method = ctx.method;
-      this._host.warn(new RpcError(wire.code, `notification handler for "${method}" failed: ${wire.message}`, { method, cause: value }), this.peer);
+      this._host.warn(
+        new RpcError(wire.code, `notification handler for "${method}" failed: ${wire.message}`, {
+          method,
+          cause: value,
+        }),
+        this.peer,
+      );
       return;
     }
     if (this._closed) return;
@@ -255,7 +273,14 @@ export class ServerSession {
       this._answer(ctx, ok, value);
     }
     if (requestEnd.hasSubscribers) {
-      requestEnd.publish({ request: ctx, method: ctx.method, peer: this.peer, durationMs: performance.now() - trace.startedAt, ok: code === null, code });
+      requestEnd.publish({
+        request: ctx,
+        method: ctx.method,
+        peer: this.peer,
+        durationMs: performance.now() - trace.startedAt,
+        ok: code === null,
+        code,
+      });
     }
   }
 
@@ -271,7 +296,14 @@ export class ServerSession {
     const startedAt = ctx.trace!.startedAt;
     ctx.trace = null;
     if (requestEnd.hasSubscribers) {
-      requestEnd.publish({ request: ctx, method: ctx.method, peer: this.peer, durationMs: performance.now() - startedAt, ok: false, code });
+      requestEnd.publish({
+        request: ctx,
+        method: ctx.method,
+        peer: this.peer,
+        durationMs: performance.now() - startedAt,
+        ok: false,
+        code,
+      });
     }
   }
 

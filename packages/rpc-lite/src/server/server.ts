@@ -76,7 +76,9 @@ export class RpcServer implements AsyncDisposable {
     this._workerErrors = new BroadcastChannel(channel);
     this._workerErrors.unref();
     this._workerErrors.onmessage = (event) => {
-      const d = (event as { data: { name: string; code: string; message: string; remote?: boolean; peer: string | null } }).data;
+      const d = (
+        event as { data: { name: string; code: string; message: string; remote?: boolean; peer: string | null } }
+      ).data;
       const err = new RpcError(d.code, d.message, { remote: d.remote });
       this._report(err, d.peer, false);
     };
@@ -93,7 +95,9 @@ export class RpcServer implements AsyncDisposable {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- public API: params are what the peer sent; a handler annotates them
   handle<P = any, R = unknown>(method: string, fn: RpcHandler<P, R>): this {
     if (this._workerErrors !== null) {
-      throw new TypeError('an RpcServer with workers takes its handlers from its service module, not from handle()/implement()');
+      throw new TypeError(
+        'an RpcServer with workers takes its handlers from its service module, not from handle()/implement()',
+      );
     }
     if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`the handler of "${method}" must be a function`);
@@ -126,7 +130,9 @@ export class RpcServer implements AsyncDisposable {
    * @returns this, for chaining.
    * @throws TypeError when `impl` is not an object (a function or an array is not one here) or has no method.
    */
-  implement<Api extends object, Impl extends RpcImplementation<Api> & object = RpcImplementation<Api> & object>(impl: Impl): this {
+  implement<Api extends object, Impl extends RpcImplementation<Api> & object = RpcImplementation<Api> & object>(
+    impl: Impl,
+  ): this {
     for (const [method, fn] of implementationHandlers(impl)) this.handle(method, fn);
     return this;
   }
@@ -261,7 +267,10 @@ export class RpcServer implements AsyncDisposable {
       }
     } else if (warn) {
       // By message, type and code: Node refuses an Error object from another realm (a test runner's vm context).
-      process.emitWarning(peer === null ? err.message : `${err.message} (client ${peer})`, { type: err.name, code: err.code });
+      process.emitWarning(peer === null ? err.message : `${err.message} (client ${peer})`, {
+        type: err.name,
+        code: err.code,
+      });
     }
   }
 }

@@ -52,7 +52,10 @@ export class MessageCodec {
   encode(value: unknown): Uint8Array {
     // msgpackr's scratch buffer itself, with the bounds of this value on it; the
     // next encode writes over the same bytes (no view allocated, memory reused).
-    const target = this._packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start: number; end: number };
+    const target = this._packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & {
+      start: number;
+      end: number;
+    };
     return new Uint8Array(target.buffer, target.byteOffset + target.start, target.end - target.start);
   }
 
@@ -84,12 +87,18 @@ export class MessageCodec {
   encodeCall(msgid: number | null, method: string, params: unknown): Uint8Array | RpcError {
     let bytes: Uint8Array;
     try {
-      bytes = this.encode(msgid === null ? [MessageType.NOTIFICATION, method, params] : [MessageType.REQUEST, msgid, method, params]);
+      bytes = this.encode(
+        msgid === null ? [MessageType.NOTIFICATION, method, params] : [MessageType.REQUEST, msgid, method, params],
+      );
     } catch (err) {
-      return new RpcError(RpcErrorCode.BAD_MESSAGE, `the params of "${method}" cannot be encoded as MessagePack: ${messageOf(err)}`, {
-        method,
-        cause: err,
-      });
+      return new RpcError(
+        RpcErrorCode.BAD_MESSAGE,
+        `the params of "${method}" cannot be encoded as MessagePack: ${messageOf(err)}`,
+        {
+          method,
+          cause: err,
+        },
+      );
     }
     if (bytes.length > this.maxFrameBytes) {
       return new RpcError(
@@ -112,7 +121,11 @@ export class MessageCodec {
       bytes = this.encode([MessageType.RESPONSE, msgid, null, result]);
     } catch (err) {
       this.resultFailure = RpcErrorCode.HANDLER_ERROR;
-      return this.encodeError(msgid, RpcErrorCode.HANDLER_ERROR, `the result cannot be encoded as MessagePack: ${messageOf(err)}`);
+      return this.encodeError(
+        msgid,
+        RpcErrorCode.HANDLER_ERROR,
+        `the result cannot be encoded as MessagePack: ${messageOf(err)}`,
+      );
     }
     if (bytes.length > this.maxFrameBytes) {
       this.resultFailure = RpcErrorCode.FRAME_TOO_LARGE;
@@ -141,7 +154,8 @@ export class MessageCodec {
     let bytes = this.encode([MessageType.RESPONSE, msgid, { code, message }, null]);
     if (bytes.length > max) {
       bytes = this.encode([MessageType.RESPONSE, msgid, { code, message: 'error message too long for a frame' }, null]);
-      if (bytes.length > max) bytes = this.encode([MessageType.RESPONSE, msgid, { code: RpcErrorCode.HANDLER_ERROR, message: '' }, null]);
+      if (bytes.length > max)
+        bytes = this.encode([MessageType.RESPONSE, msgid, { code: RpcErrorCode.HANDLER_ERROR, message: '' }, null]);
     }
     return bytes;
   }

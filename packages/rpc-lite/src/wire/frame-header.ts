@@ -28,7 +28,10 @@ export function readFrameLength(header: Uint8Array, offset: number, maxFrameByte
 
 function frameLengthError(length: number, maxFrameBytes: number): RpcError {
   return length === 0
-    ? new RpcError(RpcErrorCode.BAD_MESSAGE, 'frame with length 0: every frame holds one MessagePack value of at least one byte')
+    ? new RpcError(
+        RpcErrorCode.BAD_MESSAGE,
+        'frame with length 0: every frame holds one MessagePack value of at least one byte',
+      )
     : new RpcError(
         RpcErrorCode.FRAME_TOO_LARGE,
         `frame of ${length} bytes is larger than maxFrameBytes (${maxFrameBytes})`,

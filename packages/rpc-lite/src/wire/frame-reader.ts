@@ -200,7 +200,12 @@ export class FrameReader {
     const need = this._bodyLength < 0 ? FRAME_HEADER_BYTES : this._bodyLength;
     const have = this._end - this._pos;
     const room = this._cap - this._end;
-    if (this._growable ? room > 0 : this._pos + need <= this._cap && (have > 0 || this._bodyLength >= 0 || room >= MIN_READ_BYTES)) return;
+    if (
+      this._growable
+        ? room > 0
+        : this._pos + need <= this._cap && (have > 0 || this._bodyLength >= 0 || room >= MIN_READ_BYTES)
+    )
+      return;
     let lease: SlabLease | null = null;
     let buf: Uint8Array;
     let at = 0;

@@ -44,7 +44,8 @@ export function checkMessage(decoded: unknown): Message {
       if (!isMsgid(msgid)) {
         throw new BadMessageError(`${what} without a valid msgid (an unsigned 32-bit integer)`, undefined, type);
       }
-      if (value.length !== 4) throw new BadMessageError(`${what} must have 4 elements, got ${value.length}`, msgid, type);
+      if (value.length !== 4)
+        throw new BadMessageError(`${what} must have 4 elements, got ${value.length}`, msgid, type);
       if (type === MessageType.REQUEST) {
         if (typeof value[2] !== 'string') {
           throw new BadMessageError(`request method must be a string, got ${describe(value[2])}`, msgid, type);
@@ -58,7 +59,8 @@ export function checkMessage(decoded: unknown): Message {
       return value as Message;
     }
     case MessageType.NOTIFICATION:
-      if (value.length !== 3) throw new BadMessageError(`notification must have 3 elements, got ${value.length}`, undefined, type);
+      if (value.length !== 3)
+        throw new BadMessageError(`notification must have 3 elements, got ${value.length}`, undefined, type);
       if (typeof value[1] !== 'string') {
         throw new BadMessageError(`notification method must be a string, got ${describe(value[1])}`, undefined, type);
       }
