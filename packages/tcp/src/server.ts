@@ -49,7 +49,7 @@ export class Server {
   private readonly _given: ServerOptions;
   private _connectionHandler: ConnectionHandler<unknown> | null = null;
   /** With `workers`: the handler module and its export. */
-  private _handlerModule: { module: string | URL; exportName: string; data?: unknown } | null = null;
+  private _moduleHandler: { module: string | URL; exportName: string; data?: unknown } | null = null;
   /** With `workers`: the worker threads of the last start. */
   private _workers: ServerWorkers | null = null;
   /** @internal Set in a worker thread: connections are counted across threads. */
@@ -120,14 +120,14 @@ export class Server {
       if (typeof exportName !== 'string' || exportName === '')
         throw new TypeError('the export name must be a non-empty string');
       if (f === '') throw new TypeError('the handler module must be a non-empty path or URL');
-      this._handlerModule = { module: f, exportName, data };
+      this._moduleHandler = { module: f, exportName, data };
       this._connectionHandler = null;
       return this;
     }
     if (typeof f !== 'function')
       throw new TypeError('onConnection needs a function, or with workers a module path or URL');
     this._connectionHandler = f as ConnectionHandler<unknown>;
-    this._handlerModule = null;
+    this._moduleHandler = null;
     this._thisArg = thisArgOrExport;
     return this;
   }
@@ -151,7 +151,7 @@ export class Server {
    *   certificate that is missing or unusable.
    */
   async start(ip: string, port: number, key?: string, ca?: string): Promise<void> {
-    if (this._connectionHandler === null && this._handlerModule === null) {
+    if (this._connectionHandler === null && this._moduleHandler === null) {
       throw new TcpError(TcpErrorCode.ERR_NO_HANDLER, 'no connection callback: call onConnection(f) before start()');
     }
     if (this._listener !== null || this._workers?.pool.listening() === true || this._starting) {
@@ -162,13 +162,13 @@ export class Server {
       throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
     }
     const host = ip === '' ? '0.0.0.0' : ip;
-    if (this._options.workers > 0 || this._handlerModule !== null) {
+    if (this._options.workers > 0 || this._moduleHandler !== null) {
       this._starting = true;
       try {
         this._workers = await startWorkers(
           this._options,
           this._given,
-          this._handlerModule,
+          this._moduleHandler,
           this._connectionHandler !== null,
           host,
           port,
@@ -489,11 +489,11 @@ export class Server {
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       result.then(
-        () => this._handlerReturned(conn),
+        () => this._onHandlerReturned(conn),
         (err: unknown) => this._failHandler(conn, err),
       );
     } else {
-      this._handlerReturned(conn);
+      this._onHandlerReturned(conn);
     }
   }
 
@@ -516,7 +516,7 @@ export class Server {
     closeGracefully(sock);
   }
 
-  private _handlerReturned(conn: Connection): void {
+  private _onHandlerReturned(conn: Connection): void {
     if (!conn._closeAsked()) void conn.close();
     this._connections.handlerReturned();
   }
