@@ -6,7 +6,7 @@
  * none is left behind. No system Redis service is used or needed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './apps';
 
 /** Whether `redis-server` is on PATH. */
 export function haveRedisServer(): boolean {
@@ -44,18 +44,6 @@ function installExitHook(): void {
       process.kill(process.pid, signal);
     });
   }
-}
-
-/** A port nobody listens on right now (the server binds it a moment later; a clash makes it retry). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function startOnce(port: number): Promise<RedisServer> {
