@@ -13,7 +13,7 @@
 import * as dc from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { createInterface } from 'node:readline';
+import { answerBenchQuestions } from './server-questions';
 import * as tls from 'node:tls';
 import { type Connection, Server, TcpChannels } from '@proj/tcp';
 
@@ -74,17 +74,7 @@ async function main(): Promise<void> {
       rawTls: rawTls ? await listen(rawTls) : 0,
     }) + '\n',
   );
-  const lines = createInterface({ input: process.stdin });
-  lines.on('line', (question) => {
-    if (question === 'mem') {
-      (globalThis as { gc?: () => void }).gc?.();
-      process.stdout.write(JSON.stringify(process.memoryUsage()) + '\n');
-      return;
-    }
-    const { user, system } = process.cpuUsage();
-    process.stdout.write(`${user + system}\n`);
-  });
-  lines.on('close', () => {
+  answerBenchQuestions(() => {
     raw.close();
     rawTls?.close();
     void Promise.all([ours.shutdown(100), idle.shutdown(100), oursTls?.shutdown(100)]).then(() => process.exit(0));

@@ -9,7 +9,7 @@
  */
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import { createInterface } from 'node:readline';
+import { answerBenchQuestions } from '../server-questions';
 import { startHttpServer } from '../../examples/http-server';
 
 const KEEP_ALIVE_MS = 60_000;
@@ -34,17 +34,7 @@ async function main(): Promise<void> {
     throw new Error(`usage: servers.js ours|node, got ${which}`);
   }
   process.stdout.write(`${port}\n`);
-  const lines = createInterface({ input: process.stdin });
-  lines.on('line', (question) => {
-    if (question === 'mem') {
-      (globalThis as { gc?: () => void }).gc?.();
-      process.stdout.write(JSON.stringify(process.memoryUsage()) + '\n');
-      return;
-    }
-    const { user, system } = process.cpuUsage();
-    process.stdout.write(`${user + system}\n`);
-  });
-  lines.on('close', () => process.exit(0));
+  answerBenchQuestions(() => process.exit(0));
 }
 
 void main();
