@@ -13,7 +13,7 @@
  * the user-space instructions each side executes per message
  * (bench/instructions.ts): a count the machine's noise does not move.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import {
   runClientUnderCallgrind,
   underCallgrind,
 } from './instructions';
+import { cProgram, compileC, runCLoad } from './c-tools';
 import { type Load, oursLoad, rawLoad, sleep } from './load';
 import { BenchResults } from 'bench-results';
 
@@ -277,8 +278,6 @@ main().catch((err) => {
   process.exit(1);
 });
 
-const C_DIR = join(__dirname, '..', 'bench', 'c');
-
 /** Compiles the C echo server and load generator with gcc; false where there is no gcc. */
 function buildC(): boolean {
   for (const name of ['epoll-echo', 'load']) {
@@ -297,30 +296,11 @@ function buildTlsLoad(): boolean {
   return false;
 }
 
-function compileC(name: string, libs: string[]): boolean {
-  // Named apart from the compiled .js files: require('./load') would find a file called "load" first.
-  const built = spawnSync('gcc', ['-O2', '-o', join(__dirname, `c-${name}`), join(C_DIR, `${name}.c`), ...libs], {
-    stdio: 'inherit',
-  });
-  return !built.error && built.status === 0;
-}
-
 /** Runs `load` against `port` for `ms` (or its `count`) with the C load generator; returns messages echoed back. */
 async function cLoad(port: number, load: Load, ms: number): Promise<number> {
   // A negative time tells the C load to send that many messages a connection.
   const span = load.count === undefined ? ms : -load.count;
-  const child = spawn(
-    join(__dirname, load.tls ? 'c-tls-load' : 'c-load'),
-    [port, load.conns, load.size, load.window, span].map(String),
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`the C load generator failed (exit ${code})`);
-  return Number(out.trim());
+  return runCLoad(load.tls ? 'tls-load' : 'load', [port, load.conns, load.size, load.window, span]);
 }
 
 interface Servers {
@@ -381,7 +361,7 @@ async function tracingCost(untracedPort: number, untracedCpu: () => Promise<numb
 
 /** The machine's ceiling: our echo server against a C epoll echo server (one thread, edge-triggered), both driven by the C load. */
 async function againstC(oursPort: number, oursCpu: () => Promise<number>): Promise<void> {
-  const c = spawn(join(__dirname, 'c-epoll-echo'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const c = spawn(cProgram('epoll-echo'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: c.stdout })[Symbol.asyncIterator]();
   const port = Number((await lines.next()).value);
   const cCpu = async (): Promise<number> => {

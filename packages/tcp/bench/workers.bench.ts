@@ -11,7 +11,7 @@
  *
  * BENCH_WORKERS_ROUNDS (default 5), BENCH_WORKERS_MS (per row, default 2000).
  */
-import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { workerDistributions } from '@proj/tcp';
+import { compileC, runCLoad } from './c-tools';
 
 const ROUNDS = Number(process.env.BENCH_WORKERS_ROUNDS ?? 5);
 const MS = Number(process.env.BENCH_WORKERS_MS ?? 2000);
@@ -65,24 +66,8 @@ function processTicks(pids: number[]): number[] {
   return pids.map((pid) => ticksOf(readFileSync(`/proc/${pid}/stat`, 'latin1')));
 }
 
-function compileLoad(): boolean {
-  const built = spawnSync(
-    'gcc',
-    ['-O2', '-o', join(__dirname, 'c-load'), join(__dirname, '..', 'bench', 'c', 'load.c')],
-    { stdio: 'inherit' },
-  );
-  return !built.error && built.status === 0;
-}
-
-async function cLoad(port: number, conns: number, ms: number): Promise<number> {
-  const child = spawn(join(__dirname, 'c-load'), [port, conns, 8, 1, ms].map(String), {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`the C load generator failed (exit ${code})`);
-  return Number(out.trim());
+function cLoad(port: number, conns: number, ms: number): Promise<number> {
+  return runCLoad('load', [port, conns, 8, 1, ms]);
 }
 
 interface Sample {
@@ -166,7 +151,7 @@ async function main(): Promise<void> {
     console.log('(skipped: this Node.js cannot spread connections over worker threads; run it on Node.js 24)');
     return;
   }
-  if (!compileLoad()) {
+  if (!compileC('load')) {
     console.log('(skipped: no gcc for the C load generator)');
     return;
   }
